@@ -1,0 +1,60 @@
+"""ONNX face descriptor: aligned chips in, one embedding per chip out, in batches."""
+
+import numpy as np
+
+from kiosk.errors import ModelError
+from kiosk.manifest import EmbedderManifest
+from kiosk.providers import ProviderChoice, active_provider, create_session
+from models.registry import verify_sha256
+
+
+class OnnxEmbedder:
+    """Runs the descriptor named by a manifest; preprocessing comes from the manifest alone."""
+
+    def __init__(self, manifest: EmbedderManifest, provider: ProviderChoice = "auto", threads: int = 0):
+        if not manifest.path.exists():
+            raise ModelError(f"{manifest.path} is missing; run `python main.py models build` first")
+        verify_sha256(manifest.path, manifest.sha256, manifest.id)
+        self.manifest = manifest
+        self.session = create_session(str(manifest.path), provider, threads, label=manifest.id)
+        spec = manifest.input
+        self._mean = np.asarray(spec.mean, dtype=np.float32)
+        self._scale = np.float32(spec.scale)
+        self._swap_channels = spec.pixel_format == "BGR"
+
+    @property
+    def provider(self) -> str:
+        return active_provider(self.session)
+
+    @property
+    def dim(self) -> int:
+        return self.manifest.dim
+
+    def preprocess(self, chips: np.ndarray) -> np.ndarray:
+        """(N, S, S, 3) RGB uint8 -> the network's normalised float32 tensor."""
+        size = self.manifest.input.size
+        if chips.ndim != 4 or chips.shape[1:] != (size, size, 3) or chips.dtype != np.uint8:
+            raise ValueError(f"expected RGB uint8 chips of shape (N, {size}, {size}, 3), got {chips.dtype} {chips.shape}")
+        if self._swap_channels:
+            chips = chips[..., ::-1]
+        tensor = (chips.astype(np.float32) - self._mean) * self._scale
+        return np.ascontiguousarray(tensor.transpose(0, 3, 1, 2)) if self.manifest.input.layout == "NCHW" else tensor
+
+    def embed(self, chips: np.ndarray, batch_size: int = 32) -> np.ndarray:
+        """(N, S, S, 3) chips -> (N, D) float32 embeddings; mirror-averaged if the manifest says so."""
+        if len(chips) == 0:
+            return np.empty((0, self.dim), dtype=np.float32)
+        outputs = [self._embed_batch(chips[start:start + batch_size]) for start in range(0, len(chips), batch_size)]
+        return np.concatenate(outputs)
+
+    def _embed_batch(self, chips: np.ndarray) -> np.ndarray:
+        if not self.manifest.flip_average:
+            return self.describe(chips)
+        descriptors = self.describe(np.concatenate([chips, chips[:, :, ::-1]]))
+        half = len(chips)
+        return (descriptors[:half] + descriptors[half:]) / 2
+
+    def describe(self, chips: np.ndarray) -> np.ndarray:
+        """The network's raw output for one batch of chips, without mirror averaging."""
+        (descriptors,) = self.session.run([self.manifest.output_name], {self.manifest.input.name: self.preprocess(chips)})
+        return descriptors.astype(np.float32, copy=False)

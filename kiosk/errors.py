@@ -1,0 +1,36 @@
+"""One root exception for everything a person can act on, grouped by where it comes from.
+
+The command line prints these as one-line messages; anything else is a bug and keeps its traceback.
+"""
+
+
+class FacegateError(Exception):
+    """Raised for any failure that a user or administrator can understand and act on."""
+
+
+class ModelError(FacegateError):
+    """Raised when a model cannot be fetched, built, verified or loaded."""
+
+
+class ModelFetchError(ModelError):
+    """Raised when a pinned registry package cannot be downloaded (offline, tool missing)."""
+
+
+class ChecksumError(ModelError):
+    """Raised when a file's SHA-256 differs from the pinned value."""
+
+
+class ImageError(FacegateError):
+    """Raised when an input image cannot be read or decoded."""
+
+
+class NoFaceError(FacegateError):
+    """Raised when an image that must show a face shows none the detector can use."""
+
+
+class SourceError(FacegateError):
+    """Raised when a frame source (file, camera, stream) cannot be opened or read."""
+
+
+class DatasetError(FacegateError):
+    """Raised when an evaluation data set is missing or malformed."""

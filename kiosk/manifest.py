@@ -1,0 +1,133 @@
+"""Typed model manifests: everything model-specific the engine needs, read from models/manifests/.
+
+The engine holds no model constants: input size, layout, normalisation, alignment template, metric
+and the calibrated threshold all come from here, so another descriptor is a new YAML file.
+"""
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from kiosk.errors import ModelError
+from kiosk.paths import PROJECT_ROOT, model_dir
+
+MANIFEST_DIR = PROJECT_ROOT / "models" / "manifests"
+
+EMBEDDER_MANIFEST = "dlib_resnet_v1"
+LANDMARKER_MANIFEST = "face_landmarker"
+
+POINT_NAMES = ("left_eye_outer", "left_eye_inner", "right_eye_outer", "right_eye_inner", "nose_base")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PackageSource(_Strict):
+    """Which pinned package (models/packages.yaml) and which files inside it a model is built from."""
+
+    package: str
+    members: dict[str, str] = Field(description="role -> path inside the package archive")
+    member_sha256: dict[str, str] = Field(description="role -> SHA-256 of that member")
+    converter: str | None = Field(None, description="converter that turns the members into `file`")
+
+
+class LandmarkerManifest(_Strict):
+    """A MediaPipe landmarker bundle and which of its landmarks stand for the alignment points."""
+
+    id: str
+    kind: Literal["landmarker"]
+    file: str
+    sha256: str
+    source: PackageSource
+    landmark_count: int = Field(gt=0)
+    points: dict[str, int] = Field(description="semantic point name -> landmark index")
+
+    @property
+    def path(self) -> Path:
+        return model_dir() / self.file
+
+
+class InputSpec(_Strict):
+    """How an aligned chip becomes the network's input tensor."""
+
+    name: str
+    size: int = Field(gt=0, description="chip side in pixels")
+    layout: Literal["NCHW", "NHWC"]
+    pixel_format: Literal["RGB", "BGR"]
+    mean: tuple[float, float, float]
+    scale: float = Field(gt=0, description="multiplier applied after subtracting the mean")
+
+
+class AlignmentSpec(_Strict):
+    """dlib-style chip template: points in [0,1] before padding, and the padding around them."""
+
+    padding: float = Field(ge=0)
+    template: dict[str, tuple[float, float]]
+
+
+class ThresholdSpec(_Strict):
+    """Decision threshold on the metric, and how it was calibrated."""
+
+    value: float
+    target_fmr: float
+    calibrated_on: str | None = None
+    impostor_pairs: int | None = None
+
+
+class KnownAnswer(_Strict):
+    """A real face chip and the reference implementation's output for it, to validate a build."""
+
+    package: str
+    member: str
+    affine: tuple[tuple[float, float, float], tuple[float, float, float]]
+    expected: list[float]
+    min_cosine: float
+    reference: str
+
+
+class EmbedderManifest(_Strict):
+    """An ONNX face descriptor: provenance, preprocessing, alignment, metric and threshold."""
+
+    id: str
+    kind: Literal["embedder"]
+    file: str
+    sha256: str
+    source: PackageSource
+    input: InputSpec
+    output_name: str
+    dim: int = Field(gt=0)
+    flip_average: bool = Field(description="average the descriptor of the chip and its mirror image")
+    alignment: AlignmentSpec
+    metric: Literal["euclidean"]
+    threshold: ThresholdSpec
+    known_answer: KnownAnswer
+
+    @property
+    def path(self) -> Path:
+        return model_dir() / self.file
+
+
+def manifest_path(name: str) -> Path:
+    return MANIFEST_DIR / f"{name}.yaml"
+
+
+def _load(name: str, model: type[BaseModel]) -> BaseModel:
+    path = manifest_path(name)
+    if not path.exists():
+        raise ModelError(f"No model manifest {path}; known: {', '.join(p.stem for p in MANIFEST_DIR.glob('*.yaml'))}")
+    try:
+        return model.model_validate(yaml.safe_load(path.read_text()))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ModelError(f"{path}: {problems}") from exc
+
+
+def load_landmarker_manifest(name: str = LANDMARKER_MANIFEST) -> LandmarkerManifest:
+    return _load(name, LandmarkerManifest)  # type: ignore[return-value]
+
+
+def load_embedder_manifest(name: str = EMBEDDER_MANIFEST) -> EmbedderManifest:
+    return _load(name, EmbedderManifest)  # type: ignore[return-value]

@@ -1,0 +1,31 @@
+"""Where facegate keeps what it builds and caches, outside the git checkout."""
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def cache_dir() -> Path:
+    """Root of the cache (models, downloads, evaluation embeddings); FACEGATE_CACHE overrides it."""
+    configured = os.environ.get("FACEGATE_CACHE")
+    if configured:
+        return Path(configured).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "facegate"
+
+
+def model_dir() -> Path:
+    """Built model files (ONNX, MediaPipe bundles), keyed by the names in the manifests."""
+    return cache_dir() / "models"
+
+
+def download_dir() -> Path:
+    """Registry packages as downloaded, kept so that a rebuild needs no network."""
+    return cache_dir() / "downloads"
+
+
+def shared_data_dir() -> Path:
+    """The project's shared face data (LFW, UTKFace, liveness); FACEGATE_DATA overrides it."""
+    configured = os.environ.get("FACEGATE_DATA")
+    return Path(configured).expanduser() if configured else PROJECT_ROOT.parent / "shared" / "data"

@@ -1,0 +1,1 @@
+"""Model provenance and building: pinned registry packages, converters, manifests, trained artefacts."""

@@ -1,0 +1,30 @@
+"""Rewrite one top-level entry of a YAML manifest in place, keeping every other line and comment."""
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class _ListsInline(yaml.SafeDumper):
+    """Block style for mappings, flow style for lists (vectors and matrices stay compact)."""
+
+
+_ListsInline.add_representer(list, lambda dumper, data: dumper.represent_sequence(
+    "tag:yaml.org,2002:seq", data, flow_style=True))
+
+
+def replace_top_level(path: Path, key: str, value: Any) -> None:
+    """Replace the block `key: ...` (up to the next top-level line) with `value` dumped as YAML."""
+    lines = path.read_text().splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if re.match(rf"{re.escape(key)}\s*:", line)), None)
+    if start is None:
+        raise KeyError(f"{path} has no top-level key {key!r}")
+    end = start + 1
+    while end < len(lines) and (lines[end].startswith((" ", "\t")) or not lines[end].strip()):
+        end += 1
+    block = yaml.dump({key: value}, Dumper=_ListsInline, sort_keys=False, default_flow_style=False, width=100)
+    if end < len(lines):
+        block += "\n" if lines[end - 1].strip() == "" else ""
+    path.write_text("".join(lines[:start]) + block + "".join(lines[end:]))
