@@ -3,9 +3,19 @@
 import numpy as np
 
 from kiosk.errors import ModelError
-from kiosk.manifest import EmbedderManifest
+from kiosk.manifest import EmbedderManifest, InputSpec
 from kiosk.providers import ProviderChoice, active_provider, create_session
 from models.registry import verify_sha256
+
+
+def preprocess_chips(chips: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """(N, S, S, 3) RGB uint8 chips -> the network's normalised float32 tensor, as the manifest says."""
+    if chips.ndim != 4 or chips.shape[1:] != (spec.size, spec.size, 3) or chips.dtype != np.uint8:
+        raise ValueError(f"expected RGB uint8 chips of shape (N, {spec.size}, {spec.size}, 3), got {chips.dtype} {chips.shape}")
+    if spec.pixel_format == "BGR":
+        chips = chips[..., ::-1]
+    tensor = (chips.astype(np.float32) - np.asarray(spec.mean, dtype=np.float32)) * np.float32(spec.scale)
+    return np.ascontiguousarray(tensor.transpose(0, 3, 1, 2)) if spec.layout == "NCHW" else tensor
 
 
 class OnnxEmbedder:
@@ -17,10 +27,6 @@ class OnnxEmbedder:
         verify_sha256(manifest.path, manifest.sha256, manifest.id)
         self.manifest = manifest
         self.session = create_session(str(manifest.path), provider, threads, label=manifest.id)
-        spec = manifest.input
-        self._mean = np.asarray(spec.mean, dtype=np.float32)
-        self._scale = np.float32(spec.scale)
-        self._swap_channels = spec.pixel_format == "BGR"
 
     @property
     def provider(self) -> str:
@@ -29,16 +35,6 @@ class OnnxEmbedder:
     @property
     def dim(self) -> int:
         return self.manifest.dim
-
-    def preprocess(self, chips: np.ndarray) -> np.ndarray:
-        """(N, S, S, 3) RGB uint8 -> the network's normalised float32 tensor."""
-        size = self.manifest.input.size
-        if chips.ndim != 4 or chips.shape[1:] != (size, size, 3) or chips.dtype != np.uint8:
-            raise ValueError(f"expected RGB uint8 chips of shape (N, {size}, {size}, 3), got {chips.dtype} {chips.shape}")
-        if self._swap_channels:
-            chips = chips[..., ::-1]
-        tensor = (chips.astype(np.float32) - self._mean) * self._scale
-        return np.ascontiguousarray(tensor.transpose(0, 3, 1, 2)) if self.manifest.input.layout == "NCHW" else tensor
 
     def embed(self, chips: np.ndarray, batch_size: int = 32) -> np.ndarray:
         """(N, S, S, 3) chips -> (N, D) float32 embeddings; mirror-averaged if the manifest says so."""
@@ -56,5 +52,5 @@ class OnnxEmbedder:
 
     def describe(self, chips: np.ndarray) -> np.ndarray:
         """The network's raw output for one batch of chips, without mirror averaging."""
-        (descriptors,) = self.session.run([self.manifest.output_name], {self.manifest.input.name: self.preprocess(chips)})
+        (descriptors,) = self.session.run([self.manifest.output_name], {self.manifest.input.name: preprocess_chips(chips, self.manifest.input)})
         return descriptors.astype(np.float32, copy=False)

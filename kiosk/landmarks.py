@@ -10,6 +10,7 @@ from mediapipe.tasks.python.vision import FaceLandmarker, FaceLandmarkerOptions,
 from kiosk.errors import ModelError
 from kiosk.faces import DetectedFace
 from kiosk.manifest import LandmarkerManifest
+from kiosk.native_logs import native_stderr_silenced
 from models.registry import verify_sha256
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,19 @@ class FaceLandmarkDetector:
             output_face_blendshapes=blendshapes,
             output_facial_transformation_matrixes=True,
         )
-        self._landmarker = FaceLandmarker.create_from_options(options)
         self._last_timestamp_ms = -1
+        with native_stderr_silenced():
+            self._landmarker = FaceLandmarker.create_from_options(options)
+            self._warm_up()
+
+    def _warm_up(self) -> None:
+        """One inference on a blank frame, so the first real frame is not slow and logs nothing."""
+        blank = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.zeros((64, 64, 3), dtype=np.uint8))
+        if self.video:
+            self._landmarker.detect_for_video(blank, 0)
+            self._last_timestamp_ms = 0
+        else:
+            self._landmarker.detect(blank)
 
     def detect(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> list[DetectedFace]:
         """All faces in the frame, landmarks in pixels. VIDEO mode needs the frame's timestamp."""

@@ -88,6 +88,33 @@ class KnownAnswer(_Strict):
     reference: str
 
 
+class ModelFile(_Strict):
+    """A file in the model cache and the SHA-256 it must have."""
+
+    file: str
+    sha256: str
+
+    @property
+    def path(self) -> Path:
+        return model_dir() / self.file
+
+
+class QuantizationSpec(_Strict):
+    """Static int8 quantisation of the converted model, from a committed calibration table."""
+
+    calibration: str = Field(description="ONNX Runtime calibration cache (tensor ranges), relative to the project root")
+    method: Literal["MinMax"]
+    activations: Literal["uint8"]
+    weights: Literal["int8"]
+    per_channel: bool
+    min_cosine: float = Field(description="least cosine to the reference output on the known-answer chip")
+    built_with: str = Field(description="the onnxruntime release whose quantiser wrote the pinned file")
+
+    @property
+    def calibration_path(self) -> Path:
+        return PROJECT_ROOT / self.calibration
+
+
 class EmbedderManifest(_Strict):
     """An ONNX face descriptor: provenance, preprocessing, alignment, metric and threshold."""
 
@@ -96,6 +123,8 @@ class EmbedderManifest(_Strict):
     file: str
     sha256: str
     source: PackageSource
+    converted: ModelFile = Field(description="the converter's float32 output, before any quantisation")
+    quantization: QuantizationSpec | None = None
     input: InputSpec
     output_name: str
     dim: int = Field(gt=0)

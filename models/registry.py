@@ -59,7 +59,7 @@ def _download_command(package: Package, target: Path) -> list[str]:
             raise ModelFetchError(
                 f"npm is needed to fetch {package.requirement} but is not installed. Install Node.js "
                 f"with npm (Debian: `apt-get install npm`), or copy {package.filename} "
-                f"(SHA-256 {package.sha256}) into {target} by hand."
+                f"(SHA-256 {package.sha256}) into {download_dir()} by hand."
             )
         return ["npm", "pack", package.requirement, "--pack-destination", str(target), "--silent"]
     pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(target)]

@@ -4,13 +4,17 @@ The known answer is dlib's own output (the original C++ implementation of the sa
 one fixed chip cut from a pinned sample photo, so it tests the whole conversion, not a copy of it.
 """
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import onnx
 
+from kiosk.embedder import preprocess_chips
 from kiosk.errors import ModelError
 from kiosk.imageio import decode_image
 from kiosk.manifest import EmbedderManifest, KnownAnswer
+from kiosk.providers import create_session
 from models.registry import Package, fetch, read_member
 
 
@@ -25,23 +29,32 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
-def check_known_answer(manifest: EmbedderManifest, packages: dict[str, Package]) -> float:
-    """Raise ModelError unless the built model reproduces the reference output; return the cosine."""
-    from kiosk.embedder import OnnxEmbedder  # the engine's own loading path is what gets validated
-
+def check_known_answer(manifest: EmbedderManifest, packages: dict[str, Package], model: Path,
+                       min_cosine: float) -> float:
+    """Raise ModelError unless `model` reproduces the reference output; return the cosine."""
     try:
-        onnx.checker.check_model(str(manifest.path), full_check=True)
+        onnx.checker.check_model(str(model), full_check=True)
     except onnx.checker.ValidationError as exc:
-        raise ModelError(f"{manifest.path}: fails the ONNX checker: {exc}") from exc
+        raise ModelError(f"{model}: fails the ONNX checker: {exc}") from exc
     answer = manifest.known_answer
     chip = known_answer_chip(answer, manifest.input.size, packages)
-    descriptor = OnnxEmbedder(manifest, provider="cpu").describe(chip[None])[0]
-    expected = np.asarray(answer.expected, dtype=np.float32)
-    similarity = cosine(descriptor, expected)
-    if similarity < answer.min_cosine:
+    session = create_session(str(model), "cpu", label=model.name)
+    (descriptor,) = session.run([manifest.output_name], {manifest.input.name: preprocess_chips(chip[None], manifest.input)})
+    similarity = cosine(descriptor[0], np.asarray(answer.expected, dtype=np.float32))
+    if similarity < min_cosine:
         raise ModelError(
-            f"{manifest.id}: known-answer check failed on {answer.member}: cosine {similarity:.5f} to "
-            f"{answer.reference}'s output, need at least {answer.min_cosine}. The build is wrong; "
-            f"delete {manifest.path} and rebuild."
+            f"{manifest.id}: known-answer check failed for {model.name} on {answer.member}: cosine "
+            f"{similarity:.5f} to {answer.reference}'s output, need at least {min_cosine}. The build is "
+            f"wrong; delete {model} and rebuild."
         )
     return similarity
+
+
+def validate_embedder(manifest: EmbedderManifest, packages: dict[str, Package]) -> dict[str, float]:
+    """Known-answer cosines of the converted model and, if any, of the quantised one."""
+    cosines = {manifest.converted.file: check_known_answer(manifest, packages, manifest.converted.path,
+                                                           manifest.known_answer.min_cosine)}
+    if manifest.quantization:
+        cosines[manifest.file] = check_known_answer(manifest, packages, manifest.path,
+                                                    manifest.quantization.min_cosine)
+    return cosines

@@ -1,0 +1,78 @@
+"""Per-stage latency of the recognition core on real photos: medians and p95 over repeated runs."""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from kiosk.faces import central_face
+from kiosk.imageio import decode_image
+from kiosk.pipeline import FacePipeline
+
+FRAME_SIZE = (640, 480)
+
+
+@dataclass(frozen=True)
+class StageTiming:
+    stage: str
+    unit: str
+    samples: int
+    median_ms: float
+    p95_ms: float
+
+
+def _time_calls(stage: str, unit: str, calls: list[Callable[[], object]], repeats: int, per: int = 1) -> StageTiming:
+    """Run every call `repeats` times after one warm-up pass; times are per `per` items."""
+    for call in calls:
+        call()
+    samples = []
+    for _ in range(repeats):
+        for call in calls:
+            started = time.perf_counter()
+            call()
+            samples.append((time.perf_counter() - started) * 1000 / per)
+    values = np.array(samples)
+    return StageTiming(stage, unit, len(values), float(np.median(values)), float(np.percentile(values, 95)))
+
+
+def door_frame(photo: np.ndarray) -> np.ndarray:
+    """A 640x480 frame with the photo's face at a door camera's distance (photo scaled to the frame height)."""
+    width, height = FRAME_SIZE
+    scaled = cv2.resize(photo, (height * photo.shape[1] // photo.shape[0], height), interpolation=cv2.INTER_LINEAR)
+    frame = np.full((height, width, 3), 96, dtype=np.uint8)
+    x0 = (width - scaled.shape[1]) // 2
+    frame[:, x0:x0 + scaled.shape[1]] = scaled[:, : width - x0]
+    return frame
+
+
+def run_benchmark(photo_files: list[Path], repeats: int = 5, provider: str = "auto") -> tuple[list[StageTiming], str]:
+    """Time decode, landmarks (IMAGE and VIDEO mode), alignment and embedding on the given photos."""
+    encoded = [p.read_bytes() for p in photo_files]
+    photos = [decode_image(data, str(p)) for data, p in zip(encoded, photo_files)]
+    frames = [door_frame(photo) for photo in photos]
+    timings = [_time_calls("decode JPEG", "photo", [lambda d=d: decode_image(d) for d in encoded], repeats)]
+    with FacePipeline.from_manifests(provider=provider) as pipeline:
+        timings.append(_time_calls("landmarks IMAGE mode, 4 faces", "640x480 frame",
+                                   [lambda f=f: pipeline.detector.detect(f) for f in frames], repeats))
+        faces = [central_face(pipeline.detector.detect(f), f.shape) for f in frames]
+        usable = [(f, face) for f, face in zip(frames, faces) if face is not None]
+        timings.append(_time_calls("align + quality", "face",
+                                   [lambda f=f, face=face: pipeline.align(f, face) for f, face in usable], repeats))
+        chips = np.stack([pipeline.align(f, face).chip for f, face in usable])
+        embedder = pipeline.embedder
+        flip = " (with mirror)" if embedder.manifest.flip_average else ""
+        timings.append(_time_calls(f"embed batch 1{flip}", "face",
+                                   [lambda c=c: embedder.embed(c[None]) for c in chips], repeats))
+        batch = np.resize(chips, (32, *chips.shape[1:]))
+        timings.append(_time_calls(f"embed batch 32{flip}", "face", [lambda: embedder.embed(batch, 32)],
+                                   repeats * 2, per=32))
+        provider_used = embedder.provider
+    with FacePipeline.from_manifests(video=True, max_faces=1, provider=provider) as tracker:
+        clock = iter(range(0, 10**9, 33))
+        sequence = [f for f in frames for _ in range(10)]  # a person standing still for ten frames each
+        timings.append(_time_calls("landmarks VIDEO mode, 1 face", "640x480 frame",
+                                   [lambda f=f: tracker.detector.detect(f, next(clock)) for f in sequence], 1))
+    return timings, provider_used

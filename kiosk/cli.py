@@ -1,0 +1,41 @@
+"""Command line: parses arguments, runs one command, turns FacegateError into a one-line message."""
+
+import argparse
+import json
+import logging
+import os
+import sys
+
+# MediaPipe's C++ logging writes start-up chatter to stderr; keep warnings and errors only.
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from kiosk.commands import bench, evaluation, models, recognition  # noqa: E402
+from kiosk.errors import FacegateError  # noqa: E402
+
+log = logging.getLogger("facegate")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python main.py", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the engine does (providers, models)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in (models, recognition, evaluation, bench):
+        module.register(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        result, text = args.handler(args)
+    except FacegateError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    print(json.dumps(result, indent=2) if args.json else text)
+    return int(result.get("exit_code", 0))

@@ -1,0 +1,71 @@
+"""`eval lfw`: LFW 10-fold accuracy, ROC, TAR at FAR, and threshold calibration into the manifest."""
+
+import argparse
+from pathlib import Path
+
+from kiosk.commands import add_command
+from kiosk.manifest import EMBEDDER_MANIFEST, load_embedder_manifest, manifest_path
+from kiosk.paths import PROJECT_ROOT, shared_data_dir
+
+
+def register(subparsers) -> None:
+    group = subparsers.add_parser("eval", help="measure accuracy on the shared data sets").add_subparsers(
+        dest="eval_command", required=True, metavar="BENCHMARK")
+    lfw = add_command(group, "lfw", "LFW View 2: 10-fold accuracy, ROC AUC, TAR at FAR, ROC curve PNG", _lfw)
+    lfw.add_argument("--data", type=Path, default=None, help="LFW folder (default: ../shared/data/lfw)")
+    lfw.add_argument("--workers", type=int, default=2, help="processes that detect and embed")
+    lfw.add_argument("--no-cache", action="store_true", help="recompute embeddings even if cached")
+    lfw.add_argument("--roc", type=Path, default=PROJECT_ROOT / "out" / "lfw_roc.png", help="where to write the ROC curve")
+    lfw.add_argument("--pairs-per-fold", type=int, default=0,
+                     help="use only this many pairs of each fold (a quick look; 0 = all 600)")
+    lfw.add_argument("--calibrate", action="store_true",
+                     help="record the threshold for the manifest's target FMR in the model manifest")
+
+
+def _lfw(args: argparse.Namespace) -> tuple[dict, str]:
+    from kiosk.evaluation.lfw import LfwPairs, encode_lfw, evaluate
+    from kiosk.evaluation.plots import write_roc_png
+
+    pairs = LfwPairs.load(args.data or shared_data_dir() / "lfw")
+    if args.pairs_per_fold:
+        pairs = pairs.subset(args.pairs_per_fold)
+    manifest = load_embedder_manifest()
+    encoded = encode_lfw(pairs, workers=args.workers, use_cache=not args.no_cache)
+    report, curves = evaluate(pairs, encoded, manifest.threshold.target_fmr)
+    roc_path = write_roc_png(args.roc, curves, f"{manifest.id} on LFW View 2 ({report.pairs} pairs)",
+                             {"FAR 1e-3": 1e-3, "FAR 1e-2": 1e-2})
+    data = report.to_dict() | {"model": manifest.id, "flip_average": manifest.flip_average, "roc_png": str(roc_path)}
+    if args.calibrate:
+        _record_threshold(report, pairs)
+        data["calibrated"] = True
+    return data, _describe(report, manifest.id, roc_path, args.calibrate)
+
+
+def _record_threshold(report, pairs) -> None:
+    from models.manifest_edit import replace_top_level
+
+    replace_top_level(manifest_path(EMBEDDER_MANIFEST), "threshold", {
+        "value": round(report.fmr_threshold, 4),
+        "target_fmr": report.target_fmr,
+        "calibrated_on": f"LFW View 2 images ({report.images}), all impostor pairs among them",
+        "impostor_pairs": report.impostor_pairs_for_threshold,
+    })
+
+
+def _describe(report, model_id: str, roc_path: Path, calibrated: bool) -> str:
+    lines = [
+        f"LFW View 2 with {model_id}: {report.pairs} pairs over {report.images} images",
+        f"  10-fold accuracy   {100 * report.accuracy_mean:.2f}% +- {100 * report.accuracy_std:.2f}",
+        f"  ROC AUC            {report.roc_auc:.5f}",
+        f"  TAR at FAR 1e-3    {100 * report.tar_at_far_1e3:.2f}%   (FAR from the {report.pairs // 2} impostor pairs)",
+        f"  TAR at FAR 1e-2    {100 * report.tar_at_far_1e2:.2f}%",
+        f"  threshold at FMR {report.target_fmr:g}: {report.fmr_threshold:.4f} "
+        f"(from {report.impostor_pairs_for_threshold:,} impostor pairs), TAR there {100 * report.tar_at_fmr_threshold:.2f}%",
+        f"  detection failures {report.detection_failures} images -> {report.pairs_with_failure} pairs, "
+        f"each scored as an error",
+    ]
+    lines += [f"    {reason}" for reason in report.failed_images.values()]
+    lines.append(f"  ROC curve: {roc_path}")
+    if calibrated:
+        lines.append(f"  threshold {report.fmr_threshold:.4f} recorded in {manifest_path(EMBEDDER_MANIFEST)}")
+    return "\n".join(lines)

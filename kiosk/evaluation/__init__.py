@@ -1,0 +1,1 @@
+"""Accuracy and privacy evaluations over the shared face data sets."""

@@ -1,0 +1,220 @@
+"""LFW verification (View 2, 10 folds) with the project's own detection, alignment and descriptor.
+
+Every image of the 6,000 pairs goes through the real pipeline; a face that cannot be found is a
+detection failure, and every pair that touches one is scored as an error (never dropped).
+"""
+
+import csv
+import hashlib
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from kiosk.errors import DatasetError, FacegateError
+from kiosk.evaluation.metrics import (all_impostor_distances, roc_against_all_impostors, roc_summary,
+                                      ten_fold_accuracy, threshold_at_fmr)
+from kiosk.faces import central_face
+from kiosk.imageio import read_image
+from kiosk.manifest import EmbedderManifest, load_embedder_manifest, load_landmarker_manifest
+from kiosk.paths import cache_dir
+
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class LfwPairs:
+    """pairs.csv as parallel arrays; image paths are relative to `root / "images"`."""
+
+    root: Path
+    img_a: np.ndarray
+    img_b: np.ndarray
+    same: np.ndarray
+    fold: np.ndarray
+
+    @classmethod
+    def load(cls, root: Path) -> "LfwPairs":
+        pairs_file = root / "pairs.csv"
+        if not pairs_file.exists():
+            raise DatasetError(
+                f"{pairs_file} not found. LFW lives in ../shared/data/lfw next to the checkout; "
+                f"pass --data to point elsewhere."
+            )
+        with open(pairs_file, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        expected = {"img_a", "img_b", "same", "fold"}
+        if not rows or set(rows[0]) != expected:
+            raise DatasetError(f"{pairs_file}: expected columns {sorted(expected)}")
+        return cls(
+            root,
+            np.array([r["img_a"] for r in rows]),
+            np.array([r["img_b"] for r in rows]),
+            np.array([r["same"] == "1" for r in rows]),
+            np.array([int(r["fold"]) for r in rows]),
+        )
+
+    @property
+    def images(self) -> list[str]:
+        return sorted(set(self.img_a) | set(self.img_b))
+
+    def subset(self, count_per_fold: int) -> "LfwPairs":
+        """The first pairs of each fold, half genuine and half impostor: a small real test set."""
+        keep = np.zeros(len(self.same), dtype=bool)
+        for fold in np.unique(self.fold):
+            for label in (True, False):
+                index = np.flatnonzero((self.fold == fold) & (self.same == label))[: count_per_fold // 2]
+                keep[index] = True
+        return LfwPairs(self.root, self.img_a[keep], self.img_b[keep], self.same[keep], self.fold[keep])
+
+
+def identity_of(image: str) -> str:
+    return image.split("/")[0]
+
+
+_worker_pipeline = None
+
+
+def _start_worker() -> None:
+    global _worker_pipeline
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    from kiosk.pipeline import FacePipeline
+
+    _worker_pipeline = FacePipeline.from_manifests(provider="cpu", threads=1)
+
+
+def _encode_path(path: str) -> tuple[np.ndarray | None, str | None]:
+    """Embedding of the central face, or the reason there is none."""
+    try:
+        rgb = read_image(path)
+        return _worker_pipeline.encode_one(rgb, path, select=central_face).embedding, None
+    except FacegateError as exc:
+        return None, str(exc)
+
+
+@dataclass
+class EncodedSet:
+    """Embeddings of a list of images; rows of failed images are NaN and their reasons kept."""
+
+    names: list[str]
+    embeddings: np.ndarray
+    failures: dict[str, str] = field(default_factory=dict)
+
+    def index(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(self.names)}
+
+
+def _cache_key(manifest: EmbedderManifest, names: list[str]) -> str:
+    recipe = {
+        "version": CACHE_VERSION,
+        "landmarker": load_landmarker_manifest().sha256,
+        "embedder": manifest.sha256,
+        "flip": manifest.flip_average,
+        "alignment": manifest.alignment.model_dump(),
+        "images": hashlib.sha256("\n".join(names).encode()).hexdigest(),
+    }
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def encode_lfw(pairs: LfwPairs, workers: int = 2, use_cache: bool = True) -> EncodedSet:
+    """Embed every image of the pairs, in worker processes, caching the result by model and recipe."""
+    names = pairs.images
+    manifest = load_embedder_manifest()
+    cache_file = cache_dir() / "eval" / f"lfw_{_cache_key(manifest, names)}.npz"
+    if use_cache and cache_file.exists():
+        stored = np.load(cache_file, allow_pickle=False)
+        failures = dict(zip(stored["failed_names"].tolist(), stored["failed_reasons"].tolist()))
+        return EncodedSet(names, stored["embeddings"], failures)
+    embeddings = np.full((len(names), manifest.dim), np.nan, dtype=np.float32)
+    failures: dict[str, str] = {}
+    paths = [str(pairs.root / "images" / name) for name in names]
+    with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker) as pool:
+        results = pool.map(_encode_path, paths, chunksize=16)
+        for row, (embedding, reason) in enumerate(tqdm(results, total=len(paths), desc="LFW images", unit="img")):
+            if embedding is None:
+                failures[names[row]] = reason or "unknown"
+            else:
+                embeddings[row] = embedding
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache_file, embeddings=embeddings, failed_names=np.array(list(failures), dtype=str),
+             failed_reasons=np.array(list(failures.values()), dtype=str))
+    return EncodedSet(names, embeddings, failures)
+
+
+@dataclass(frozen=True)
+class LfwReport:
+    """Everything `eval lfw` prints, as data."""
+
+    pairs: int
+    images: int
+    detection_failures: int
+    pairs_with_failure: int
+    accuracy_mean: float
+    accuracy_std: float
+    accuracy_per_fold: list[float]
+    roc_auc: float
+    tar_at_far_1e3: float
+    tar_at_far_1e2: float
+    fmr_threshold: float
+    target_fmr: float
+    impostor_pairs_for_threshold: int
+    tar_at_fmr_threshold: float
+    failed_images: dict[str, str]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def pair_distances(pairs: LfwPairs, encoded: EncodedSet) -> tuple[np.ndarray, np.ndarray]:
+    """Distances of every pair, and which pairs touch a detection failure (scored as errors)."""
+    index = encoded.index()
+    a = encoded.embeddings[[index[n] for n in pairs.img_a]]
+    b = encoded.embeddings[[index[n] for n in pairs.img_b]]
+    distances = np.linalg.norm(a - b, axis=1)
+    failed = np.isnan(distances)
+    # A failed pair is scored wrong whatever the threshold: genuine as far apart, impostor as identical.
+    worst = float(np.nanmax(distances)) + 1.0 if (~failed).any() else 1.0
+    distances[failed & pairs.same] = worst
+    distances[failed & ~pairs.same] = 0.0
+    return distances, failed
+
+
+RocCurves = dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def evaluate(pairs: LfwPairs, encoded: EncodedSet, target_fmr: float) -> tuple[LfwReport, RocCurves]:
+    """The report plus ROC curves (FAR, TAR) for plotting: against the 3,000 impostor pairs of the
+    protocol, and against every impostor pair among the images (which resolves FAR 1e-3 and below)."""
+    distances, failed = pair_distances(pairs, encoded)
+    folds = ten_fold_accuracy(distances, pairs.same, pairs.fold)
+    roc = roc_summary(distances, pairs.same)
+    ok = ~np.isnan(encoded.embeddings[:, 0])
+    identities = np.array([identity_of(n) for n in encoded.names])
+    impostors = all_impostor_distances(encoded.embeddings[ok], identities[ok])
+    threshold = threshold_at_fmr(impostors, target_fmr)
+    genuine = distances[pairs.same]
+    report = LfwReport(
+        pairs=len(pairs.same),
+        images=len(encoded.names),
+        detection_failures=len(encoded.failures),
+        pairs_with_failure=int(failed.sum()),
+        accuracy_mean=folds.mean,
+        accuracy_std=folds.std,
+        accuracy_per_fold=folds.per_fold,
+        roc_auc=roc.auc,
+        tar_at_far_1e3=roc.tar_at(1e-3),
+        tar_at_far_1e2=roc.tar_at(1e-2),
+        fmr_threshold=threshold,
+        target_fmr=target_fmr,
+        impostor_pairs_for_threshold=len(impostors),
+        tar_at_fmr_threshold=float(np.mean(genuine < threshold)),
+        failed_images=encoded.failures,
+    )
+    curves = {
+        f"protocol pairs (AUC {roc.auc:.4f})": (roc.far, roc.tar),
+        f"genuine pairs vs all {len(impostors):,} impostor pairs": roc_against_all_impostors(genuine, impostors),
+    }
+    return report, curves

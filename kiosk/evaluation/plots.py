@@ -1,0 +1,34 @@
+"""Pictures of evaluation results (ROC curves), written as PNG with matplotlib's Agg backend."""
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def write_roc_png(path: Path, curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str,
+                  marks: dict[str, float] | None = None) -> Path:
+    """ROC on a log FAR axis (the region a door cares about); `curves` maps label -> (far, tar)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure, axes = plt.subplots(figsize=(6.4, 4.8), dpi=120)
+    for label, (far, tar) in curves.items():
+        keep = far > 0
+        axes.plot(far[keep], tar[keep], linewidth=2, label=label)
+    for label, far_value in (marks or {}).items():
+        axes.axvline(far_value, color="grey", linestyle=":", linewidth=1)
+        axes.text(far_value, 0.35, f" {label}", rotation=90, color="grey", va="bottom")
+    axes.set_xscale("log")
+    axes.set_xlim(1e-4, 1)
+    axes.set_ylim(0, 1.005)
+    axes.set_xlabel("false accept rate")
+    axes.set_ylabel("true accept rate")
+    axes.set_title(title)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+    return path

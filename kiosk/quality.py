@@ -1,0 +1,83 @@
+"""Face quality measures (size, sharpness, pose, light) and the gates that turn them into reasons."""
+
+from dataclasses import dataclass
+from enum import Enum
+
+import cv2
+import numpy as np
+
+from kiosk.faces import DetectedFace
+
+
+class QualityProblem(str, Enum):
+    """Why a face is not good enough to enroll or match; values are stable for JSON and the GUI."""
+
+    TOO_SMALL = "too_small"
+    BLURRED = "blurred"
+    TURNED_AWAY = "turned_away"
+    TOO_DARK = "too_dark"
+    TOO_BRIGHT = "too_bright"
+
+
+@dataclass(frozen=True)
+class QualityGates:
+    """Limits a face must meet; defaults suit enrollment from a desk camera or a passport-style photo."""
+
+    min_eye_distance_px: float = 28.0
+    min_sharpness: float = 40.0
+    max_yaw_deg: float = 30.0
+    max_pitch_deg: float = 25.0
+    min_brightness: float = 40.0
+    max_brightness: float = 220.0
+
+
+@dataclass(frozen=True)
+class FaceQuality:
+    """Measures of one face: eye distance in source pixels, Laplacian variance and mean grey of the
+    aligned chip (comparable across photos because the chip has a fixed size), head pose in degrees."""
+
+    eye_distance_px: float
+    sharpness: float
+    brightness: float
+    yaw_deg: float
+    pitch_deg: float
+    roll_deg: float
+
+    def problems(self, gates: QualityGates) -> list[QualityProblem]:
+        found = []
+        if self.eye_distance_px < gates.min_eye_distance_px:
+            found.append(QualityProblem.TOO_SMALL)
+        if self.sharpness < gates.min_sharpness:
+            found.append(QualityProblem.BLURRED)
+        if abs(self.yaw_deg) > gates.max_yaw_deg or abs(self.pitch_deg) > gates.max_pitch_deg:
+            found.append(QualityProblem.TURNED_AWAY)
+        if self.brightness < gates.min_brightness:
+            found.append(QualityProblem.TOO_DARK)
+        if self.brightness > gates.max_brightness:
+            found.append(QualityProblem.TOO_BRIGHT)
+        return found
+
+
+def head_pose_degrees(pose: np.ndarray) -> tuple[float, float, float]:
+    """Yaw, pitch, roll from MediaPipe's facial transformation matrix (0 = facing the camera)."""
+    rotation = pose[:3, :3] / np.linalg.norm(pose[:3, 0])
+    yaw = np.degrees(np.arctan2(-rotation[2, 0], np.hypot(rotation[2, 1], rotation[2, 2])))
+    pitch = np.degrees(np.arctan2(rotation[2, 1], rotation[2, 2]))
+    roll = np.degrees(np.arctan2(rotation[1, 0], rotation[0, 0]))
+    return float(yaw), float(pitch), float(roll)
+
+
+def measure_quality(face: DetectedFace, eye_points: np.ndarray, chip: np.ndarray) -> FaceQuality:
+    """Measure a face from its landmarks, its (4, 2) eye corner points and its aligned RGB chip."""
+    left_eye = eye_points[:2].mean(axis=0)
+    right_eye = eye_points[2:4].mean(axis=0)
+    grey = cv2.cvtColor(chip, cv2.COLOR_RGB2GRAY)
+    yaw, pitch, roll = head_pose_degrees(face.pose) if face.pose is not None else (0.0, 0.0, 0.0)
+    return FaceQuality(
+        eye_distance_px=float(np.linalg.norm(left_eye - right_eye)),
+        sharpness=float(cv2.Laplacian(grey, cv2.CV_32F).var()),
+        brightness=float(grey.mean()),
+        yaw_deg=yaw,
+        pitch_deg=pitch,
+        roll_deg=roll,
+    )

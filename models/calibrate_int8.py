@@ -1,0 +1,79 @@
+"""Record the int8 calibration table (activation ranges) of the descriptor from real faces.
+
+Run once when the converter or the alignment changes, then `python main.py models build --update-pin`:
+    python -m models.calibrate_int8 [--people 300]
+Faces come from LFW identities that appear in no evaluation pair, one photo each, plus its mirror
+image (the embedder averages both), aligned by the engine's own landmarker and aligner.
+"""
+
+import argparse
+import os
+import random
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from kiosk.embedder import preprocess_chips
+from kiosk.evaluation.lfw import LfwPairs, identity_of
+from kiosk.faces import central_face
+from kiosk.imageio import read_image
+from kiosk.manifest import POINT_NAMES, load_embedder_manifest, load_landmarker_manifest
+from kiosk.paths import shared_data_dir
+from models.quantize import quantize_descriptor
+
+
+class ChipReader:
+    """ONNX Runtime CalibrationDataReader over batches of aligned chips."""
+
+    def __init__(self, tensors: list[np.ndarray], input_name: str):
+        self._batches = iter(tensors)
+        self._input_name = input_name
+
+    def get_next(self) -> dict | None:
+        batch = next(self._batches, None)
+        return None if batch is None else {self._input_name: batch}
+
+
+def calibration_chips(people: int, seed: int = 0) -> np.ndarray:
+    from kiosk.alignment import FaceAligner
+    from kiosk.landmarks import FaceLandmarkDetector
+
+    lfw = shared_data_dir() / "lfw"
+    pairs = LfwPairs.load(lfw)
+    evaluated = {identity_of(name) for name in pairs.images}
+    candidates = sorted(p.name for p in (lfw / "images").iterdir() if p.is_dir() and p.name not in evaluated)
+    random.Random(seed).shuffle(candidates)
+    manifest, landmarker = load_embedder_manifest(), load_landmarker_manifest()
+    aligner = FaceAligner(manifest.alignment, manifest.input.size, POINT_NAMES)
+    indices = [landmarker.points[name] for name in POINT_NAMES]
+    chips = []
+    with FaceLandmarkDetector(landmarker) as detector:
+        for person in tqdm(candidates[:people], desc="calibration faces", unit="face"):
+            rgb = read_image(sorted((lfw / "images" / person).glob("*.jpg"))[0])
+            face = central_face(detector.detect(rgb), rgb.shape)
+            if face is not None:
+                chips.append(aligner.align(rgb, face.points(indices)))
+    stacked = np.stack(chips)
+    return np.concatenate([stacked, stacked[:, :, ::-1]])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--people", type=int, default=300)
+    args = parser.parse_args()
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    manifest = load_embedder_manifest()
+    spec = manifest.quantization
+    chips = calibration_chips(args.people)
+    tensors = [preprocess_chips(chips[i:i + 16], manifest.input) for i in range(0, len(chips), 16)]
+    spec.calibration_path.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        quantize_descriptor(manifest.converted.path, Path(scratch) / "int8.onnx", spec,
+                            ChipReader(tensors, manifest.input.name))
+    print(f"calibrated on {len(chips)} chips; wrote {spec.calibration_path}")
+
+
+if __name__ == "__main__":
+    main()

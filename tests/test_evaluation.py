@@ -1,0 +1,62 @@
+"""Verification metrics on tables with known answers, and `eval lfw` end to end on a real subset."""
+
+import json
+
+import numpy as np
+import pytest
+
+from kiosk.evaluation.metrics import (all_impostor_distances, best_threshold, roc_summary, ten_fold_accuracy,
+                                      threshold_at_fmr)
+from tests.test_cli import run_cli
+
+
+@pytest.mark.parametrize("distances, same, lower, upper", [
+    ([0.1, 0.2, 0.8, 0.9], [1, 1, 0, 0], 0.2, 0.8),          # separable: any cut in the gap
+    ([0.1, 0.5, 0.4, 0.9], [1, 1, 0, 0], 0.1, 0.4),          # one error either way; first best wins
+    ([0.3, 0.3, 0.3], [1, 1, 1], 0.3, 1.0),                  # all genuine: accept everything
+])
+def test_best_threshold_maximises_accuracy(distances, same, lower, upper):
+    threshold = best_threshold(np.array(distances), np.array(same, dtype=bool))
+    assert lower < threshold <= upper
+
+
+def test_ten_fold_accuracy_counts_each_fold_on_its_own():
+    rng = np.random.default_rng(1)
+    same = np.tile([True, False], 100)
+    distances = np.where(same, rng.uniform(0.0, 0.5, 200), rng.uniform(0.4, 1.0, 200))
+    folds = np.repeat(np.arange(10), 20)
+    result = ten_fold_accuracy(distances, same, folds)
+    assert len(result.per_fold) == 10 and 0.85 < result.mean < 1.0
+    perfect = ten_fold_accuracy(np.where(same, 0.1, 0.9), same, folds)
+    assert perfect.mean == 1.0 and perfect.std == 0.0
+
+
+def test_threshold_at_fmr_admits_at_most_that_share_of_impostors():
+    impostors = np.random.default_rng(2).uniform(0, 1, 100_000)
+    threshold = threshold_at_fmr(impostors, 1e-3)
+    assert np.mean(impostors < threshold) <= 1e-3 < np.mean(impostors <= threshold + 1e-4)
+    with pytest.raises(ValueError, match="too few"):
+        threshold_at_fmr(impostors[:500], 1e-3)
+
+
+def test_all_impostor_distances_skip_same_identity_pairs():
+    embeddings = np.array([[0, 0], [3, 4], [0, 1], [6, 8]], dtype=np.float32)
+    identities = np.array(["a", "a", "b", "b"])
+    found = np.sort(all_impostor_distances(embeddings, identities, chunk=3))
+    np.testing.assert_allclose(found, np.sort([1.0, 10.0, np.hypot(3, 3), 5.0]), rtol=1e-6)
+
+
+def test_roc_of_separable_scores_has_unit_auc():
+    roc = roc_summary(np.array([0.1, 0.2, 0.7, 0.8]), np.array([True, True, False, False]))
+    assert roc.auc == 1.0 and roc.tar_at(1e-3) == 1.0
+
+
+def test_eval_lfw_on_a_real_subset_reports_and_draws(models_built, lfw_dir, tmp_path):
+    roc = tmp_path / "roc.png"
+    done = run_cli("eval", "lfw", "--pairs-per-fold", "10", "--no-cache", "--roc", str(roc), "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["pairs"] == 100 and len(report["accuracy_per_fold"]) == 10
+    assert report["accuracy_mean"] >= 0.93 and report["roc_auc"] > 0.97
+    assert report["detection_failures"] == len(report["failed_images"])
+    assert roc.read_bytes().startswith(b"\x89PNG")

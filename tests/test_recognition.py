@@ -1,0 +1,66 @@
+"""The recognition core on real faces: same person closer than different people, batching, quality."""
+
+import cv2
+import numpy as np
+import pytest
+
+from kiosk.imageio import read_image
+from kiosk.quality import QualityGates, QualityProblem
+from tests.conftest import lfw_photo
+
+
+def test_same_person_is_closer_than_different_people(pipeline, sample_photos):
+    embeddings = {name: pipeline.encode_one(rgb, name).embedding for name, rgb in sample_photos.items()}
+    same = [np.linalg.norm(embeddings[a] - embeddings[b]) for a, b in
+            [("obama", "obama2"), ("obama", "obama3"), ("obama2", "obama3")]]
+    different = [np.linalg.norm(embeddings[o] - embeddings["biden"]) for o in ("obama", "obama2", "obama3")]
+    threshold = pipeline.manifest.threshold.value
+    assert max(same) < threshold < min(different), (same, different)
+
+
+def test_lfw_pairs_are_told_apart_at_the_calibrated_threshold(pipeline, lfw_dir):
+    from kiosk.evaluation.lfw import LfwPairs
+    from kiosk.faces import central_face
+
+    pairs = LfwPairs.load(lfw_dir).subset(6)  # 60 real pairs, half genuine, from all ten folds
+    def embed(name):
+        return pipeline.encode_one(read_image(lfw_dir / "images" / name), name, select=central_face).embedding
+    distances = np.array([np.linalg.norm(embed(a) - embed(b)) for a, b in zip(pairs.img_a, pairs.img_b)])
+    correct = (distances < pipeline.manifest.threshold.value) == pairs.same
+    assert correct.mean() >= 0.9, f"{correct.sum()} of {len(correct)} pairs decided correctly"
+    assert distances[pairs.same].mean() + 0.2 < distances[~pairs.same].mean()
+
+
+def test_batched_embeddings_equal_one_at_a_time(pipeline, sample_photos):
+    chips = np.stack([pipeline.encode_one(rgb, n).chip for n, rgb in sample_photos.items()])
+    batched = pipeline.embedder.embed(chips, batch_size=4)
+    single = np.stack([pipeline.embedder.embed(chip[None])[0] for chip in chips])
+    np.testing.assert_allclose(batched, single, atol=1e-4)
+
+
+def test_mirror_averaging_is_symmetric(pipeline, sample_photos):
+    chip = pipeline.encode_one(sample_photos["obama"], "obama").chip
+    both = pipeline.embedder.embed(np.stack([chip, np.ascontiguousarray(chip[:, ::-1])]))
+    np.testing.assert_allclose(both[0], both[1], atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "degrade, problem",
+    [
+        (lambda rgb: cv2.GaussianBlur(rgb, (0, 0), 6), QualityProblem.BLURRED),
+        (lambda rgb: cv2.resize(rgb, None, fx=0.2, fy=0.2, interpolation=cv2.INTER_AREA), QualityProblem.TOO_SMALL),
+        (lambda rgb: (rgb * 0.12).astype(np.uint8), QualityProblem.TOO_DARK),
+    ],
+)
+def test_quality_gates_name_what_is_wrong(pipeline, lfw_dir, degrade, problem):
+    rgb = read_image(lfw_photo(lfw_dir, "Colin_Powell", 2))
+    sharp = pipeline.encode_one(cv2.resize(rgb, None, fx=2, fy=2), "original")
+    assert sharp.quality.problems(QualityGates()) == []
+    degraded = pipeline.encode_one(np.ascontiguousarray(degrade(cv2.resize(rgb, None, fx=2, fy=2))), "degraded")
+    assert problem in degraded.quality.problems(QualityGates())
+
+
+def test_head_turn_is_measured(pipeline, sample_photos):
+    frontal = pipeline.encode_one(sample_photos["obama"], "obama").quality
+    turned = pipeline.encode_one(sample_photos["obama2"], "obama2").quality
+    assert abs(frontal.yaw_deg) < 5 < abs(turned.yaw_deg)
