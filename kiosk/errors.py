@@ -34,3 +34,19 @@ class SourceError(FacegateError):
 
 class DatasetError(FacegateError):
     """Raised when an evaluation data set is missing or malformed."""
+
+
+class SecretsError(FacegateError):
+    """Raised when the kiosk's secrets are missing, malformed, wrong, or stored unsafely."""
+
+
+class StoreError(FacegateError):
+    """Raised when the gallery store cannot be opened, read or changed."""
+
+
+class ConfigError(FacegateError):
+    """Raised when a YAML file (kiosk config, gallery) is malformed; the message names file and line."""
+
+
+class ProtectionError(FacegateError):
+    """Raised when a template cannot be protected or matched (wrong or missing secret)."""

@@ -75,6 +75,17 @@ class ThresholdSpec(_Strict):
     target_fmr: float
     calibrated_on: str | None = None
     impostor_pairs: int | None = None
+    operating_points: dict[float, float] = Field(
+        default_factory=dict, description="false match rate -> distance threshold, from the same impostor pairs")
+
+    def at_fmr(self, fmr: float) -> float:
+        """The calibrated threshold for a false match rate (the strictest known one at or below it)."""
+        points = {self.target_fmr: self.value, **self.operating_points}
+        usable = [rate for rate in points if rate <= fmr]
+        if not usable:
+            raise ModelError(f"no threshold calibrated for FMR {fmr:g}; known: {sorted(points)} "
+                             f"(run `python main.py eval lfw --calibrate`)")
+        return points[max(usable)]
 
 
 class KnownAnswer(_Strict):

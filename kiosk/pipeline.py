@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -10,9 +11,13 @@ from kiosk.embedder import OnnxEmbedder
 from kiosk.errors import NoFaceError
 from kiosk.faces import DetectedFace, largest_face
 from kiosk.landmarks import FaceLandmarkDetector
-from kiosk.manifest import POINT_NAMES, EmbedderManifest, load_embedder_manifest, load_landmarker_manifest
+from kiosk.manifest import (EMBEDDER_MANIFEST, LANDMARKER_MANIFEST, POINT_NAMES, EmbedderManifest,
+                            load_embedder_manifest, load_landmarker_manifest)
 from kiosk.providers import ProviderChoice
 from kiosk.quality import FaceQuality, measure_quality
+
+if TYPE_CHECKING:
+    from kiosk.config import KioskConfig
 
 FaceSelector = Callable[[list[DetectedFace], tuple[int, ...]], DetectedFace | None]
 
@@ -45,11 +50,20 @@ class FacePipeline:
 
     @classmethod
     def from_manifests(cls, *, video: bool = False, max_faces: int = 4, provider: ProviderChoice = "auto",
-                       threads: int = 0) -> "FacePipeline":
-        landmarker = load_landmarker_manifest()
+                       threads: int = 0, landmarker_name: str = LANDMARKER_MANIFEST,
+                       embedder_name: str = EMBEDDER_MANIFEST) -> "FacePipeline":
+        landmarker = load_landmarker_manifest(landmarker_name)
         detector = FaceLandmarkDetector(landmarker, video=video, max_faces=max_faces)
-        embedder = OnnxEmbedder(load_embedder_manifest(), provider=provider, threads=threads)
+        embedder = OnnxEmbedder(load_embedder_manifest(embedder_name), provider=provider, threads=threads)
         return cls(detector, embedder, [landmarker.points[name] for name in POINT_NAMES])
+
+    @classmethod
+    def from_config(cls, config: "KioskConfig", *, video: bool = False) -> "FacePipeline":
+        """Photos look for up to four faces (to refuse ambiguous ones); a stream tracks max_faces."""
+        models = config.models
+        return cls.from_manifests(video=video, max_faces=config.recognition.max_faces if video else 4,
+                                  provider=models.provider, threads=models.threads,
+                                  landmarker_name=models.landmarker, embedder_name=models.embedder)
 
     @property
     def manifest(self) -> EmbedderManifest:

@@ -23,8 +23,8 @@ class QualityProblem(str, Enum):
 class QualityGates:
     """Limits a face must meet; defaults suit enrollment from a desk camera or a passport-style photo."""
 
-    min_eye_distance_px: float = 28.0
-    min_sharpness: float = 40.0
+    min_eye_distance_px: float = 24.0
+    min_sharpness: float = 10.0
     max_yaw_deg: float = 30.0
     max_pitch_deg: float = 25.0
     min_brightness: float = 40.0

@@ -49,6 +49,7 @@ def _record_threshold(report, pairs) -> None:
         "target_fmr": report.target_fmr,
         "calibrated_on": f"LFW View 2 images ({report.images}), all impostor pairs among them",
         "impostor_pairs": report.impostor_pairs_for_threshold,
+        "operating_points": {fmr: round(value, 4) for fmr, value in report.operating_points.items()},
     })
 
 
@@ -61,6 +62,7 @@ def _describe(report, model_id: str, roc_path: Path, calibrated: bool) -> str:
         f"  TAR at FAR 1e-2    {100 * report.tar_at_far_1e2:.2f}%",
         f"  threshold at FMR {report.target_fmr:g}: {report.fmr_threshold:.4f} "
         f"(from {report.impostor_pairs_for_threshold:,} impostor pairs), TAR there {100 * report.tar_at_fmr_threshold:.2f}%",
+        "  thresholds at FMR " + ", ".join(f"{fmr:g}: {value:.4f}" for fmr, value in report.operating_points.items()),
         f"  detection failures {report.detection_failures} images -> {report.pairs_with_failure} pairs, "
         f"each scored as an error",
     ]

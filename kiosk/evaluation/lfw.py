@@ -24,6 +24,7 @@ from kiosk.manifest import EmbedderManifest, load_embedder_manifest, load_landma
 from kiosk.paths import cache_dir
 
 CACHE_VERSION = 1
+OPERATING_FMRS = (1e-3, 1e-4, 1e-5, 1e-6)
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,7 @@ class LfwReport:
     target_fmr: float
     impostor_pairs_for_threshold: int
     tar_at_fmr_threshold: float
+    operating_points: dict[float, float]
     failed_images: dict[str, str]
 
     def to_dict(self) -> dict:
@@ -211,6 +213,7 @@ def evaluate(pairs: LfwPairs, encoded: EncodedSet, target_fmr: float) -> tuple[L
         target_fmr=target_fmr,
         impostor_pairs_for_threshold=len(impostors),
         tar_at_fmr_threshold=float(np.mean(genuine < threshold)),
+        operating_points={fmr: threshold_at_fmr(impostors, fmr) for fmr in OPERATING_FMRS},
         failed_images=encoded.failures,
     )
     curves = {

@@ -1,0 +1,26 @@
+"""`config check FILE`: validate a kiosk config and print every error with file, line and key."""
+
+import argparse
+from pathlib import Path
+
+from kiosk.commands import add_command
+from kiosk.config import DEFAULT_CONFIG, load_config
+
+
+def register(subparsers) -> None:
+    group = subparsers.add_parser("config", help="check the kiosk configuration").add_subparsers(
+        dest="config_command", required=True, metavar="ACTION")
+    check = add_command(group, "check", "validate a kiosk config file; print every error with its line", _check)
+    check.add_argument("file", type=Path, nargs="?", default=DEFAULT_CONFIG)
+
+
+def add_config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help=f"kiosk config (default {DEFAULT_CONFIG})")
+
+
+def _check(args: argparse.Namespace) -> tuple[dict, str]:
+    config = load_config(args.file)
+    summary = {"file": str(args.file), "valid": True, "store": str(config.store.resolved_path),
+               "key_source": config.store.keys.source, "doors": [d.name for d in config.doors]}
+    return summary, f"{args.file}: valid (store {summary['store']}, keys from {summary['key_source']}, " \
+                    f"doors {', '.join(summary['doors'])})"

@@ -1,0 +1,146 @@
+"""`gallery plan | apply | list | show | remove | export`: administer who may pass, from YAML."""
+
+import argparse
+import json
+from pathlib import Path
+
+from kiosk.commands import add_command
+from kiosk.commands.config_check import add_config_option
+from kiosk.config import KioskConfig, load_config
+from kiosk.errors import FacegateError
+from kiosk.gallery.plan import Change, plan_changes
+from kiosk.gallery.spec import load_gallery_file
+from kiosk.store.access import open_store, protector_for
+
+SYMBOLS = {"add": "+", "update": "~", "re-enroll": "*", "disable": "-", "remove": "x", "unchanged": "="}
+
+
+def register(subparsers) -> None:
+    group = subparsers.add_parser("gallery", help="administer the gallery from YAML").add_subparsers(
+        dest="gallery_command", required=True, metavar="ACTION")
+    plan = add_command(group, "plan", "show what `apply` would change", _plan)
+    apply = add_command(group, "apply", "enroll, update and disable people as the file says, in one transaction", _apply)
+    for parser in (plan, apply):
+        parser.add_argument("file", type=Path, help="gallery YAML (see config/gallery.example.yaml)")
+        parser.add_argument("--prune", action="store_true", help="also hard-delete people missing from the file")
+    apply.add_argument("--no-progress", action="store_true", help="no progress bar")
+    listing = add_command(group, "list", "people in the store", _list)
+    show = add_command(group, "show", "one person, with consent records and template count", _show)
+    show.add_argument("person_id")
+    remove = add_command(group, "remove", "hard-delete a person: templates, consent; events pseudonymised", _remove)
+    remove.add_argument("person_id")
+    remove.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    export = add_command(group, "export", "people and metadata as YAML (never templates)", _export)
+    for parser in (plan, apply, listing, show, remove, export):
+        add_config_option(parser)
+
+
+def _changes(config: KioskConfig, file: Path, store, prune: bool) -> list[Change]:
+    return plan_changes(load_gallery_file(file), store.list_people(), {d.name for d in config.doors}, prune)
+
+
+def _describe(changes: list[Change], prune: bool) -> str:
+    lines = []
+    for change in changes:
+        if change.action == "unchanged":
+            continue
+        note = "" if change.action != "remove" or prune else " (only with --prune)"
+        lines.append(f"  {SYMBOLS[change.action]} {change.action:<9} {change.person_id}{note}"
+                     + (f": {'; '.join(change.details)}" if change.details else ""))
+    counts = {a: sum(c.action == a for c in changes) for a in SYMBOLS}
+    summary = ", ".join(f"{n} {a}" for a, n in counts.items() if n)
+    return "\n".join(lines + [f"plan: {summary or 'nothing to do'}"])
+
+
+def _plan(args: argparse.Namespace) -> tuple[dict, str]:
+    config = load_config(args.config)
+    store, _ = open_store(config.store.resolved_path, config.store.keys)
+    with store:
+        changes = _changes(config, args.file, store, args.prune)
+    data = {"changes": [{"action": c.action, "person": c.person_id, "details": c.details} for c in changes]}
+    return data, _describe(changes, args.prune)
+
+
+def _apply(args: argparse.Namespace) -> tuple[dict, str]:
+    from kiosk.gallery.apply import EnrollmentPolicy, apply_changes
+    from kiosk.pipeline import FacePipeline
+
+    config = load_config(args.config)
+    store, secrets = open_store(config.store.resolved_path, config.store.keys)
+    with store, FacePipeline.from_config(config) as pipeline:
+        changes = _changes(config, args.file, store, args.prune)
+        threshold = pipeline.manifest.threshold
+        policy = EnrollmentPolicy(
+            gates=config.recognition.quality.gates(),
+            min_photos=config.enrollment.min_photos,
+            max_photos=config.enrollment.max_photos,
+            duplicate_threshold=threshold.at_fmr(config.enrollment.duplicate_fmr) if config.enrollment.duplicate_check else None,
+        )
+        report = apply_changes(changes, store, pipeline, protector_for(secrets, pipeline.embedder.dim), policy,
+                               args.prune, progress=not args.no_progress and not args.json)
+    data = {"applied": dict(report.applied), "rejected_people": report.rejected_people,
+            "rejected_photos": report.rejected_photos, "photos": report.photos,
+            "photos_per_second": round(report.photos_per_second, 1), "exit_code": 1 if report.rejected_people else 0}
+    lines = [f"applied: {', '.join(f'{n} {a}' for a, n in report.applied.items()) or 'nothing'}",
+             f"enrolled from {report.photos} photos at {report.photos_per_second:.1f} photos/s"]
+    lines += [f"  rejected photo {path}: {reason}" for path, reason in report.rejected_photos.items()]
+    lines += [f"  NOT enrolled {pid}: {reason}" for pid, reason in report.rejected_people.items()]
+    return data, "\n".join(lines)
+
+
+def _list(args: argparse.Namespace) -> tuple[dict, str]:
+    config = load_config(args.config)
+    store, _ = open_store(config.store.resolved_path, config.store.keys)
+    with store:
+        people, counts = store.list_people(), store.template_counts()
+    rows = [{"id": p.id, "name": p.display_name, "role": p.role, "enabled": p.enabled,
+             "valid_until": p.valid_until.isoformat() if p.valid_until else None, "templates": counts.get(p.id, 0)}
+            for p in people]
+    lines = [f"  {r['id']:<16} {r['name']:<28} {r['role']:<10} {'enabled' if r['enabled'] else 'disabled':<9} "
+             f"{r['templates']} templates" for r in rows]
+    return {"people": rows}, "\n".join(lines + [f"{len(rows)} people"])
+
+
+def _show(args: argparse.Namespace) -> tuple[dict, str]:
+    config = load_config(args.config)
+    store, _ = open_store(config.store.resolved_path, config.store.keys)
+    with store:
+        person = store.get_person(args.person_id)
+        if person is None:
+            raise FacegateError(f"no person {args.person_id!r} in {store.path}")
+        consents, templates = store.consents(person.id), store.template_counts().get(person.id, 0)
+    data = {"id": person.id, "name": person.display_name, "role": person.role, "enabled": person.enabled,
+            "valid_from": str(person.valid_from or ""), "valid_until": str(person.valid_until or ""),
+            "doors": list(person.doors), "templates": templates,
+            "consents": [{"given_by": c.given_by, "date": c.given_at.isoformat(), "scope": c.scope} for c in consents]}
+    text = "\n".join(f"{key:<12} {value}" for key, value in data.items())
+    return data, text
+
+
+def _remove(args: argparse.Namespace) -> tuple[dict, str]:
+    config = load_config(args.config)
+    if not args.yes:
+        answer = input(f"Hard-delete {args.person_id}: templates and consent records, events pseudonymised. Type the id to confirm: ")
+        if answer.strip() != args.person_id:
+            return {"removed": False, "exit_code": 1}, "not removed"
+    store, _ = open_store(config.store.resolved_path, config.store.keys)
+    with store:
+        removed = store.hard_delete(args.person_id, reason="removed by administrator")
+    if not removed:
+        raise FacegateError(f"no person {args.person_id!r} in {store.path}")
+    return {"removed": True}, f"{args.person_id}: deleted; freed pages scrubbed"
+
+
+def _export(args: argparse.Namespace) -> tuple[dict, str]:
+    import yaml
+
+    config = load_config(args.config)
+    store, _ = open_store(config.store.resolved_path, config.store.keys)
+    with store:
+        people = [{"id": p.id, "name": p.display_name, "role": p.role, "enabled": p.enabled,
+                   "valid_from": p.valid_from, "valid_until": p.valid_until, "doors": list(p.doors),
+                   "consent": [{"given_by": c.given_by, "date": c.given_at, "scope": c.scope}
+                               for c in store.consents(p.id)]}
+                  for p in store.list_people()]
+    data = json.loads(json.dumps({"people": people}, default=str))
+    return data, yaml.safe_dump({"people": people}, sort_keys=False, allow_unicode=True).rstrip()

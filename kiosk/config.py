@@ -1,0 +1,125 @@
+"""The kiosk's configuration (config/kiosk.yaml) as typed models that refuse unknown keys."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from kiosk.paths import PROJECT_ROOT
+from kiosk.quality import QualityGates
+from kiosk.store.keys import KeySourceConfig
+from kiosk.yamlfile import load_yaml_model
+
+DEFAULT_CONFIG = PROJECT_ROOT / "config" / "kiosk.yaml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CameraConfig(_Section):
+    source: str = Field("0", description="camera index, rtsp:// or http:// URL, video file, or image folder")
+    width: int | None = Field(None, gt=0, description="ask the camera for this frame width")
+    height: int | None = Field(None, gt=0, description="ask the camera for this frame height")
+
+
+class ModelsConfig(_Section):
+    landmarker: str = Field("face_landmarker", description="manifest name in models/manifests")
+    embedder: str = Field("dlib_resnet_v1", description="manifest name in models/manifests")
+    provider: Literal["auto", "cpu", "cuda"] = Field("auto", description="ONNX Runtime provider; auto = CUDA where it loads")
+    threads: int = Field(0, ge=0, le=64, description="ONNX Runtime threads; 0 = one per core")
+
+
+class QualityConfig(_Section):
+    """Gates a face must pass to be enrolled or matched; defaults live in kiosk.quality.QualityGates."""
+
+    min_eye_distance_px: float = Field(QualityGates.min_eye_distance_px, gt=0,
+                                       description="distance between the eye centres in the photo")
+    min_sharpness: float = Field(QualityGates.min_sharpness, ge=0,
+                                 description="Laplacian variance of the 150 px chip; LFW: 1% below 11, blur sigma 2.5 below 9")
+    max_yaw_deg: float = Field(QualityGates.max_yaw_deg, gt=0, le=90)
+    max_pitch_deg: float = Field(QualityGates.max_pitch_deg, gt=0, le=90)
+    min_brightness: float = Field(QualityGates.min_brightness, ge=0, le=255)
+    max_brightness: float = Field(QualityGates.max_brightness, ge=0, le=255)
+
+    @model_validator(mode="after")
+    def _brightness_range(self) -> "QualityConfig":
+        if self.min_brightness >= self.max_brightness:
+            raise ValueError("quality: min_brightness must be below max_brightness")
+        return self
+
+    def gates(self) -> QualityGates:
+        return QualityGates(**self.model_dump())
+
+
+class RecognitionConfig(_Section):
+    max_faces: int = Field(2, ge=1, le=8, description="faces tracked per frame; the largest acts")
+    threshold: float | None = Field(None, gt=0, description="distance threshold; empty = the model manifest's calibrated one")
+    quality: QualityConfig = QualityConfig()
+
+
+class EnrollmentConfig(_Section):
+    min_photos: int = Field(1, ge=1, description="good photos a person needs to be enrolled")
+    max_photos: int = Field(10, ge=1, le=50, description="templates kept per person")
+    duplicate_check: bool = Field(True, description="refuse a face that already belongs to another person")
+    duplicate_fmr: float = Field(1e-6, gt=0, lt=1, description="false match rate of the duplicate check; "
+                                 "strict, because every new face is compared with the whole gallery")
+
+    @model_validator(mode="after")
+    def _photo_range(self) -> "EnrollmentConfig":
+        if self.min_photos > self.max_photos:
+            raise ValueError("enrollment: min_photos must not exceed max_photos")
+        return self
+
+
+class StoreConfig(_Section):
+    path: Path = Field(Path("~/.local/share/facegate/gallery.db"), description="the encrypted SQLCipher file")
+    keys: KeySourceConfig = KeySourceConfig()
+
+    @property
+    def resolved_path(self) -> Path:
+        return self.path.expanduser()
+
+
+class RetentionConfig(_Section):
+    events_days: int | None = Field(365, ge=1, description="delete audit and attendance events older than this")
+    expired_people_grace_days: int | None = Field(
+        30, ge=0, description="hard-delete people this many days after their validity ended")
+
+
+class DoorConfig(_Section):
+    name: str = Field(min_length=1, description="the door's name, as people's `doors` lists use it")
+    output: Literal["log"] = Field("log", description="how the door is driven")
+
+
+class AttendanceConfig(_Section):
+    enabled: bool = False
+    dedup_minutes: int = Field(5, ge=0, le=24 * 60, description="one record per person within this window")
+
+
+class GuiConfig(_Section):
+    fullscreen: bool = True
+    language: str = Field("en", min_length=2, max_length=5)
+
+
+class KioskConfig(_Section):
+    camera: CameraConfig = CameraConfig()
+    models: ModelsConfig = ModelsConfig()
+    recognition: RecognitionConfig = RecognitionConfig()
+    enrollment: EnrollmentConfig = EnrollmentConfig()
+    store: StoreConfig = StoreConfig()
+    retention: RetentionConfig = RetentionConfig()
+    doors: list[DoorConfig] = Field(default_factory=lambda: [DoorConfig(name="main")], min_length=1)
+    attendance: AttendanceConfig = AttendanceConfig()
+    gui: GuiConfig = GuiConfig()
+
+    @model_validator(mode="after")
+    def _unique_doors(self) -> "KioskConfig":
+        names = [door.name for door in self.doors]
+        if len(names) != len(set(names)):
+            raise ValueError(f"doors: names must be unique, got {names}")
+        return self
+
+
+def load_config(path: Path = DEFAULT_CONFIG) -> KioskConfig:
+    return load_yaml_model(path, KioskConfig)

@@ -1,0 +1,57 @@
+"""Enrollment from photos: which photos are good enough, and why the others are not."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from kiosk.faces import DetectedFace
+from kiosk.imageio import read_image
+from kiosk.pipeline import FacePipeline
+from kiosk.quality import QualityGates
+
+# A second face at least this share of the largest one's area makes a photo ambiguous.
+SECOND_FACE_AREA_RATIO = 0.25
+
+
+@dataclass
+class PhotoEnrollment:
+    """The accepted photos' embeddings and qualities, and a reason for every rejected photo."""
+
+    embeddings: list[np.ndarray] = field(default_factory=list)
+    sharpness: list[float] = field(default_factory=list)
+    rejected: dict[str, str] = field(default_factory=dict)
+
+
+def _faces_that_count(faces: list[DetectedFace]) -> list[DetectedFace]:
+    if not faces:
+        return []
+    largest = max(face.area for face in faces)
+    return sorted((f for f in faces if f.area >= SECOND_FACE_AREA_RATIO * largest), key=lambda f: -f.area)
+
+
+def enroll_photos(pipeline: FacePipeline, photos: list[Path], gates: QualityGates) -> PhotoEnrollment:
+    """Embed each photo's one face if it passes the gates. Unreadable photos raise ImageError:
+    a corrupt file is an administrator's mistake to fix before anything is written."""
+    result = PhotoEnrollment()
+    chips, measures = [], []
+    for photo in photos:
+        rgb = read_image(photo)
+        faces = _faces_that_count(pipeline.detector.detect(rgb))
+        if not faces:
+            result.rejected[str(photo)] = "no face found"
+            continue
+        if len(faces) > 1:
+            result.rejected[str(photo)] = f"{len(faces)} faces: crop the photo to the one person"
+            continue
+        aligned = pipeline.align(rgb, faces[0])
+        problems = aligned.quality.problems(gates)
+        if problems:
+            result.rejected[str(photo)] = ", ".join(p.value.replace("_", " ") for p in problems)
+            continue
+        chips.append(aligned.chip)
+        measures.append(aligned.quality.sharpness)
+    if chips:
+        result.embeddings = list(pipeline.embedder.embed(np.stack(chips)))
+        result.sharpness = measures
+    return result

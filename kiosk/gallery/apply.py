@@ -1,0 +1,136 @@
+"""Apply a gallery plan: enroll from photos through the real pipeline, then write it all in one
+transaction. Nothing is written until every photo has been read; a crash or a kill leaves the
+store as it was before, or with the whole change."""
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+from kiosk.enrollment import enroll_photos
+from kiosk.errors import ConfigError, ImageError, ProtectionError
+from kiosk.gallery.plan import Change
+from kiosk.matching import nearest_person
+from kiosk.pipeline import FacePipeline
+from kiosk.protection import TemplateProtector
+from kiosk.quality import QualityGates
+from kiosk.store.gallery import GalleryStore
+from kiosk.store.records import TemplateSet
+
+
+@dataclass(frozen=True)
+class EnrollmentPolicy:
+    gates: QualityGates
+    min_photos: int
+    max_photos: int
+    duplicate_threshold: float | None  # None: no duplicate check
+
+
+@dataclass
+class ApplyReport:
+    applied: Counter = field(default_factory=Counter)
+    rejected_people: dict[str, str] = field(default_factory=dict)
+    rejected_photos: dict[str, str] = field(default_factory=dict)
+    photos: int = 0
+    enroll_seconds: float = 0.0
+
+    @property
+    def photos_per_second(self) -> float:
+        return self.photos / self.enroll_seconds if self.enroll_seconds else 0.0
+
+
+@dataclass(frozen=True)
+class _Enrolled:
+    change: Change
+    templates: np.ndarray
+    qualities: list[float]
+
+
+def _enroll_all(changes: list[Change], pipeline: FacePipeline, protector: TemplateProtector,
+                policy: EnrollmentPolicy, report: ApplyReport, progress: bool) -> list[_Enrolled]:
+    todo = [c for c in changes if c.needs_enrollment]
+    enrolled = []
+    started = time.perf_counter()
+    with tqdm(total=sum(len(c.spec.photos) for c in todo), desc="enrolling photos", unit="photo",
+              disable=not progress) as bar:
+        for change in todo:
+            try:
+                result = enroll_photos(pipeline, change.spec.photos, policy.gates)
+            except ImageError as exc:
+                raise ConfigError(f"person {change.person_id}: {exc}. Nothing was written.") from None
+            bar.update(len(change.spec.photos))
+            report.photos += len(change.spec.photos)
+            report.rejected_photos.update(result.rejected)
+            if len(result.embeddings) < policy.min_photos:
+                report.rejected_people[change.person_id] = (
+                    f"{len(result.embeddings)} usable photos, {policy.min_photos} needed")
+                continue
+            best = np.argsort(result.sharpness)[::-1][: policy.max_photos]
+            templates = protector.protect(np.stack([result.embeddings[i] for i in best]))
+            enrolled.append(_Enrolled(change, templates, [result.sharpness[i] for i in best]))
+    report.enroll_seconds = time.perf_counter() - started
+    return enrolled
+
+
+def _drop_duplicates(enrolled: list[_Enrolled], store: GalleryStore, model_id: str, threshold: float,
+                     report: ApplyReport) -> list[_Enrolled]:
+    """Refuse a face that already belongs to another id, in the store or earlier in this file."""
+    existing = store.gallery_matrix(model_id, enabled_only=False)
+    ids, matrix = list(existing.person_ids), existing.templates
+    kept = []
+    for item in enrolled:
+        others = np.array([pid != item.change.person_id for pid in ids], dtype=bool)
+        if len(ids) and others.any():
+            other, distance = nearest_person(item.templates, matrix[others], np.array(ids, dtype=object)[others])
+            if distance < threshold:
+                report.rejected_people[item.change.person_id] = (
+                    f"face already enrolled as {other} (distance {distance:.3f} < {threshold:.3f})")
+                continue
+        kept.append(item)
+        ids += [item.change.person_id] * len(item.templates)
+        matrix = np.vstack([matrix, item.templates]) if len(matrix) else item.templates
+    return kept
+
+
+def _record_consent(store: GalleryStore, change: Change) -> None:
+    """Keep every consent given; a re-applied file does not record the same consent twice."""
+    consent = change.spec.consent_record()
+    if consent not in store.consents(change.person_id):
+        store.add_consent(change.person_id, consent)
+
+
+def apply_changes(changes: list[Change], store: GalleryStore, pipeline: FacePipeline, protector: TemplateProtector,
+                  policy: EnrollmentPolicy, prune: bool, progress: bool = True) -> ApplyReport:
+    report = ApplyReport()
+    model_id = pipeline.manifest.id
+    stored_version = store.gallery_matrix(model_id, enabled_only=False).secret_version
+    if stored_version is not None and stored_version != protector.secret_version:
+        raise ProtectionError(f"the store's templates use template secret version {stored_version}, the kiosk "
+                              f"holds version {protector.secret_version}; finish the secret rotation first")
+    enrolled = _enroll_all(changes, pipeline, protector, policy, report, progress)
+    if policy.duplicate_threshold is not None:
+        enrolled = _drop_duplicates(enrolled, store, model_id, policy.duplicate_threshold, report)
+    removals = [c for c in changes if c.action == "remove" and prune]
+    with store.transaction():
+        for item in enrolled:
+            change = item.change
+            store.upsert_person(change.spec.person(change.photo_digest))
+            store.replace_templates(change.person_id, TemplateSet(item.templates, model_id, protector.protector_id,
+                                                                  protector.secret_version, item.qualities))
+            _record_consent(store, change)
+            store.log_event("person_enrolled", change.person_id, action=change.action, templates=len(item.templates))
+            report.applied[change.action] += 1
+        for change in changes:
+            if change.action in ("update", "disable"):
+                store.upsert_person(change.spec.person(change.photo_digest))
+                _record_consent(store, change)
+                store.log_event("person_updated", change.person_id, changes=change.details)
+                report.applied[change.action] += 1
+        for change in removals:
+            store.delete_rows(change.person_id, reason="removed from the gallery file")
+            report.applied["remove"] += 1
+    if removals:
+        store.compact()
+    return report

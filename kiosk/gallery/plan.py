@@ -1,0 +1,66 @@
+"""Compare a gallery file with the store: who is added, updated, re-enrolled, disabled or removed."""
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from kiosk.errors import ConfigError
+from kiosk.gallery.spec import GalleryFile, PersonSpec
+from kiosk.store.records import Person
+
+Action = Literal["add", "update", "re-enroll", "disable", "remove", "unchanged"]
+
+
+@dataclass(frozen=True)
+class Change:
+    action: Action
+    person_id: str
+    details: list[str] = field(default_factory=list)
+    spec: PersonSpec | None = None
+    photo_digest: str | None = None
+
+    @property
+    def needs_enrollment(self) -> bool:
+        return self.action in ("add", "re-enroll")
+
+
+def photo_digest(photos: list[Path]) -> str:
+    """SHA-256 over the photos' own SHA-256s: changes when any photo is replaced, added or removed."""
+    combined = hashlib.sha256()
+    for photo in photos:
+        combined.update(hashlib.sha256(photo.read_bytes()).digest())
+    return combined.hexdigest()
+
+
+def _differences(old: Person, new: Person) -> list[str]:
+    names = ("display name", "role", "enabled", "valid from", "valid until", "doors")
+    return [f"{name}: {a!r} -> {b!r}" for name, a, b in zip(names, old.metadata(), new.metadata()) if a != b]
+
+
+def plan_changes(gallery: GalleryFile, stored: list[Person], known_doors: set[str], prune: bool) -> list[Change]:
+    """Every change apply would make, in file order, then removals (made only with --prune)."""
+    for index, spec in enumerate(gallery.people):
+        unknown = sorted(set(spec.doors) - known_doors)
+        if unknown:
+            raise ConfigError(f"people[{index}] ({spec.id}): doors {unknown} are not in the kiosk config "
+                              f"(known: {sorted(known_doors)})")
+    current = {person.id: person for person in stored}
+    changes = []
+    for spec in gallery.people:
+        digest = photo_digest(spec.photos)
+        wanted = spec.person(digest)
+        old = current.get(spec.id)
+        if old is None:
+            changes.append(Change("add", spec.id, [f"{len(spec.photos)} photos"], spec, digest))
+        elif old.photo_digest != digest:
+            changes.append(Change("re-enroll", spec.id, ["photos changed", *_differences(old, wanted)], spec, digest))
+        elif old.metadata() != wanted.metadata():
+            action = "disable" if old.enabled and not wanted.enabled else "update"
+            changes.append(Change(action, spec.id, _differences(old, wanted), spec, digest))
+        else:
+            changes.append(Change("unchanged", spec.id, [], spec, digest))
+    listed = {spec.id for spec in gallery.people}
+    for person_id in sorted(set(current) - listed):
+        changes.append(Change("remove", person_id, ["not in the gallery file" + ("" if prune else "; kept without --prune")]))
+    return changes

@@ -1,0 +1,72 @@
+"""The gallery file (config/gallery.example.yaml) as typed models; photo paths are checked here."""
+
+from datetime import date
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from kiosk.store.records import Consent, Person
+from kiosk.yamlfile import load_yaml_model
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+class ConsentSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    given_by: str = Field(min_length=1, description="who consented (the person, or their guardian)")
+    date: date
+    scope: str = Field(min_length=1, description="what the consent covers, e.g. door access and attendance")
+
+
+class PersonSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=ID_PATTERN, description="stable id: staff number or badge id")
+    name: str = Field(min_length=1, max_length=200)
+    role: str = Field("staff", min_length=1)
+    enabled: bool = True
+    valid_from: date | None = None
+    valid_until: date | None = None
+    doors: list[str] = Field(default_factory=list, description="doors this person may open; empty = all")
+    consent: ConsentSpec
+    photos: list[Path] = Field(min_length=1, description="photos to enroll from, relative to the gallery file")
+
+    @field_validator("photos")
+    @classmethod
+    def _photos_exist(cls, photos: list[Path], info: ValidationInfo) -> list[Path]:
+        base = Path((info.context or {}).get("file", ".")).parent
+        resolved = [(base / photo.expanduser()).resolve() for photo in photos]
+        missing = [str(photo) for photo, path in zip(photos, resolved) if not path.is_file()]
+        if missing:
+            raise ValueError(f"photo not found: {', '.join(missing)} (paths are relative to {base})")
+        return resolved
+
+    @model_validator(mode="after")
+    def _validity(self) -> "PersonSpec":
+        if self.valid_from and self.valid_until and self.valid_from > self.valid_until:
+            raise ValueError(f"valid_from {self.valid_from} is after valid_until {self.valid_until}")
+        return self
+
+    def person(self, photo_digest: str | None) -> Person:
+        return Person(self.id, self.name, self.role, self.enabled, self.valid_from, self.valid_until,
+                      tuple(self.doors), photo_digest)
+
+    def consent_record(self) -> Consent:
+        return Consent(self.consent.given_by, self.consent.date, self.consent.scope)
+
+
+class GalleryFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    people: list[PersonSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> "GalleryFile":
+        seen: dict[str, int] = {}
+        for index, person in enumerate(self.people):
+            if person.id in seen:
+                raise ValueError(f"people[{index}]: duplicate id {person.id!r} (first at people[{seen[person.id]}])")
+            seen[person.id] = index
+        return self
+
+
+def load_gallery_file(path: Path) -> GalleryFile:
+    return load_yaml_model(path, GalleryFile)

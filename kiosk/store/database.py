@@ -1,0 +1,84 @@
+"""Open an SQLCipher file with a raw 256-bit key, set the pragmas that keep it safe, migrate it.
+
+Pragmas: WAL with synchronous=FULL (a power cut loses no committed change and never corrupts),
+secure_delete (freed pages are zeroed before reuse), temp_store=MEMORY (no plaintext temp files),
+foreign keys on. A wrong key only shows at the first read, as "file is not a database".
+"""
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import sqlcipher3
+
+from kiosk.errors import SecretsError, StoreError
+from kiosk.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+Connection = sqlcipher3.Connection
+DatabaseError = sqlcipher3.DatabaseError
+
+
+def _apply_key(connection: Connection, key: bytes) -> bool:
+    """Set the key and try a read; True if the key opens the file."""
+    connection.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+    try:
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return True
+    except DatabaseError:
+        return False
+
+
+def open_database(path: Path, key: bytes, previous_key: bytes | None = None, create: bool = False) -> Connection:
+    """An open, migrated connection in autocommit mode (transactions are explicit)."""
+    if not create and not path.exists():
+        raise StoreError(f"{path}: no store here; create one with `python main.py store init`")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.touch(mode=0o600)  # SQLite gives the WAL and shared-memory files the same mode
+    connection = sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=False)
+    connection.execute("PRAGMA cipher_log_level = NONE")
+    if not _apply_key(connection, key):
+        connection.close()
+        if previous_key is not None:
+            # A rekey was interrupted before the file changed: the old key still opens it.
+            return open_database(path, previous_key, None, create)
+        raise SecretsError(f"{path}: the database key does not open this store (wrong key, or not a facegate store)")
+    for pragma in ("journal_mode = WAL", "synchronous = FULL", "secure_delete = ON", "temp_store = MEMORY",
+                   "foreign_keys = ON"):
+        connection.execute(f"PRAGMA {pragma}")
+    _migrate(connection, path)
+    return connection
+
+
+def _migrate(connection: Connection, path: Path) -> None:
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"{path}: store schema version {version} is newer than this facegate ({SCHEMA_VERSION}); upgrade facegate")
+    for target in range(version, SCHEMA_VERSION):
+        with transaction(connection):
+            _run_script(connection, MIGRATIONS[target])
+            connection.execute(f"PRAGMA user_version = {target + 1}")
+
+
+def _run_script(connection: Connection, script: str) -> None:
+    """Run statements one by one: executescript() would commit the open transaction first."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlcipher3.complete_statement(pending):
+            connection.execute(pending)
+            pending = ""
+    if pending.strip():
+        raise StoreError(f"migration script ends in an incomplete statement: {pending.strip()[:60]}")
+
+
+@contextlib.contextmanager
+def transaction(connection: Connection) -> Iterator[Connection]:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception: a change lands whole or not at all."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield connection
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")

@@ -1,0 +1,231 @@
+"""GalleryStore: people, protected templates, consent, events and attendance in one SQLCipher file.
+
+Every multi-row change runs in one transaction; a hard delete removes a person's templates and
+consent, pseudonymises their events, and leaves no freed page behind (secure_delete + VACUUM).
+"""
+
+import contextlib
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+
+from kiosk.errors import SecretsError, StoreError
+from kiosk.store.database import Connection, DatabaseError, open_database, transaction
+from kiosk.store.keys import KioskSecrets
+from kiosk.store.records import Consent, Person, TemplateSet
+from kiosk.store.schema import SCHEMA_VERSION
+
+
+def now_utc() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+@dataclass(frozen=True)
+class GalleryMatrix:
+    """All templates as one matrix for 1:N matching, with the person of each row."""
+
+    person_ids: np.ndarray
+    templates: np.ndarray
+    secret_version: int | None
+
+
+class GalleryStore:
+    """The only code that reads or writes the encrypted store."""
+
+    def __init__(self, connection: Connection, path: Path, secrets: KioskSecrets):
+        self._db = connection
+        self.path = path
+        self._pseudonym_key = hashlib.sha256(b"facegate pseudonyms|" + secrets.template_secret).digest()
+
+    @classmethod
+    def open(cls, path: Path, secrets: KioskSecrets, create: bool = False) -> "GalleryStore":
+        try:
+            connection = open_database(path, secrets.database_key, secrets.previous_database_key, create)
+        except DatabaseError as exc:
+            raise StoreError(f"{path}: cannot be opened as a store ({exc})") from None
+        return cls(connection, path, secrets)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "GalleryStore":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        with transaction(self._db):
+            yield
+
+    # people ---------------------------------------------------------------------------------
+    def upsert_person(self, person: Person) -> None:
+        stamp = now_utc()
+        self._db.execute(
+            """INSERT INTO people (id, display_name, role, enabled, valid_from, valid_until, doors, photo_digest,
+                                   created_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT(id) DO UPDATE SET display_name = excluded.display_name, role = excluded.role,
+                   enabled = excluded.enabled, valid_from = excluded.valid_from, valid_until = excluded.valid_until,
+                   doors = excluded.doors, photo_digest = excluded.photo_digest, updated_at = excluded.updated_at""",
+            (person.id, person.display_name, person.role, int(person.enabled),
+             person.valid_from.isoformat() if person.valid_from else None,
+             person.valid_until.isoformat() if person.valid_until else None,
+             json.dumps(list(person.doors)), person.photo_digest, stamp, stamp),
+        )
+
+    def get_person(self, person_id: str) -> Person | None:
+        row = self._db.execute(
+            "SELECT id, display_name, role, enabled, valid_from, valid_until, doors, photo_digest FROM people WHERE id = ?",
+            (person_id,)).fetchone()
+        return self._person(row) if row else None
+
+    def list_people(self) -> list[Person]:
+        rows = self._db.execute(
+            "SELECT id, display_name, role, enabled, valid_from, valid_until, doors, photo_digest FROM people ORDER BY id")
+        return [self._person(row) for row in rows]
+
+    @staticmethod
+    def _person(row) -> Person:
+        return Person(row[0], row[1], row[2], bool(row[3]), _date(row[4]), _date(row[5]), tuple(json.loads(row[6])), row[7])
+
+    def template_counts(self) -> dict[str, int]:
+        return dict(self._db.execute("SELECT person_id, count(*) FROM templates GROUP BY person_id"))
+
+    # templates ------------------------------------------------------------------------------
+    def replace_templates(self, person_id: str, templates: TemplateSet) -> None:
+        """Drop the person's templates and store these (call inside a transaction)."""
+        matrix = np.ascontiguousarray(templates.templates, dtype=np.float32)
+        if matrix.ndim != 2 or len(matrix) == 0:
+            raise StoreError(f"{person_id}: expected at least one template row, got shape {matrix.shape}")
+        self._db.execute("DELETE FROM templates WHERE person_id = ?", (person_id,))
+        qualities = templates.qualities or [None] * len(matrix)
+        stamp = now_utc()
+        self._db.executemany(
+            """INSERT INTO templates (person_id, template, dim, model_id, protector_id, secret_version, quality,
+                                      created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            [(person_id, row.tobytes(), matrix.shape[1], templates.model_id, templates.protector_id,
+              templates.secret_version, quality, stamp) for row, quality in zip(matrix, qualities)],
+        )
+
+    def gallery_matrix(self, model_id: str, enabled_only: bool = True) -> GalleryMatrix:
+        """Templates for one descriptor as a matrix (the matcher's input), of enabled people by default."""
+        rows = self._db.execute(
+            """SELECT t.person_id, t.template, t.dim, t.secret_version FROM templates t JOIN people p ON p.id = t.person_id
+               WHERE (p.enabled = 1 OR ? = 0) AND t.model_id = ? ORDER BY t.id""", (int(enabled_only), model_id)).fetchall()
+        if not rows:
+            return GalleryMatrix(np.array([], dtype=object), np.empty((0, 0), dtype=np.float32), None)
+        versions = {row[3] for row in rows}
+        if len(versions) > 1:
+            raise StoreError(f"{self.path}: templates of several secret versions {sorted(versions)}; finish the "
+                             f"renewal with `python main.py store rotate-secret`")
+        matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), rows[0][2])
+        return GalleryMatrix(np.array([row[0] for row in rows], dtype=object), matrix, versions.pop())
+
+    # consent, events, attendance --------------------------------------------------------------
+    def add_consent(self, person_id: str, consent: Consent) -> None:
+        self._db.execute(
+            "INSERT INTO consents (person_id, given_by, given_at, scope, recorded_at) VALUES (?, ?, ?, ?, ?)",
+            (person_id, consent.given_by, consent.given_at.isoformat(), consent.scope, now_utc()))
+
+    def consents(self, person_id: str) -> list[Consent]:
+        rows = self._db.execute("SELECT given_by, given_at, scope FROM consents WHERE person_id = ? ORDER BY id",
+                                (person_id,))
+        return [Consent(r[0], date.fromisoformat(r[1]), r[2]) for r in rows]
+
+    def log_event(self, kind: str, person_ref: str | None = None, **detail) -> None:
+        self._db.execute("INSERT INTO events (at, kind, person_ref, detail) VALUES (?, ?, ?, ?)",
+                         (now_utc(), kind, person_ref, json.dumps(detail, sort_keys=True, default=str)))
+
+    def events(self, limit: int = 100) -> list[tuple[str, str, str | None, dict]]:
+        rows = self._db.execute("SELECT at, kind, person_ref, detail FROM events ORDER BY id DESC LIMIT ?", (limit,))
+        return [(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+    # privacy duties ---------------------------------------------------------------------------
+    def pseudonym(self, person_id: str) -> str:
+        """A stable stand-in for a deleted person in the records that must outlive them."""
+        return "deleted-" + hmac.new(self._pseudonym_key, person_id.encode(), hashlib.sha256).hexdigest()[:12]
+
+    def hard_delete(self, person_id: str, reason: str) -> bool:
+        """Remove templates and consent, pseudonymise events and attendance, then scrub freed pages."""
+        with self.transaction():
+            deleted = self.delete_rows(person_id, reason)
+        if deleted:
+            self.compact()
+        return deleted
+
+    def delete_rows(self, person_id: str, reason: str) -> bool:
+        """The rows of a hard delete, inside the caller's transaction; call compact() after commit."""
+        if self._db.execute("DELETE FROM people WHERE id = ?", (person_id,)).rowcount == 0:
+            return False
+        stand_in = self.pseudonym(person_id)
+        self._db.execute("UPDATE events SET person_ref = ? WHERE person_ref = ?", (stand_in, person_id))
+        self._db.execute("UPDATE attendance SET person_ref = ? WHERE person_ref = ?", (stand_in, person_id))
+        self._scrub_event_details(person_id, stand_in)
+        self.log_event("person_deleted", stand_in, reason=reason)
+        return True
+
+    def _scrub_event_details(self, person_id: str, stand_in: str) -> None:
+        rows = self._db.execute("SELECT id, detail FROM events WHERE detail LIKE ?", (f"%{person_id}%",)).fetchall()
+        for event_id, detail in rows:
+            self._db.execute("UPDATE events SET detail = ? WHERE id = ?", (detail.replace(person_id, stand_in), event_id))
+
+    def compact(self) -> None:
+        """Rewrite the file without free pages and empty the WAL, so deleted rows leave no trace."""
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._db.execute("VACUUM")
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def apply_retention(self, events_days: int | None, expired_grace_days: int | None, today: date) -> dict[str, int]:
+        """Delete events older than the limit and hard-delete people whose validity ended long enough ago."""
+        removed = {"events": 0, "people": 0}
+        if events_days is not None:
+            cutoff = (datetime.combine(today, datetime.min.time(), timezone.utc) - timedelta(days=events_days)).isoformat()
+            with self.transaction():
+                removed["events"] = self._db.execute("DELETE FROM events WHERE at < ?", (cutoff,)).rowcount
+                self._db.execute("DELETE FROM attendance WHERE at < ?", (cutoff,))
+        if expired_grace_days is not None:
+            limit = (today - timedelta(days=expired_grace_days)).isoformat()
+            expired = [r[0] for r in self._db.execute("SELECT id FROM people WHERE valid_until < ?", (limit,))]
+            for person_id in expired:
+                removed["people"] += self.hard_delete(person_id, reason="retention: validity ended")
+        if removed["events"]:
+            self.compact()
+        return removed
+
+    def verify(self) -> list[str]:
+        """Problems found by SQLCipher's page HMAC check, SQLite's integrity check and the schema rules."""
+        problems = [f"page authentication: {r[0]}" for r in self._db.execute("PRAGMA cipher_integrity_check")]
+        problems += [f"integrity: {r[0]}" for r in self._db.execute("PRAGMA integrity_check") if r[0] != "ok"]
+        problems += [f"foreign key: {r}" for r in self._db.execute("PRAGMA foreign_key_check")]
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version != SCHEMA_VERSION:
+            problems.append(f"schema version {version}, expected {SCHEMA_VERSION}")
+        orphans = self._db.execute(
+            "SELECT count(*) FROM people p WHERE NOT EXISTS (SELECT 1 FROM templates t WHERE t.person_id = p.id)"
+        ).fetchone()[0]
+        if orphans:
+            problems.append(f"{orphans} people without any template (half-enrolled)")
+        return problems
+
+    def rekey(self, new_key: bytes) -> None:
+        """Re-encrypt every page under a new database key (SQLCipher's PRAGMA rekey)."""
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._db.execute("PRAGMA journal_mode = DELETE")  # rekey rewrites pages through the rollback journal
+        self._db.execute(f"PRAGMA rekey = \"x'{new_key.hex()}'\"")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        try:
+            self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except DatabaseError as exc:
+            raise SecretsError(f"{self.path}: rekey did not take ({exc})") from None

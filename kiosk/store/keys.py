@@ -1,0 +1,129 @@
+"""Where the kiosk's secrets come from: a key file readable by its owner only, an environment
+variable, or the OS keyring. Secrets never appear in logs, exceptions or the config file.
+
+Two secrets live together: the database key (SQLCipher) and the template secret (the keyed layer
+of the template protector, with its version so templates can be renewed).
+"""
+
+import json
+import os
+import secrets
+import stat
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kiosk.errors import SecretsError
+
+KEY_BYTES = 32
+
+
+@dataclass(frozen=True)
+class KioskSecrets:
+    """The database key and the template secret; repr never shows the bytes."""
+
+    database_key: bytes
+    template_secret: bytes
+    template_secret_version: int = 1
+    previous_database_key: bytes | None = None  # set only while a rekey is under way
+
+    def __repr__(self) -> str:
+        return f"KioskSecrets(template_secret_version={self.template_secret_version}, <hidden>)"
+
+    __str__ = __repr__
+
+    @classmethod
+    def generate(cls) -> "KioskSecrets":
+        return cls(secrets.token_bytes(KEY_BYTES), secrets.token_bytes(KEY_BYTES))
+
+    def to_json(self) -> str:
+        data = {"database_key": self.database_key.hex(), "template_secret": self.template_secret.hex(),
+                "template_secret_version": self.template_secret_version}
+        if self.previous_database_key:
+            data["previous_database_key"] = self.previous_database_key.hex()
+        return json.dumps(data, indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, where: str) -> "KioskSecrets":
+        try:
+            data = json.loads(text)
+            keys = {name: bytes.fromhex(data[name]) for name in ("database_key", "template_secret")}
+            previous = data.get("previous_database_key")
+            version = int(data.get("template_secret_version", 1))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise SecretsError(f"{where}: not a facegate key set (expected JSON with hex database_key and "
+                            f"template_secret); create one with `python main.py store init`") from None
+        if any(len(value) != KEY_BYTES for value in keys.values()):
+            raise SecretsError(f"{where}: database_key and template_secret must each be {KEY_BYTES} bytes (64 hex digits)")
+        return cls(keys["database_key"], keys["template_secret"], version,
+                   bytes.fromhex(previous) if previous else None)
+
+
+class KeySourceConfig(BaseModel):
+    """Where the secrets are kept; the secrets themselves are never in the config file."""
+
+    model_config = ConfigDict(extra="forbid")
+    source: Literal["file", "env", "keyring"] = Field("file", description="file, env or keyring")
+    file: Path = Field(Path("~/.config/facegate/keys.json"), description="key file (mode 0600) for source: file")
+    env_var: str = Field("FACEGATE_KEYS", description="environment variable holding the key JSON for source: env")
+    keyring_service: str = Field("facegate", description="OS keyring service name for source: keyring")
+
+
+def _check_private(path: Path) -> None:
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise SecretsError(f"{path}: key file is readable by others (mode {stat.S_IMODE(mode):o}); "
+                        f"run `chmod 600 {path}` and make sure only the kiosk's user owns it")
+
+
+def _keyring():
+    try:
+        import keyring
+    except ImportError:
+        raise SecretsError("key source 'keyring' needs the keyring package: pip install 'facegate[keyring]'") from None
+    return keyring
+
+
+def load_secrets(config: KeySourceConfig) -> KioskSecrets:
+    """Read the secrets from the configured source, refusing unsafe or malformed ones."""
+    if config.source == "env":
+        value = os.environ.get(config.env_var)
+        if not value:
+            raise SecretsError(f"environment variable {config.env_var} is not set; it must hold the key JSON")
+        return KioskSecrets.from_json(value, f"environment variable {config.env_var}")
+    if config.source == "keyring":
+        value = _keyring().get_password(config.keyring_service, "secrets")
+        if not value:
+            raise SecretsError(f"no facegate secrets in the OS keyring under service {config.keyring_service!r}")
+        return KioskSecrets.from_json(value, f"keyring service {config.keyring_service}")
+    path = config.file.expanduser()
+    if not path.exists():
+        raise SecretsError(f"{path}: key file not found; create a store and its key with `python main.py store init`")
+    _check_private(path)
+    return KioskSecrets.from_json(path.read_text(), str(path))
+
+
+def save_secrets(config: KeySourceConfig, keys: KioskSecrets) -> None:
+    """Write the secrets where the config says; a file is written 0600 and replaced atomically."""
+    if config.source == "env":
+        raise SecretsError(f"facegate cannot change environment variable {config.env_var}; use a key file or the "
+                        f"keyring to let it create or rotate keys")
+    if config.source == "keyring":
+        _keyring().set_password(config.keyring_service, "secrets", keys.to_json())
+        return
+    path = config.file.expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".keys-")  # created 0600
+    with os.fdopen(handle, "w") as out:
+        out.write(keys.to_json())
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temporary, path)
+
+
+def with_new_database_key(keys: KioskSecrets) -> KioskSecrets:
+    """The same secrets with a fresh database key, remembering the old one until the rekey ends."""
+    return replace(keys, database_key=secrets.token_bytes(KEY_BYTES), previous_database_key=keys.database_key)

@@ -1,0 +1,58 @@
+"""The store's schema and its migrations; PRAGMA user_version holds the version a file is at."""
+
+SCHEMA = """
+CREATE TABLE people (
+    id            TEXT PRIMARY KEY,
+    display_name  TEXT NOT NULL,
+    role          TEXT NOT NULL,
+    enabled       INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+    valid_from    TEXT,
+    valid_until   TEXT,
+    doors         TEXT NOT NULL,         -- JSON list of door names; empty = every door
+    photo_digest  TEXT,                  -- SHA-256 over the enrolled photos' bytes: detects re-enrollment
+    created_at    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL
+);
+CREATE TABLE templates (
+    id              INTEGER PRIMARY KEY,
+    person_id       TEXT NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    template        BLOB NOT NULL,
+    dim             INTEGER NOT NULL,
+    model_id        TEXT NOT NULL,
+    protector_id    TEXT NOT NULL,
+    secret_version  INTEGER NOT NULL,
+    quality         REAL,
+    created_at      TEXT NOT NULL,
+    CHECK (length(template) = 4 * dim)
+);
+CREATE INDEX templates_person ON templates(person_id);
+CREATE TABLE consents (
+    id           INTEGER PRIMARY KEY,
+    person_id    TEXT NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    given_by     TEXT NOT NULL,
+    given_at     TEXT NOT NULL,
+    scope        TEXT NOT NULL,
+    recorded_at  TEXT NOT NULL
+);
+CREATE TABLE events (
+    id          INTEGER PRIMARY KEY,
+    at          TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    person_ref  TEXT,                    -- a person id, or a pseudonym once the person is deleted
+    detail      TEXT NOT NULL            -- JSON
+);
+CREATE INDEX events_at ON events(at);
+CREATE TABLE attendance (
+    id          INTEGER PRIMARY KEY,
+    person_ref  TEXT NOT NULL,
+    at          TEXT NOT NULL,
+    direction   TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+    door        TEXT
+);
+CREATE INDEX attendance_at ON attendance(at);
+"""
+
+# Each entry takes a file from version i to i + 1; the first creates the schema.
+MIGRATIONS: list[str] = [SCHEMA]
+
+SCHEMA_VERSION = len(MIGRATIONS)

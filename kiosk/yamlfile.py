@@ -1,0 +1,64 @@
+"""Load a YAML file into a typed model, reporting every problem with file, line, key path and value."""
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from kiosk.errors import ConfigError
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def _line_of(node: yaml.Node | None, path: tuple) -> int | None:
+    """1-based line of the deepest node on `path` that exists in the composed YAML tree."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in path:
+        if isinstance(node, yaml.MappingNode):
+            match = next((value for key, value in node.value if key.value == str(part)), None)
+            if match is None:
+                key = next((key for key, _ in node.value if key.value == str(part)), None)
+                return key.start_mark.line + 1 if key is not None else line
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def _value_at(data: Any, path: tuple) -> Any:
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def load_yaml_model(path: Path, model: type[Model]) -> Model:
+    """Parse and validate; ConfigError lists every error as `file:line: key.path = value: reason`."""
+    if not path.exists():
+        raise ConfigError(f"{path}: no such file")
+    text = path.read_text()
+    try:
+        tree = yaml.compose(text)
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    try:
+        return model.model_validate(data, context={"file": path})
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            location = tuple(error["loc"])
+            line = _line_of(tree, location)
+            key_path = ".".join(str(p) for p in location) or "(top level)"
+            value = _value_at(data, location)
+            shown = "" if value is None or isinstance(value, (dict, list)) else f" = {value!r}"
+            lines.append(f"{path}:{line or '?'}: {key_path}{shown}: {error['msg']}")
+        raise ConfigError("\n".join(lines)) from None
