@@ -4,6 +4,7 @@ import argparse
 from pathlib import Path
 
 from kiosk.commands import add_command
+from kiosk.errors import FacegateError
 from kiosk.manifest import EMBEDDER_MANIFEST, load_embedder_manifest, manifest_path
 from kiosk.paths import PROJECT_ROOT, shared_data_dir
 
@@ -27,6 +28,8 @@ def _lfw(args: argparse.Namespace) -> tuple[dict, str]:
     from kiosk.evaluation.plots import write_roc_png
 
     pairs = LfwPairs.load(args.data or shared_data_dir() / "lfw")
+    if args.calibrate and args.pairs_per_fold:
+        raise FacegateError("--calibrate needs every pair: a threshold set on a subset would not hold")
     if args.pairs_per_fold:
         pairs = pairs.subset(args.pairs_per_fold)
     manifest = load_embedder_manifest()

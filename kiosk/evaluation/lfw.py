@@ -213,7 +213,8 @@ def evaluate(pairs: LfwPairs, encoded: EncodedSet, target_fmr: float) -> tuple[L
         target_fmr=target_fmr,
         impostor_pairs_for_threshold=len(impostors),
         tar_at_fmr_threshold=float(np.mean(genuine < threshold)),
-        operating_points={fmr: threshold_at_fmr(impostors, fmr) for fmr in OPERATING_FMRS},
+        operating_points={fmr: threshold_at_fmr(impostors, fmr) for fmr in OPERATING_FMRS
+                          if fmr * len(impostors) >= 1},
         failed_images=encoded.failures,
     )
     curves = {
