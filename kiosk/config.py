@@ -64,6 +64,8 @@ class EnrollmentConfig(_Section):
     duplicate_check: bool = Field(True, description="refuse a face that already belongs to another person")
     duplicate_fmr: float = Field(1e-6, gt=0, lt=1, description="false match rate of the duplicate check; "
                                  "strict, because every new face is compared with the whole gallery")
+    review_fmr: float = Field(1e-5, gt=0, lt=1, description="closer than this to someone else: enrolled, "
+                              "but flagged for an administrator to check")
 
     @model_validator(mode="after")
     def _photo_range(self) -> "EnrollmentConfig":

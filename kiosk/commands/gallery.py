@@ -75,16 +75,18 @@ def _apply(args: argparse.Namespace) -> tuple[dict, str]:
             min_photos=config.enrollment.min_photos,
             max_photos=config.enrollment.max_photos,
             duplicate_threshold=threshold.at_fmr(config.enrollment.duplicate_fmr) if config.enrollment.duplicate_check else None,
+            review_threshold=threshold.at_fmr(config.enrollment.review_fmr) if config.enrollment.duplicate_check else None,
         )
         report = apply_changes(changes, store, pipeline, protector_for(secrets, pipeline.embedder.dim), policy,
                                args.prune, progress=not args.no_progress and not args.json)
     data = {"applied": dict(report.applied), "rejected_people": report.rejected_people,
-            "rejected_photos": report.rejected_photos, "photos": report.photos,
+            "rejected_photos": report.rejected_photos, "review": report.review, "photos": report.photos,
             "photos_per_second": round(report.photos_per_second, 1), "exit_code": 1 if report.rejected_people else 0}
     lines = [f"applied: {', '.join(f'{n} {a}' for a, n in report.applied.items()) or 'nothing'}",
              f"enrolled from {report.photos} photos at {report.photos_per_second:.1f} photos/s"]
     lines += [f"  rejected photo {path}: {reason}" for path, reason in report.rejected_photos.items()]
     lines += [f"  NOT enrolled {pid}: {reason}" for pid, reason in report.rejected_people.items()]
+    lines += [f"  review {pid}: {note}" for pid, note in report.review.items()]
     return data, "\n".join(lines)
 
 

@@ -25,7 +25,8 @@ class EnrollmentPolicy:
     gates: QualityGates
     min_photos: int
     max_photos: int
-    duplicate_threshold: float | None  # None: no duplicate check
+    duplicate_threshold: float | None  # refuse below it; None: no duplicate check
+    review_threshold: float | None     # closer than this to someone else: enrolled, but flagged for review
 
 
 @dataclass
@@ -33,6 +34,7 @@ class ApplyReport:
     applied: Counter = field(default_factory=Counter)
     rejected_people: dict[str, str] = field(default_factory=dict)
     rejected_photos: dict[str, str] = field(default_factory=dict)
+    review: dict[str, str] = field(default_factory=dict)
     photos: int = 0
     enroll_seconds: float = 0.0
 
@@ -74,9 +76,13 @@ def _enroll_all(changes: list[Change], pipeline: FacePipeline, protector: Templa
     return enrolled
 
 
-def _drop_duplicates(enrolled: list[_Enrolled], store: GalleryStore, model_id: str, threshold: float,
+def _drop_duplicates(enrolled: list[_Enrolled], store: GalleryStore, model_id: str, policy: EnrollmentPolicy,
                      report: ApplyReport) -> list[_Enrolled]:
-    """Refuse a face that already belongs to another id, in the store or earlier in this file."""
+    """Refuse a face that already belongs to another id, in the store or earlier in this file.
+
+    The refusal threshold is strict (each new face meets the whole gallery, so a loose one would
+    refuse strangers); a face closer than the recognition threshold is enrolled but flagged.
+    """
     existing = store.gallery_matrix(model_id, enabled_only=False)
     ids, matrix = list(existing.person_ids), existing.templates
     kept = []
@@ -84,10 +90,12 @@ def _drop_duplicates(enrolled: list[_Enrolled], store: GalleryStore, model_id: s
         others = np.array([pid != item.change.person_id for pid in ids], dtype=bool)
         if len(ids) and others.any():
             other, distance = nearest_person(item.templates, matrix[others], np.array(ids, dtype=object)[others])
-            if distance < threshold:
+            if distance < policy.duplicate_threshold:
                 report.rejected_people[item.change.person_id] = (
-                    f"face already enrolled as {other} (distance {distance:.3f} < {threshold:.3f})")
+                    f"face already enrolled as {other} (distance {distance:.3f} < {policy.duplicate_threshold:.3f})")
                 continue
+            if policy.review_threshold is not None and distance < policy.review_threshold:
+                report.review[item.change.person_id] = f"looks like {other} (distance {distance:.3f}); check it is not the same person"
         kept.append(item)
         ids += [item.change.person_id] * len(item.templates)
         matrix = np.vstack([matrix, item.templates]) if len(matrix) else item.templates
@@ -111,7 +119,7 @@ def apply_changes(changes: list[Change], store: GalleryStore, pipeline: FacePipe
                               f"holds version {protector.secret_version}; finish the secret rotation first")
     enrolled = _enroll_all(changes, pipeline, protector, policy, report, progress)
     if policy.duplicate_threshold is not None:
-        enrolled = _drop_duplicates(enrolled, store, model_id, policy.duplicate_threshold, report)
+        enrolled = _drop_duplicates(enrolled, store, model_id, policy, report)
     removals = [c for c in changes if c.action == "remove" and prune]
     with store.transaction():
         for item in enrolled:

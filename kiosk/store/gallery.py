@@ -187,7 +187,7 @@ class GalleryStore:
         self._db.execute("VACUUM")
         self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    def apply_retention(self, events_days: int | None, expired_grace_days: int | None, today: date) -> dict[str, int]:
+    def apply_retention(self, events_days: int | None, expired_people_grace_days: int | None, today: date) -> dict[str, int]:
         """Delete events older than the limit and hard-delete people whose validity ended long enough ago."""
         removed = {"events": 0, "people": 0}
         if events_days is not None:
@@ -195,8 +195,8 @@ class GalleryStore:
             with self.transaction():
                 removed["events"] = self._db.execute("DELETE FROM events WHERE at < ?", (cutoff,)).rowcount
                 self._db.execute("DELETE FROM attendance WHERE at < ?", (cutoff,))
-        if expired_grace_days is not None:
-            limit = (today - timedelta(days=expired_grace_days)).isoformat()
+        if expired_people_grace_days is not None:
+            limit = (today - timedelta(days=expired_people_grace_days)).isoformat()
             expired = [r[0] for r in self._db.execute("SELECT id FROM people WHERE valid_until < ?", (limit,))]
             for person_id in expired:
                 removed["people"] += self.hard_delete(person_id, reason="retention: validity ended")

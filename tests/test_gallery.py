@@ -1,0 +1,153 @@
+"""Gallery as code against a real store: plan, apply, errors that name the place, kills that lose nothing."""
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from kiosk.config import load_config
+from kiosk.errors import ConfigError
+from kiosk.gallery.spec import load_gallery_file
+from kiosk.paths import PROJECT_ROOT
+from kiosk.store.access import open_store
+from tests.gallery_files import lfw_people_with_photos, person_entry, write_gallery, write_kiosk_config
+from tests.test_cli import run_cli
+
+
+@pytest.fixture
+def kiosk(tmp_path, models_built):
+    config = write_kiosk_config(tmp_path)
+    done = run_cli("store", "init", "--config", str(config))
+    assert done.returncode == 0, done.stderr
+    return config
+
+
+def stored(config_path):
+    config = load_config(config_path)
+    store, _ = open_store(config.store.resolved_path, config.store.keys)
+    return store
+
+
+def test_config_check_names_file_line_key_and_value(tmp_path):
+    bad = tmp_path / "kiosk.yaml"
+    bad.write_text("camera:\n  sorce: '0'\nrecognition:\n  max_faces: many\nstore:\n  keys:\n    source: vault\n")
+    done = run_cli("config", "check", str(bad))
+    assert done.returncode == 2
+    errors = done.stderr
+    assert f"{bad}:2: camera.sorce = '0': Extra inputs are not permitted" in errors
+    assert f"{bad}:4: recognition.max_faces = 'many': Input should be a valid integer" in errors
+    assert f"{bad}:7: store.keys.source = 'vault'" in errors
+    assert run_cli("config", "check", str(PROJECT_ROOT / "config" / "kiosk.yaml")).returncode == 0
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda p: p[0].update(colour="blue"), r":\d+: people.0.colour = 'blue': Extra inputs are not permitted"),
+    (lambda p: p[0].update(enabled="sometimes"), r":\d+: people.0.enabled = 'sometimes': Input should be a valid boolean"),
+    (lambda p: p[1].update(id=p[0]["id"]), r"people\[1\]: duplicate id 'colin-powell' \(first at people\[0\]\)"),
+    (lambda p: p[1]["photos"].append("/nonexistent/x.jpg"), r":\d+: people.1.photos: Value error, photo not found: /nonexistent/x.jpg"),
+    (lambda p: p[0].pop("consent"), r":\d+: people.0.consent: Field required"),
+])
+def test_a_bad_gallery_file_is_refused_with_its_place_and_nothing_is_written(kiosk, lfw_dir, tmp_path, mutate, message):
+    people = [person_entry(lfw_dir, "Colin_Powell", [1, 2]), person_entry(lfw_dir, "Serena_Williams", [1])]
+    mutate(people)
+    gallery = write_gallery(tmp_path / "gallery.yaml", people)
+    done = run_cli("gallery", "apply", str(gallery), "--config", str(kiosk))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert pytest.importorskip("re").search(message, done.stderr), done.stderr
+    with stored(kiosk) as store:
+        assert store.list_people() == []
+
+
+def test_a_corrupt_photo_stops_the_apply_before_anything_is_written(kiosk, lfw_dir, tmp_path):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes((lfw_dir / "images/Tony_Blair/Tony_Blair_0001.jpg").read_bytes()[:3000])
+    people = [person_entry(lfw_dir, "Colin_Powell", [1]), person_entry(lfw_dir, "Tony_Blair", [2])]
+    people[1]["photos"].append(str(broken))
+    done = run_cli("gallery", "apply", str(write_gallery(tmp_path / "g.yaml", people)), "--config", str(kiosk))
+    assert done.returncode == 2
+    assert f"person tony-blair: {broken}: the JPEG is truncated" in done.stderr and "Nothing was written" in done.stderr
+    with stored(kiosk) as store:
+        assert store.list_people() == []
+
+
+def test_plan_and_apply_follow_the_file(kiosk, lfw_dir, tmp_path):
+    people = [person_entry(lfw_dir, "Colin_Powell", [1, 2], doors=["main"]),
+              person_entry(lfw_dir, "Serena_Williams", [1, 2]),
+              person_entry(lfw_dir, "Gerhard_Schroeder", [1])]
+    gallery = write_gallery(tmp_path / "g.yaml", people)
+    applied = json.loads(run_cli("gallery", "apply", str(gallery), "--config", str(kiosk), "--json").stdout)
+    assert applied["applied"] == {"add": 3} and applied["rejected_people"] == {}
+    people[0]["role"] = "manager"                                                   # update
+    people[1]["photos"].append(people[1]["photos"][0].replace("_0001", "_0003"))   # re-enroll
+    people[2]["enabled"] = False                                                    # disable
+    people.append(person_entry(lfw_dir, "Jennifer_Aniston", [1]))                   # add
+    write_gallery(gallery, people)
+    plan = run_cli("gallery", "plan", str(gallery), "--config", str(kiosk), "--json")
+    actions = {c["person"]: c["action"] for c in json.loads(plan.stdout)["changes"]}
+    assert actions == {"colin-powell": "update", "serena-williams": "re-enroll",
+                       "gerhard-schroeder": "disable", "jennifer-aniston": "add"}
+    write_gallery(gallery, [p for p in people if p["id"] != "gerhard-schroeder"])
+    plan = json.loads(run_cli("gallery", "plan", str(gallery), "--config", str(kiosk), "--json").stdout)
+    assert {"action": "remove", "person": "gerhard-schroeder",
+            "details": ["not in the gallery file; kept without --prune"]} in plan["changes"]
+    done = json.loads(run_cli("gallery", "apply", str(gallery), "--prune", "--config", str(kiosk), "--json").stdout)
+    assert done["applied"] == {"re-enroll": 1, "add": 1, "update": 1, "remove": 1}
+    with stored(kiosk) as store:
+        assert [p.id for p in store.list_people()] == ["colin-powell", "jennifer-aniston", "serena-williams"]
+        assert store.get_person("colin-powell").role == "manager"
+        assert store.template_counts()["serena-williams"] == 3
+        assert store.verify() == []
+
+
+def test_the_same_face_under_a_second_id_is_refused(kiosk, lfw_dir, tmp_path):
+    people = [person_entry(lfw_dir, "Colin_Powell", [1, 2]),
+              person_entry(lfw_dir, "Colin_Powell", [2], person_id="impostor-1"),
+              person_entry(lfw_dir, "Tony_Blair", [2])]
+    done = json.loads(run_cli("gallery", "apply", str(write_gallery(tmp_path / "g.yaml", people)),
+                              "--config", str(kiosk), "--json").stdout)
+    assert done["applied"] == {"add": 2}
+    assert done["rejected_people"]["impostor-1"].startswith("face already enrolled as colin-powell")
+    assert done["exit_code"] == 1
+
+
+def test_a_gallery_apply_killed_at_any_moment_leaves_whole_people_or_none(kiosk, lfw_dir, tmp_path):
+    people = [person_entry(lfw_dir, name, [1]) for name in lfw_people_with_photos(lfw_dir, 40, min_photos=2)]
+    gallery = write_gallery(tmp_path / "g.yaml", people)
+    command = [sys.executable, "main.py", "gallery", "apply", str(gallery), "--config", str(kiosk), "--no-progress"]
+    started = time.perf_counter()
+    assert subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, timeout=300).returncode in (0, 1)
+    full_run = time.perf_counter() - started
+    with stored(kiosk) as store:
+        expected = {p.id: store.template_counts()[p.id] for p in store.list_people()}
+        for person in store.list_people():
+            store.hard_delete(person.id, reason="test reset")
+    rng = random.Random(7)
+    for attempt in range(4):
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.2, full_run))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        with stored(kiosk) as store:
+            assert store.verify() == [], f"attempt {attempt}"
+            counts = store.template_counts()
+            for person in store.list_people():
+                assert counts.get(person.id) == expected[person.id] and store.consents(person.id)
+    subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, timeout=300)
+    with stored(kiosk) as store:
+        assert {p.id for p in store.list_people()} == set(expected)
+
+
+def test_the_example_gallery_is_valid():
+    gallery = load_gallery_file(PROJECT_ROOT / "config" / "gallery.example.yaml")
+    assert [p.id for p in gallery.people] == ["e1001", "e1002", "v2001"]
+
+
+def test_unknown_doors_are_named(kiosk, lfw_dir, tmp_path):
+    people = [person_entry(lfw_dir, "Colin_Powell", [1], doors=["vault"])]
+    done = run_cli("gallery", "plan", str(write_gallery(tmp_path / "g.yaml", people)), "--config", str(kiosk))
+    assert "people[0] (colin-powell): doors ['vault'] are not in the kiosk config (known: ['main'])" in done.stderr

@@ -1,0 +1,150 @@
+"""The encrypted store on real files: nothing readable on disk, keys handled safely, rekey, hard delete."""
+
+import json
+import os
+import stat
+
+import numpy as np
+import pytest
+import sqlcipher3
+
+from kiosk.errors import SecretsError, StoreError
+from kiosk.protection import KeyedProtector
+from kiosk.store.gallery import GalleryStore
+from kiosk.store.keys import KeySourceConfig, KioskSecrets, load_secrets, save_secrets, with_new_database_key
+from kiosk.store.records import Consent, Person, TemplateSet
+from datetime import date
+
+
+@pytest.fixture
+def keys_config(tmp_path) -> KeySourceConfig:
+    config = KeySourceConfig(file=tmp_path / "keys.json")
+    save_secrets(config, KioskSecrets.generate())
+    return config
+
+
+def enroll(store: GalleryStore, person_id: str, name: str, templates: np.ndarray) -> None:
+    with store.transaction():
+        store.upsert_person(Person(person_id, name, doors=("main",)))
+        store.replace_templates(person_id, TemplateSet(templates, "dlib-resnet-v1", "keyed-orthogonal-v1", 1, [1.0]))
+        store.add_consent(person_id, Consent(name, date(2026, 11, 1), "door access"))
+        store.log_event("person_enrolled", person_id, note=f"enrolled {person_id}")
+
+
+@pytest.fixture
+def real_templates(pipeline, sample_photos) -> dict[str, np.ndarray]:
+    protector = KeyedProtector(b"s" * 32, 1, 128)
+    return {n: protector.protect(pipeline.encode_one(rgb, n).embedding[None]) for n, rgb in sample_photos.items()}
+
+
+def test_files_on_disk_hold_nothing_readable(tmp_path, keys_config, real_templates):
+    path = tmp_path / "gallery.db"
+    store = GalleryStore.open(path, load_secrets(keys_config), create=True)
+    enroll(store, "e1001", "Barack Obama", real_templates["obama"])
+    enroll(store, "e1002", "Joe Biden", real_templates["biden"])
+    # While the store is open its WAL and shared-memory files exist; read everything in the folder.
+    files = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("gallery.db")}
+    assert "gallery.db-wal" in files and len(files["gallery.db-wal"]) > 0
+    assert set(files) <= {"gallery.db", "gallery.db-wal", "gallery.db-shm"}, "no other temp files"
+    template_bytes = real_templates["obama"].astype(np.float32).tobytes()[:16]
+    for name, data in files.items():
+        for secret in (b"SQLite format 3", b"Barack Obama", b"e1001", b"door access", template_bytes):
+            assert secret not in data, f"{secret!r} readable in {name}"
+    store.close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_wrong_missing_and_unsafe_keys_are_refused_without_showing_a_key(tmp_path, keys_config):
+    path = tmp_path / "gallery.db"
+    GalleryStore.open(path, load_secrets(keys_config), create=True).close()
+    stranger = KioskSecrets.generate()
+    with pytest.raises(SecretsError, match="does not open this store") as wrong:
+        GalleryStore.open(path, stranger)
+    assert stranger.database_key.hex() not in str(wrong.value) and "x'" not in str(wrong.value)
+    with pytest.raises(SecretsError, match="key file not found.*store init"):
+        load_secrets(KeySourceConfig(file=tmp_path / "absent.json"))
+    os.chmod(keys_config.file, 0o644)
+    with pytest.raises(SecretsError, match="readable by others.*chmod 600"):
+        load_secrets(keys_config)
+    with pytest.raises(SecretsError, match="FACEGATE_TEST_KEYS is not set"):
+        load_secrets(KeySourceConfig(source="env", env_var="FACEGATE_TEST_KEYS"))
+    assert "hidden" in repr(stranger) and stranger.database_key.hex() not in repr(stranger)
+
+
+def test_rekey_reencrypts_the_real_file(tmp_path, keys_config, real_templates):
+    path = tmp_path / "gallery.db"
+    old = load_secrets(keys_config)
+    with GalleryStore.open(path, old, create=True) as store:
+        enroll(store, "e1001", "Barack Obama", real_templates["obama"])
+        new = with_new_database_key(old)
+        store.rekey(new.database_key)
+    with pytest.raises(SecretsError):
+        GalleryStore.open(path, old)
+    with GalleryStore.open(path, KioskSecrets(new.database_key, new.template_secret)) as store:
+        assert store.get_person("e1001").display_name == "Barack Obama"
+        np.testing.assert_array_equal(store.gallery_matrix("dlib-resnet-v1").templates, real_templates["obama"])
+        assert store.verify() == []
+
+
+def test_an_interrupted_rekey_still_opens_with_the_key_it_had(tmp_path, keys_config):
+    path = tmp_path / "gallery.db"
+    GalleryStore.open(path, load_secrets(keys_config), create=True).close()
+    pending = with_new_database_key(load_secrets(keys_config))
+    save_secrets(keys_config, pending)  # the new key was saved, then the process died before PRAGMA rekey
+    with GalleryStore.open(path, load_secrets(keys_config)) as store:
+        assert store.verify() == []
+
+
+def test_hard_delete_leaves_no_trace_of_the_person(tmp_path, keys_config, real_templates):
+    path = tmp_path / "gallery.db"
+    secrets = load_secrets(keys_config)
+    with GalleryStore.open(path, secrets, create=True) as store:
+        enroll(store, "e1001", "Barack Obama", real_templates["obama"])
+        enroll(store, "e1002", "Joe Biden", real_templates["biden"])
+        with store.transaction():
+            store.log_event("access_granted", "e1001", door="main")
+        assert store.hard_delete("e1001", reason="left the company")
+        assert store.get_person("e1001") is None and store.consents("e1001") == []
+        assert [r for r in store.events() if r[2] == "e1001"] == []
+        assert store.gallery_matrix("dlib-resnet-v1").person_ids.tolist() == ["e1002"]
+    # Decrypt the whole store into a plain copy and search every byte of it.
+    plain = tmp_path / "plain.db"
+    connection = sqlcipher3.connect(str(path))
+    connection.execute(f"PRAGMA key = \"x'{secrets.database_key.hex()}'\"")
+    assert connection.execute("PRAGMA freelist_count").fetchone()[0] == 0, "freed pages left behind"
+    connection.execute(f"ATTACH DATABASE '{plain}' AS plain KEY ''")
+    connection.execute("SELECT sqlcipher_export('plain')")
+    connection.close()
+    data = plain.read_bytes()
+    assert b"Joe Biden" in data, "the check must be able to see names"
+    assert b"e1001" not in data and b"Barack Obama" not in data
+    assert real_templates["obama"].astype(np.float32).tobytes()[:16] not in data
+
+
+def test_retention_removes_old_events_and_expired_people(tmp_path, keys_config, real_templates):
+    with GalleryStore.open(tmp_path / "g.db", load_secrets(keys_config), create=True) as store:
+        enroll(store, "e1001", "Barack Obama", real_templates["obama"])
+        with store.transaction():
+            store.upsert_person(Person("e1001", "Barack Obama", valid_until=date(2026, 1, 31)))
+        removed = store.apply_retention(events_days=30, expired_people_grace_days=30, today=date(2026, 6, 1))
+        assert removed["people"] == 1 and store.get_person("e1001") is None
+        removed = store.apply_retention(events_days=1, expired_people_grace_days=None, today=date(2030, 1, 1))
+        assert removed["events"] >= 1 and store.events() == []
+
+
+def test_a_store_from_a_newer_facegate_is_refused(tmp_path, keys_config):
+    path = tmp_path / "g.db"
+    secrets = load_secrets(keys_config)
+    GalleryStore.open(path, secrets, create=True).close()
+    connection = sqlcipher3.connect(str(path))
+    connection.execute(f"PRAGMA key = \"x'{secrets.database_key.hex()}'\"")
+    connection.execute("PRAGMA user_version = 99")
+    connection.close()
+    with pytest.raises(StoreError, match="schema version 99 is newer"):
+        GalleryStore.open(path, secrets)
+
+
+def test_key_file_is_json_with_both_secrets(keys_config):
+    data = json.loads(keys_config.file.read_text())
+    assert set(data) == {"database_key", "template_secret", "template_secret_version"}
+    assert stat.S_IMODE(keys_config.file.stat().st_mode) == 0o600
