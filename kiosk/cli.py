@@ -10,7 +10,8 @@ import sys
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from kiosk.commands import bench, config_check, evaluation, gallery, models, recognition, store  # noqa: E402
+from kiosk.commands import (bench, config_check, evaluation, gallery, models, recognition,  # noqa: E402
+                            runtime, store)
 from kiosk.errors import FacegateError  # noqa: E402
 
 log = logging.getLogger("facegate")
@@ -20,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python main.py", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the engine does (providers, models)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (models, recognition, evaluation, bench, config_check, store, gallery):
+    for module in (models, recognition, evaluation, bench, config_check, store, gallery, runtime):
         module.register(commands)
     return parser
 
@@ -37,5 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    print(json.dumps(result, indent=2) if args.json else text)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    elif text:
+        print(text)
     return int(result.get("exit_code", 0))

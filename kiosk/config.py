@@ -1,7 +1,7 @@
 """The kiosk's configuration (config/kiosk.yaml) as typed models that refuse unknown keys."""
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -54,7 +54,13 @@ class QualityConfig(_Section):
 
 class RecognitionConfig(_Section):
     max_faces: int = Field(2, ge=1, le=8, description="faces tracked per frame; the largest acts")
-    threshold: float | None = Field(None, gt=0, description="distance threshold; empty = the model manifest's calibrated one")
+    threshold: float | None = Field(None, gt=0, description="distance threshold; empty = set from the gallery "
+                                    "size and false_accepts_per_day, never looser than the calibrated one")
+    false_accepts_per_day: float = Field(0.1, gt=0, description="expected false accepts a day the threshold allows")
+    attempts_per_day: int = Field(200, gt=0, description="visits a day, for the figure above")
+    votes_needed: int = Field(3, ge=1, description="matching frames needed for a grant ...")
+    vote_window: int = Field(5, ge=1, le=60, description="... among this many frames of the visit")
+    cooldown_s: float = Field(10.0, ge=0, description="the same person is not decided again within this time")
     quality: QualityConfig = QualityConfig()
 
 
@@ -89,13 +95,58 @@ class RetentionConfig(_Section):
         30, ge=0, description="hard-delete people this many days after their validity ended")
 
 
+class LogOutputConfig(_Section):
+    type: Literal["log"]
+
+
+class WebhookOutputConfig(_Section):
+    type: Literal["webhook"]
+    url: str = Field(pattern=r"^https?://", description="receives a JSON POST per decision")
+    timeout_s: float = Field(2.0, gt=0, le=30)
+    retries: int = Field(3, ge=0, le=10)
+    hmac_secret_env: str | None = Field(None, description="environment variable holding the HMAC-SHA256 secret")
+
+
+class MqttOutputConfig(_Section):
+    type: Literal["mqtt"]
+    host: str = "127.0.0.1"
+    port: int = Field(1883, gt=0, lt=65536)
+    topic_prefix: str = "facegate"
+    discovery: bool = Field(True, description="announce the door to Home Assistant")
+    username: str | None = None
+    password_env: str | None = Field(None, description="environment variable holding the broker password")
+
+
+class SerialOutputConfig(_Section):
+    type: Literal["serial"]
+    port: str = Field(description="e.g. /dev/ttyUSB0")
+    baudrate: int = Field(9600, gt=0)
+    open_command: str = Field("A00101A2", pattern=r"^([0-9A-Fa-f]{2})+$", description="hex bytes that close the relay")
+    close_command: str = Field("A00100A1", pattern=r"^([0-9A-Fa-f]{2})+$", description="hex bytes that open it again")
+
+
+class GpioOutputConfig(_Section):
+    type: Literal["gpio"]
+    pin: int = Field(ge=0, le=40)
+    active_high: bool = True
+
+
+OutputConfig = Annotated[
+    LogOutputConfig | WebhookOutputConfig | MqttOutputConfig | SerialOutputConfig | GpioOutputConfig,
+    Field(discriminator="type"),
+]
+
+
 class DoorConfig(_Section):
     name: str = Field(min_length=1, description="the door's name, as people's `doors` lists use it")
-    output: Literal["log"] = Field("log", description="how the door is driven")
+    outputs: list[OutputConfig] = Field(default_factory=lambda: [LogOutputConfig(type="log")])
+    pulse_s: float = Field(3.0, gt=0, le=60, description="how long a relay keeps the door unlocked")
+    attendance: Literal["in", "out", "toggle", "none"] = Field(
+        "toggle", description="what a grant here records: check-in, check-out, alternate per day, or nothing")
 
 
 class AttendanceConfig(_Section):
-    enabled: bool = False
+    enabled: bool = True
     dedup_minutes: int = Field(5, ge=0, le=24 * 60, description="one record per person within this window")
 
 
@@ -111,9 +162,16 @@ class KioskConfig(_Section):
     enrollment: EnrollmentConfig = EnrollmentConfig()
     store: StoreConfig = StoreConfig()
     retention: RetentionConfig = RetentionConfig()
-    doors: list[DoorConfig] = Field(default_factory=lambda: [DoorConfig(name="main")], min_length=1)
+    doors: list[DoorConfig] = Field(default_factory=lambda: [DoorConfig(name="main")], min_length=1,
+                                    description="the first door is the one this kiosk drives")
     attendance: AttendanceConfig = AttendanceConfig()
     gui: GuiConfig = GuiConfig()
+
+    @model_validator(mode="after")
+    def _vote(self) -> "KioskConfig":
+        if self.recognition.votes_needed > self.recognition.vote_window:
+            raise ValueError("recognition: votes_needed must not exceed vote_window")
+        return self
 
     @model_validator(mode="after")
     def _unique_doors(self) -> "KioskConfig":

@@ -56,10 +56,15 @@ class ImageFilesSource:
 class VideoCaptureSource:
     """A video file, a camera (by index) or a network stream, read through OpenCV's FFmpeg backend."""
 
-    def __init__(self, target: str | int):
+    def __init__(self, target: str | int, timeout_ms: int = 5000):
         self.target = target
         self.live = not (isinstance(target, str) and Path(target).is_file())
-        self._capture = cv2.VideoCapture(target)
+        if isinstance(target, str) and target.startswith(STREAM_SCHEMES):
+            # A stream that stops sending makes read() fail after timeout_ms instead of hanging.
+            self._capture = cv2.VideoCapture(target, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms,
+                                                                     cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms])
+        else:
+            self._capture = cv2.VideoCapture(target)
         if not self._capture.isOpened():
             kind = "camera" if isinstance(target, int) else "stream" if self.live else "video file"
             raise SourceError(f"cannot open {kind} {target!r}: check that it exists and that no other program holds it")

@@ -16,10 +16,14 @@ from pathlib import Path
 import numpy as np
 
 from kiosk.errors import SecretsError, StoreError
+from kiosk.store.audit_chain import GENESIS, event_hash, first_broken_link
 from kiosk.store.database import Connection, DatabaseError, open_database, transaction
 from kiosk.store.keys import KioskSecrets
 from kiosk.store.records import Consent, Person, TemplateSet
 from kiosk.store.schema import SCHEMA_VERSION
+
+
+PSEUDONYM_PREFIX = "deleted-"
 
 
 def now_utc() -> str:
@@ -145,17 +149,61 @@ class GalleryStore:
         return [Consent(r[0], date.fromisoformat(r[1]), r[2]) for r in rows]
 
     def log_event(self, kind: str, person_ref: str | None = None, **detail) -> None:
-        self._db.execute("INSERT INTO events (at, kind, person_ref, detail) VALUES (?, ?, ?, ?)",
-                         (now_utc(), kind, person_ref, json.dumps(detail, sort_keys=True, default=str)))
+        """Append an event to the hash-chained audit log (inside the caller's transaction).
 
-    def events(self, limit: int = 100) -> list[tuple[str, str, str | None, dict]]:
-        rows = self._db.execute("SELECT at, kind, person_ref, detail FROM events ORDER BY id DESC LIMIT ?", (limit,))
+        Person ids go in `person_ref` only, never in `detail`, so a hard delete can pseudonymise
+        them without touching what the chain covers.
+        """
+        at = now_utc()
+        subject = None
+        if person_ref is not None:
+            subject = person_ref if person_ref.startswith(PSEUDONYM_PREFIX) else self.pseudonym(person_ref)
+        text = json.dumps(detail, sort_keys=True, default=str)
+        row = self._db.execute("SELECT hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
+        prev_hash = row[0] if row else self._chain_anchor()
+        self._db.execute(
+            "INSERT INTO events (at, kind, person_ref, subject, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (at, kind, person_ref, subject, text, prev_hash, event_hash(prev_hash, at, kind, subject, text)))
+
+    def _chain_anchor(self) -> str:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'audit_anchor'").fetchone()
+        return row[0] if row else GENESIS
+
+    def events(self, limit: int = 100, kinds: tuple[str, ...] | None = None) -> list[tuple[str, str, str | None, dict]]:
+        """Newest first: (at, kind, person_ref, detail)."""
+        query = "SELECT at, kind, person_ref, detail FROM events"
+        params: list = []
+        if kinds:
+            query += f" WHERE kind IN ({', '.join('?' * len(kinds))})"
+            params += list(kinds)
+        rows = self._db.execute(query + " ORDER BY id DESC LIMIT ?", (*params, limit))
         return [(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+    def audit_break(self) -> str | None:
+        """The first broken link of the audit chain, or None if every record is as written."""
+        rows = self._db.execute("SELECT id, at, kind, subject, detail, prev_hash, hash FROM events ORDER BY id")
+        return first_broken_link(rows, self._chain_anchor())
+
+    def record_attendance(self, person_id: str, direction: str, door: str, at: str) -> None:
+        self._db.execute("INSERT INTO attendance (person_ref, at, direction, door) VALUES (?, ?, ?, ?)",
+                         (person_id, at, direction, door))
+
+    def last_attendance(self, person_id: str) -> tuple[str, str] | None:
+        """(at, direction) of the person's latest record."""
+        return self._db.execute("SELECT at, direction FROM attendance WHERE person_ref = ? ORDER BY id DESC LIMIT 1",
+                                (person_id,)).fetchone()
+
+    def attendance_between(self, start: str, end: str) -> list[tuple[str, str | None, str, str, str | None]]:
+        """(person_ref, display name or None if deleted, at, direction, door), oldest first; `end` exclusive."""
+        return self._db.execute(
+            """SELECT a.person_ref, p.display_name, a.at, a.direction, a.door FROM attendance a
+               LEFT JOIN people p ON p.id = a.person_ref WHERE a.at >= ? AND a.at < ? ORDER BY a.at, a.id""",
+            (start, end)).fetchall()
 
     # privacy duties ---------------------------------------------------------------------------
     def pseudonym(self, person_id: str) -> str:
         """A stable stand-in for a deleted person in the records that must outlive them."""
-        return "deleted-" + hmac.new(self._pseudonym_key, person_id.encode(), hashlib.sha256).hexdigest()[:12]
+        return PSEUDONYM_PREFIX + hmac.new(self._pseudonym_key, person_id.encode(), hashlib.sha256).hexdigest()[:12]
 
     def hard_delete(self, person_id: str, reason: str) -> bool:
         """Remove templates and consent, pseudonymise events and attendance, then scrub freed pages."""
@@ -172,14 +220,8 @@ class GalleryStore:
         stand_in = self.pseudonym(person_id)
         self._db.execute("UPDATE events SET person_ref = ? WHERE person_ref = ?", (stand_in, person_id))
         self._db.execute("UPDATE attendance SET person_ref = ? WHERE person_ref = ?", (stand_in, person_id))
-        self._scrub_event_details(person_id, stand_in)
         self.log_event("person_deleted", stand_in, reason=reason)
         return True
-
-    def _scrub_event_details(self, person_id: str, stand_in: str) -> None:
-        rows = self._db.execute("SELECT id, detail FROM events WHERE detail LIKE ?", (f"%{person_id}%",)).fetchall()
-        for event_id, detail in rows:
-            self._db.execute("UPDATE events SET detail = ? WHERE id = ?", (detail.replace(person_id, stand_in), event_id))
 
     def compact(self) -> None:
         """Rewrite the file without free pages and empty the WAL, so deleted rows leave no trace."""
@@ -193,6 +235,9 @@ class GalleryStore:
         if events_days is not None:
             cutoff = (datetime.combine(today, datetime.min.time(), timezone.utc) - timedelta(days=events_days)).isoformat()
             with self.transaction():
+                last = self._db.execute("SELECT hash FROM events WHERE at < ? ORDER BY id DESC LIMIT 1", (cutoff,)).fetchone()
+                if last:  # the chain now starts after the removed records
+                    self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('audit_anchor', ?)", (last[0],))
                 removed["events"] = self._db.execute("DELETE FROM events WHERE at < ?", (cutoff,)).rowcount
                 self._db.execute("DELETE FROM attendance WHERE at < ?", (cutoff,))
         if expired_people_grace_days is not None:

@@ -34,12 +34,19 @@ CREATE TABLE consents (
     scope        TEXT NOT NULL,
     recorded_at  TEXT NOT NULL
 );
+CREATE TABLE meta (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+);
 CREATE TABLE events (
     id          INTEGER PRIMARY KEY,
     at          TEXT NOT NULL,
     kind        TEXT NOT NULL,
-    person_ref  TEXT,                    -- a person id, or a pseudonym once the person is deleted
-    detail      TEXT NOT NULL            -- JSON
+    person_ref  TEXT,                    -- a person id, or its pseudonym once the person is deleted
+    subject     TEXT,                    -- the pseudonym, always: what the hash chain covers
+    detail      TEXT NOT NULL,           -- JSON; never holds a person id
+    prev_hash   TEXT NOT NULL,
+    hash        TEXT NOT NULL
 );
 CREATE INDEX events_at ON events(at);
 CREATE TABLE attendance (

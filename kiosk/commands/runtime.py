@@ -1,0 +1,114 @@
+"""`run`, `attendance export`, `audit verify`: the kiosk at work, and the records it keeps."""
+
+import argparse
+import json
+import sys
+import threading
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from kiosk.commands import add_command
+from kiosk.commands.config_check import add_config_option
+from kiosk.config import load_config
+from kiosk.errors import ConfigError
+from kiosk.store.access import open_store, protector_for
+
+
+def register(subparsers) -> None:
+    run = add_command(subparsers, "run", "run the kiosk headless; one JSON line per decision", _run)
+    run.add_argument("--source", default=None, help="camera index, stream URL, video file or photo folder "
+                                                    "(default: camera.source of the config)")
+    run.add_argument("--door", default=None, help="which configured door this kiosk drives (default: the first)")
+    run.add_argument("--max-seconds", type=float, default=None, help="stop after this long (default: until the source ends)")
+    add_config_option(run)
+    attendance = subparsers.add_parser("attendance", help="attendance records").add_subparsers(
+        dest="attendance_command", required=True, metavar="ACTION")
+    export = add_command(attendance, "export", "write attendance records and per-day summaries", _export)
+    export.add_argument("--from", dest="start", type=date.fromisoformat, required=True, help="first day, YYYY-MM-DD")
+    export.add_argument("--to", dest="end", type=date.fromisoformat, required=True, help="last day, YYYY-MM-DD")
+    export.add_argument("--format", choices=["csv", "xlsx"], default="csv")
+    export.add_argument("--out", type=Path, default=None, help="file to write (default attendance_FROM_TO.FORMAT)")
+    add_config_option(export)
+    audit = subparsers.add_parser("audit", help="the audit log").add_subparsers(
+        dest="audit_command", required=True, metavar="ACTION")
+    add_config_option(add_command(audit, "verify", "check the hash chain; report the first broken link", _verify))
+
+
+def _run(args: argparse.Namespace) -> tuple[dict, str]:
+    from kiosk.pipeline import FacePipeline
+    from kiosk.runtime.capture import CaptureThread
+    from kiosk.runtime.door_factory import build_outputs
+    from kiosk.runtime.doors import DoorDispatcher
+    from kiosk.runtime.kiosk import KioskRunner
+    from kiosk.sources import STREAM_SCHEMES, open_source
+
+    config = load_config(args.config)
+    doors = {door.name: door for door in config.doors}
+    if args.door and args.door not in doors:
+        raise ConfigError(f"--door {args.door}: not in {args.config} (doors: {', '.join(doors)})")
+    door = doors[args.door] if args.door else config.doors[0]
+    spec = args.source or config.camera.source
+    live = spec.isdigit() or spec.startswith(STREAM_SCHEMES)
+    store, secrets = open_store(config.store.resolved_path, config.store.keys)
+    decisions = 0
+    with store, FacePipeline.from_config(config, video=True) as pipeline:
+        runner: KioskRunner | None = None
+        dispatcher = DoorDispatcher(build_outputs(door), lambda d, o, e: runner and runner.door_failure(d, o, e))
+        runner = KioskRunner(config, store, pipeline, protector_for(secrets, pipeline.embedder.dim), dispatcher, door)
+        capture = CaptureThread(lambda: open_source(spec), live=live, on_event=runner.source_event, pace=not live).start()
+        if args.max_seconds:
+            timer = threading.Timer(args.max_seconds, capture.stop)
+            timer.daemon = True
+            timer.start()
+
+        def show(status) -> None:
+            nonlocal decisions
+            if status.decision is not None:
+                decisions += 1
+                print(json.dumps(status.decision.to_dict(), sort_keys=True), flush=True)
+
+        try:
+            runner.run(capture, show)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            capture.stop()
+            dispatcher.close()
+        stats = capture.stats
+    summary = {"decisions": decisions, "frames": stats.frames, "dropped_frames": stats.dropped,
+               "reconnects": stats.reconnects, "threshold": round(runner.threshold, 4)}
+    print(json.dumps({"summary": summary}), file=sys.stderr)
+    return summary, ""
+
+
+def _export(args: argparse.Namespace) -> tuple[dict, str]:
+    from kiosk.runtime.attendance import export_attendance, summarise
+
+    if args.end < args.start:
+        raise ConfigError(f"--to {args.end} is before --from {args.start}")
+    config = load_config(args.config)
+    store, _ = open_store(config.store.resolved_path, config.store.keys)
+    start = datetime.combine(args.start, datetime.min.time(), timezone.utc).isoformat()
+    end = datetime.combine(args.end + timedelta(days=1), datetime.min.time(), timezone.utc).isoformat()
+    with store:
+        rows = store.attendance_between(start, end)
+    out = args.out or Path(f"attendance_{args.start}_{args.end}.{args.format}")
+    export_attendance(rows, out, args.format)
+    days = summarise(rows)
+    data = {"file": str(out), "records": len(rows), "people": sorted({r[0] for r in rows}),
+            "days": [{"day": d.day.isoformat(), "person": d.person, "name": d.name, "first_in": d.first_in,
+                      "last_out": d.last_out, "records": d.records} for d in days]}
+    lines = [f"{len(rows)} records of {len(data['people'])} people written to {out}"]
+    lines += [f"  {d.day} {d.name:<28} in {d.first_in or '-':>8}  out {d.last_out or '-':>8}  ({d.records})" for d in days]
+    return data, "\n".join(lines)
+
+
+def _verify(args: argparse.Namespace) -> tuple[dict, str]:
+    config = load_config(args.config)
+    store, _ = open_store(config.store.resolved_path, config.store.keys)
+    with store:
+        broken = store.audit_break()
+        count = len(store.events(limit=10**9))
+    if broken:
+        return {"ok": False, "first_broken_link": broken, "events": count, "exit_code": 1}, f"audit chain broken at {broken}"
+    return {"ok": True, "events": count}, f"audit chain intact ({count} events)"

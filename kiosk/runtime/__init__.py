@@ -1,0 +1,1 @@
+"""The kiosk at work: capture, tracking, decisions, door outputs, attendance, audit."""

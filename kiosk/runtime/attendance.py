@@ -1,0 +1,88 @@
+"""Attendance: check-in / check-out records from grants, de-duplicated, summarised per day, exported."""
+
+import csv
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from kiosk.errors import FacegateError
+from kiosk.store.gallery import GalleryStore
+
+
+class AttendanceRecorder:
+    """Turns a grant into an in or out record, unless the person was recorded a moment ago."""
+
+    def __init__(self, store: GalleryStore, mode: str, dedup_minutes: int):
+        self.store, self.mode, self.dedup = store, mode, timedelta(minutes=dedup_minutes)
+
+    def record(self, person_id: str, door: str, at: datetime) -> str | None:
+        """The direction recorded, or None (attendance off here, or a duplicate within the window).
+        Call inside the store transaction that logs the decision."""
+        if self.mode == "none":
+            return None
+        last = self.store.last_attendance(person_id)
+        if last is not None and at - datetime.fromisoformat(last[0]) < self.dedup:
+            return None
+        if self.mode == "toggle":
+            same_day = last is not None and datetime.fromisoformat(last[0]).date() == at.date()
+            direction = "out" if same_day and last[1] == "in" else "in"
+        else:
+            direction = self.mode
+        self.store.record_attendance(person_id, direction, door, at.isoformat(timespec="seconds"))
+        return direction
+
+
+@dataclass(frozen=True)
+class DaySummary:
+    day: date
+    person: str
+    name: str
+    first_in: str
+    last_out: str
+    records: int
+
+
+def summarise(rows) -> list[DaySummary]:
+    """One row per person and day: first check-in, last check-out, number of records."""
+    days: dict[tuple[date, str], list] = defaultdict(list)
+    names: dict[str, str] = {}
+    for person, name, at, direction, _door in rows:
+        stamp = datetime.fromisoformat(at)
+        days[(stamp.date(), person)].append((stamp, direction))
+        names[person] = name or "(deleted)"
+    summaries = []
+    for (day, person), records in sorted(days.items()):
+        ins = [s for s, d in records if d == "in"]
+        outs = [s for s, d in records if d == "out"]
+        summaries.append(DaySummary(day, person, names[person], min(ins).strftime("%H:%M:%S") if ins else "",
+                                    max(outs).strftime("%H:%M:%S") if outs else "", len(records)))
+    return summaries
+
+
+def export_attendance(rows, path: Path, file_format: str) -> Path:
+    """Write the records and the per-day summary as CSV (records only) or XLSX (two sheets)."""
+    header = ["person", "name", "time", "direction", "door"]
+    records = [[p, n or "(deleted)", at, d, door or ""] for p, n, at, d, door in rows]
+    if file_format == "csv":
+        with open(path, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            writer.writerows(records)
+        return path
+    if file_format == "xlsx":
+        from openpyxl import Workbook
+
+        book = Workbook()
+        sheet = book.active
+        sheet.title = "records"
+        sheet.append(header)
+        for row in records:
+            sheet.append(row)
+        days = book.create_sheet("per day")
+        days.append(["day", "person", "name", "first in", "last out", "records"])
+        for s in summarise(rows):
+            days.append([s.day.isoformat(), s.person, s.name, s.first_in, s.last_out, s.records])
+        book.save(path)
+        return path
+    raise FacegateError(f"unknown attendance format {file_format!r}: use csv or xlsx")

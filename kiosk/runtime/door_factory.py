@@ -1,0 +1,27 @@
+"""Build a door's outputs from its configuration."""
+
+import os
+
+from kiosk.config import DoorConfig
+from kiosk.runtime.doors import (DoorOutput, GpioOutput, LogOutput, MqttOutput, SerialRelayOutput, WebhookOutput,
+                                 hmac_secret_from_env)
+
+
+def build_outputs(door: DoorConfig) -> list[DoorOutput]:
+    outputs: list[DoorOutput] = []
+    for spec in door.outputs:
+        if spec.type == "log":
+            outputs.append(LogOutput())
+        elif spec.type == "webhook":
+            outputs.append(WebhookOutput(spec.url, spec.timeout_s, spec.retries,
+                                         hmac_secret=hmac_secret_from_env(spec.hmac_secret_env)))
+        elif spec.type == "mqtt":
+            password = os.environ.get(spec.password_env) if spec.password_env else None
+            outputs.append(MqttOutput(spec.host, spec.port, spec.topic_prefix, door.name, spec.discovery,
+                                      spec.username, password))
+        elif spec.type == "serial":
+            outputs.append(SerialRelayOutput(spec.port, spec.baudrate, bytes.fromhex(spec.open_command),
+                                             bytes.fromhex(spec.close_command), door.pulse_s))
+        elif spec.type == "gpio":
+            outputs.append(GpioOutput(spec.pin, spec.active_high, door.pulse_s))
+    return outputs

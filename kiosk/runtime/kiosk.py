@@ -1,0 +1,117 @@
+"""The kiosk loop: one worker owns the models and the store; frames in, decisions out.
+
+Per frame: landmarks (VIDEO mode) -> tracks -> the largest face acts -> quality hint or embed ->
+probe into the protected space -> 1:N match -> N-of-M vote -> decision -> audit, attendance, doors.
+"""
+
+import logging
+import queue
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+
+from kiosk.config import DoorConfig, KioskConfig
+from kiosk.matching import nearest_person
+from kiosk.pipeline import FacePipeline
+from kiosk.protection import TemplateProtector
+from kiosk.runtime.attendance import AttendanceRecorder
+from kiosk.runtime.capture import CaptureThread, SourceEvent
+from kiosk.runtime.decisions import Decider, Decision, DecisionPolicy, Hint, Outcome, hint_for, threshold_for_gallery
+from kiosk.runtime.doors import DoorDispatcher
+from kiosk.runtime.tracker import FaceTracker
+from kiosk.sources import Frame
+from kiosk.store.gallery import GalleryStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FrameStatus:
+    """What the screen shows for a frame: the acting face's box and a hint, or the decision."""
+
+    frame: Frame
+    box: tuple[float, float, float, float] | None
+    faces: int
+    hint: Hint | None
+    decision: Decision | None
+
+
+class KioskRunner:
+    def __init__(self, config: KioskConfig, store: GalleryStore, pipeline: FacePipeline, protector: TemplateProtector,
+                 dispatcher: DoorDispatcher, door: DoorConfig | None = None):
+        self.config, self.store, self.pipeline, self.protector = config, store, pipeline, protector
+        self.dispatcher = dispatcher
+        self.door = door or config.doors[0]
+        self.gates = config.recognition.quality.gates()
+        self.tracker = FaceTracker()
+        self.attendance = AttendanceRecorder(store, self.door.attendance if config.attendance.enabled else "none",
+                                             config.attendance.dedup_minutes)
+        self._source_events: queue.Queue[SourceEvent] = queue.Queue()
+        self.reload_gallery()
+
+    def reload_gallery(self) -> None:
+        """Read people and templates (disabled people too: they are recognised, then denied)."""
+        model_id = self.pipeline.manifest.id
+        self.gallery = self.store.gallery_matrix(model_id, enabled_only=False)
+        people = {p.id: p for p in self.store.list_people()}
+        recognition = self.config.recognition
+        manifest_threshold = self.pipeline.manifest.threshold
+        threshold = recognition.threshold or threshold_for_gallery(
+            manifest_threshold.at_fmr, recognition.false_accepts_per_day, recognition.attempts_per_day,
+            len(people), manifest_threshold.value)
+        self.decider = Decider(DecisionPolicy(threshold, recognition.votes_needed, recognition.vote_window,
+                                              int(recognition.cooldown_s * 1000), self.door.name), people)
+        log.info("gallery: %d people, %d templates, threshold %.4f", len(people), len(self.gallery.person_ids), threshold)
+
+    @property
+    def threshold(self) -> float:
+        return self.decider.policy.threshold
+
+    def source_event(self, event: SourceEvent) -> None:
+        """Called from the capture thread; the audit write happens on the worker's thread."""
+        self._source_events.put(event)
+
+    def _drain_source_events(self) -> None:
+        while not self._source_events.empty():
+            event = self._source_events.get_nowait()
+            log.warning("camera: %s (%s)", event.kind, event.detail)
+            with self.store.transaction():
+                self.store.log_event(event.kind, None, detail=event.detail, door=self.door.name)
+
+    def process(self, frame: Frame, today: date | None = None) -> FrameStatus:
+        self._drain_source_events()
+        aligned = self.pipeline.detect_and_align(frame.rgb, frame.timestamp_ms)
+        tracks = self.tracker.update([a.face for a in aligned], frame.timestamp_ms)
+        if not aligned:
+            return FrameStatus(frame, None, 0, None, None)
+        acting = max(range(len(aligned)), key=lambda i: aligned[i].face.area)
+        face, track = aligned[acting], tracks[acting]
+        hint = hint_for(face.quality, self.gates)
+        if hint is not None or track.decided or len(self.gallery.person_ids) == 0:
+            return FrameStatus(frame, face.face.box, len(aligned), hint, None)
+        probe = self.protector.probe_space(self.pipeline.embedder.embed(face.chip[None]))
+        person_id, distance = nearest_person(probe, self.gallery.templates, self.gallery.person_ids)
+        decision = self.decider.vote(track, person_id, distance, frame.timestamp_ms, len(aligned),
+                                     today or date.today())
+        if decision is not None:
+            self._act(decision)
+        return FrameStatus(frame, face.face.box, len(aligned), None, decision)
+
+    def _act(self, decision: Decision) -> None:
+        """Audit and attendance in one transaction, then the doors (on their own thread)."""
+        with self.store.transaction():
+            self.store.log_event(f"access_{decision.outcome.value}", decision.person_id, door=decision.door,
+                                 distance=round(decision.distance, 4) if decision.distance is not None else None,
+                                 reason=decision.reason, faces_in_view=decision.faces_in_view)
+            if decision.outcome is Outcome.GRANTED:
+                self.attendance.record(decision.person_id, decision.door, datetime.now(timezone.utc))
+        self.dispatcher.submit(decision)
+
+    def door_failure(self, decision: Decision, output: str, error: str) -> None:
+        """Called from the door thread: queued as a source-style event for the worker to audit."""
+        self._source_events.put(SourceEvent("door_output_failed", f"{output}: {error}"))
+
+    def run(self, capture: CaptureThread, on_status: Callable[[FrameStatus], None]) -> None:
+        for frame in capture.frames():
+            on_status(self.process(frame))
+        self._drain_source_events()

@@ -1,0 +1,51 @@
+"""Faces followed across frames by the overlap of their boxes, so one visit is one track."""
+
+from dataclasses import dataclass, field
+
+from kiosk.faces import DetectedFace
+
+
+def box_iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
+    x1, y1 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+@dataclass
+class Track:
+    track_id: int
+    box: tuple[float, float, float, float]
+    last_seen_ms: int
+    decided: bool = False
+    votes: list = field(default_factory=list)  # recent (person_id | None, distance) per matched frame
+
+
+class FaceTracker:
+    """Greedy IoU matching; a track that is not seen for `timeout_ms` is over (the visit ended)."""
+
+    def __init__(self, min_iou: float = 0.3, timeout_ms: int = 1500):
+        self.min_iou = min_iou
+        self.timeout_ms = timeout_ms
+        self.tracks: dict[int, Track] = {}
+        self._next_id = 1
+
+    def update(self, faces: list[DetectedFace], timestamp_ms: int) -> list[Track]:
+        """The track of each face, in the order of `faces`; new faces start new tracks."""
+        self.tracks = {tid: t for tid, t in self.tracks.items() if timestamp_ms - t.last_seen_ms <= self.timeout_ms}
+        free = dict(self.tracks)
+        assigned = []
+        for face in faces:
+            box = face.box
+            best = max(free.values(), key=lambda t: box_iou(t.box, box), default=None)
+            if best is not None and box_iou(best.box, box) >= self.min_iou:
+                del free[best.track_id]
+                track = best
+            else:
+                track = Track(self._next_id, box, timestamp_ms)
+                self.tracks[track.track_id] = track
+                self._next_id += 1
+            track.box, track.last_seen_ms = box, timestamp_ms
+            assigned.append(track)
+        return assigned

@@ -1,0 +1,139 @@
+"""The kiosk at work on a real video of visits: decisions, attendance, audit chain, camera loss."""
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import cv2
+import pytest
+
+from kiosk.bench import door_frame
+from kiosk.config import load_config
+from kiosk.imageio import read_image
+from kiosk.paths import PROJECT_ROOT
+from kiosk.store.access import open_store
+from tests.gallery_files import person_entry, write_gallery, write_kiosk_config
+from tests.test_cli import run_cli
+from tests.visits import Visit, write_visits_video
+
+ENROLLED = {"colin-powell": ("Colin_Powell", [1, 2, 3], 4), "serena-williams": ("Serena_Williams", [1, 2, 3], 4)}
+
+
+@pytest.fixture(scope="module")
+def kiosk_with_gallery(tmp_path_factory, lfw_dir, models_built):
+    folder = tmp_path_factory.mktemp("kiosk")
+    config = write_kiosk_config(folder)
+    assert run_cli("store", "init", "--config", str(config)).returncode == 0
+    people = [person_entry(lfw_dir, name, numbers, person_id=pid) for pid, (name, numbers, _) in ENROLLED.items()]
+    people.append(person_entry(lfw_dir, "Tony_Blair", [1, 2], person_id="tony-blair", enabled=False))
+    applied = run_cli("gallery", "apply", str(write_gallery(folder / "g.yaml", people)), "--config", str(config), "--json")
+    assert json.loads(applied.stdout)["applied"] == {"add": 3}, applied.stderr
+    return config
+
+
+def photo(lfw_dir, person, number):
+    return lfw_dir / "images" / person / f"{person}_{number:04d}.jpg"
+
+
+def run_kiosk(config, source) -> tuple[list[dict], dict]:
+    done = subprocess.run([sys.executable, "main.py", "run", "--source", str(source), "--config", str(config)],
+                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    decisions = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    summary = json.loads(done.stderr.strip().splitlines()[-1])["summary"]
+    return decisions, summary
+
+
+def test_a_video_of_visits_gives_one_decision_per_visit(kiosk_with_gallery, lfw_dir, tmp_path):
+    visits = [Visit(photo(lfw_dir, "Colin_Powell", 4)), Visit(photo(lfw_dir, "Gerhard_Schroeder", 1)),
+              Visit(photo(lfw_dir, "Serena_Williams", 4)), Visit(photo(lfw_dir, "Tony_Blair", 3)),
+              Visit(photo(lfw_dir, "Jennifer_Aniston", 1))]
+    video = write_visits_video(tmp_path / "visits.avi", visits)
+    decisions, summary = run_kiosk(kiosk_with_gallery, video)
+    assert [(d["outcome"], d["person_id"]) for d in decisions] == [
+        ("granted", "colin-powell"), ("unknown", None), ("granted", "serena-williams"),
+        ("denied", "tony-blair"), ("unknown", None)]
+    assert decisions[3]["reason"] == "disabled"
+    assert summary["dropped_frames"] == 0 and summary["decisions"] == 5
+    today = date.today().isoformat()
+    export = json.loads(run_cli("attendance", "export", "--from", today, "--to", today, "--out",
+                                str(tmp_path / "a.xlsx"), "--format", "xlsx", "--config", str(kiosk_with_gallery),
+                                "--json").stdout)
+    assert export["people"] == ["colin-powell", "serena-williams"]
+    assert (tmp_path / "a.xlsx").read_bytes()[:2] == b"PK"
+    audit = json.loads(run_cli("audit", "verify", "--config", str(kiosk_with_gallery), "--json").stdout)
+    assert audit["ok"] is True and audit["events"] >= 5
+
+
+class MjpegCamera:
+    """A network camera on loopback (MJPEG over HTTP) that can be unplugged and plugged back."""
+
+    def __init__(self, jpeg: bytes, port: int):
+        self.port, self.serving = port, False
+        camera = self
+
+        class Stream(BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.end_headers()
+                try:
+                    while camera.serving:
+                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
+                                         % len(jpeg) + jpeg + b"\r\n")
+                        time.sleep(1 / 15)
+                except OSError:
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self._handler = Stream
+
+    def plug(self) -> None:
+        self.serving = True
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def unplug(self) -> None:
+        self.serving = False
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_camera_that_dies_and_comes_back_is_reconnected_and_audited(kiosk_with_gallery, lfw_dir):
+    frame = cv2.cvtColor(door_frame(read_image(photo(lfw_dir, "Colin_Powell", 4))), cv2.COLOR_RGB2BGR)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    camera = MjpegCamera(cv2.imencode(".jpg", frame)[1].tobytes(), port)
+    camera.plug()
+
+    def outage() -> None:
+        time.sleep(4)
+        camera.unplug()
+        time.sleep(3)
+        camera.plug()
+
+    threading.Thread(target=outage, daemon=True).start()
+    done = subprocess.run([sys.executable, "main.py", "run", "--source", f"http://127.0.0.1:{port}/cam.mjpg",
+                           "--max-seconds", "14", "--config", str(kiosk_with_gallery)],
+                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    camera.unplug()
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stderr.strip().splitlines()[-1])["summary"]
+    assert summary["reconnects"] >= 1
+    decisions = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    assert decisions and decisions[0]["outcome"] == "granted"
+    config = load_config(kiosk_with_gallery)
+    store, _ = open_store(config.store.resolved_path, config.store.keys)
+    with store:
+        kinds = [kind for _, kind, _, _ in reversed(store.events(limit=50, kinds=("source_lost", "source_recovered")))]
+        assert store.audit_break() is None
+    assert "source_lost" in kinds and kinds.index("source_recovered") > kinds.index("source_lost")
