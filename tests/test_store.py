@@ -148,3 +148,28 @@ def test_key_file_is_json_with_both_secrets(keys_config):
     data = json.loads(keys_config.file.read_text())
     assert set(data) == {"database_key", "template_secret", "template_secret_version"}
     assert stat.S_IMODE(keys_config.file.stat().st_mode) == 0o600
+
+
+def test_the_audit_chain_detects_edited_and_removed_records_and_survives_privacy_duties(tmp_path, keys_config,
+                                                                                         real_templates):
+    with GalleryStore.open(tmp_path / "g.db", load_secrets(keys_config), create=True) as store:
+        enroll(store, "e1001", "Barack Obama", real_templates["obama"])
+        enroll(store, "e1002", "Joe Biden", real_templates["biden"])
+        with store.transaction():
+            for door in ("main", "side", "main"):
+                store.log_event("access_granted", "e1002", door=door)
+        assert store.audit_break() is None
+        store.hard_delete("e1001", reason="left")               # pseudonymises e1001's events
+        assert store.audit_break() is None
+        store.apply_retention(events_days=1, expired_people_grace_days=None, today=date(2030, 1, 1))
+        with store.transaction():
+            store.log_event("access_granted", "e1002", door="main")
+            store.log_event("access_granted", "e1002", door="side")
+            store.log_event("access_denied", "e1002", door="vault")
+        assert store.audit_break() is None                      # the chain restarts at the retention anchor
+        raw = store._db
+        ids = [r[0] for r in raw.execute("SELECT id FROM events ORDER BY id")]
+        raw.execute("UPDATE events SET detail = '{\"door\": \"main\"}' WHERE id = ?", (ids[-1],))
+        assert store.audit_break().startswith(f"event {ids[-1]} ") and "changed" in store.audit_break()
+        raw.execute("DELETE FROM events WHERE id = ?", (ids[-2],))
+        assert store.audit_break().startswith(f"event {ids[-1]} ") and "removed or inserted" in store.audit_break()
