@@ -17,6 +17,7 @@ from kiosk.config import load_config
 from kiosk.imageio import read_image
 from kiosk.paths import PROJECT_ROOT
 from kiosk.store.access import open_store
+from kiosk.store.records import WEEKDAYS
 from tests.gallery_files import person_entry, write_gallery, write_kiosk_config
 from tests.test_cli import run_cli
 from tests.visits import Visit, write_visits_video
@@ -31,8 +32,11 @@ def kiosk_with_gallery(tmp_path_factory, lfw_dir, models_built):
     assert run_cli("store", "init", "--config", str(config)).returncode == 0
     people = [person_entry(lfw_dir, name, numbers, person_id=pid) for pid, (name, numbers, _) in ENROLLED.items()]
     people.append(person_entry(lfw_dir, "Tony_Blair", [1, 2], person_id="tony-blair", enabled=False))
+    not_today = [day for day in WEEKDAYS if day != WEEKDAYS[date.today().weekday()]]
+    people.append(person_entry(lfw_dir, "Jennifer_Aniston", [1, 2, 3], person_id="jennifer-aniston",
+                               schedule={"days": not_today, "from": "00:00", "until": "23:59"}))
     applied = run_cli("gallery", "apply", str(write_gallery(folder / "g.yaml", people)), "--config", str(config), "--json")
-    assert json.loads(applied.stdout)["applied"] == {"add": 3}, applied.stderr
+    assert json.loads(applied.stdout)["applied"] == {"add": 4}, applied.stderr
     return config
 
 
@@ -52,14 +56,14 @@ def run_kiosk(config, source) -> tuple[list[dict], dict]:
 def test_a_video_of_visits_gives_one_decision_per_visit(kiosk_with_gallery, lfw_dir, tmp_path):
     visits = [Visit(photo(lfw_dir, "Colin_Powell", 4)), Visit(photo(lfw_dir, "Gerhard_Schroeder", 1)),
               Visit(photo(lfw_dir, "Serena_Williams", 4)), Visit(photo(lfw_dir, "Tony_Blair", 3)),
-              Visit(photo(lfw_dir, "Jennifer_Aniston", 1))]
+              Visit(photo(lfw_dir, "Jennifer_Aniston", 4)), Visit(photo(lfw_dir, "Vladimir_Putin", 1))]
     video = write_visits_video(tmp_path / "visits.avi", visits)
     decisions, summary = run_kiosk(kiosk_with_gallery, video)
     assert [(d["outcome"], d["person_id"]) for d in decisions] == [
         ("granted", "colin-powell"), ("unknown", None), ("granted", "serena-williams"),
-        ("denied", "tony-blair"), ("unknown", None)]
-    assert decisions[3]["reason"] == "disabled"
-    assert summary["dropped_frames"] == 0 and summary["decisions"] == 5
+        ("denied", "tony-blair"), ("denied", "jennifer-aniston"), ("unknown", None)]
+    assert decisions[3]["reason"] == "disabled" and decisions[4]["reason"].startswith("outside schedule")
+    assert summary["dropped_frames"] == 0 and summary["decisions"] == 6
     today = date.today().isoformat()
     export = json.loads(run_cli("attendance", "export", "--from", today, "--to", today, "--out",
                                 str(tmp_path / "a.xlsx"), "--format", "xlsx", "--config", str(kiosk_with_gallery),

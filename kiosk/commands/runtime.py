@@ -7,6 +7,8 @@ import threading
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
+
 from kiosk.commands import add_command
 from kiosk.commands.config_check import add_config_option
 from kiosk.config import load_config
@@ -55,6 +57,7 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
         runner: KioskRunner | None = None
         dispatcher = DoorDispatcher(build_outputs(door), lambda d, o, e: runner and runner.door_failure(d, o, e))
         runner = KioskRunner(config, store, pipeline, protector_for(secrets, pipeline.embedder.dim), dispatcher, door)
+        runner.audit_config(args.config.read_text())
         capture = CaptureThread(lambda: open_source(spec), live=live, on_event=runner.source_event, pace=not live).start()
         if args.max_seconds:
             timer = threading.Timer(args.max_seconds, capture.stop)
@@ -75,8 +78,11 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
             capture.stop()
             dispatcher.close()
         stats = capture.stats
+    frame_ms = np.array(runner.frame_ms or [0.0])
     summary = {"decisions": decisions, "frames": stats.frames, "dropped_frames": stats.dropped,
-               "reconnects": stats.reconnects, "threshold": round(runner.threshold, 4)}
+               "reconnects": stats.reconnects, "threshold": round(runner.threshold, 4),
+               "frame_ms_median": round(float(np.median(frame_ms)), 2),
+               "frame_ms_p95": round(float(np.percentile(frame_ms, 95)), 2)}
     print(json.dumps({"summary": summary}), file=sys.stderr)
     return summary, ""
 

@@ -34,7 +34,7 @@ def photo_digest(photos: list[Path]) -> str:
 
 
 def _differences(old: Person, new: Person) -> list[str]:
-    names = ("display name", "role", "enabled", "valid from", "valid until", "doors")
+    names = ("display name", "role", "enabled", "valid from", "valid until", "doors", "schedule")
     return [f"{name}: {a!r} -> {b!r}" for name, a, b in zip(names, old.metadata(), new.metadata()) if a != b]
 
 

@@ -1,11 +1,12 @@
 """The gallery file (config/gallery.example.yaml) as typed models; photo paths are checked here."""
 
-from datetime import date
+from datetime import date, time
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from kiosk.store.records import Consent, Person
+from kiosk.store.records import Consent, Person, Schedule
 from kiosk.yamlfile import load_yaml_model
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -18,6 +19,22 @@ class ConsentSpec(BaseModel):
     scope: str = Field(min_length=1, description="what the consent covers, e.g. door access and attendance")
 
 
+class ScheduleSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(min_length=1)
+    start: time = Field(alias="from", description="local time the door starts opening for this person")
+    end: time = Field(alias="until", description="local time it stops")
+
+    @model_validator(mode="after")
+    def _order(self) -> "ScheduleSpec":
+        if self.start >= self.end:
+            raise ValueError(f"schedule: from {self.start} must be before until {self.end}")
+        return self
+
+    def schedule(self) -> Schedule:
+        return Schedule(tuple(self.days), self.start, self.end)
+
+
 class PersonSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str = Field(pattern=ID_PATTERN, description="stable id: staff number or badge id")
@@ -27,6 +44,7 @@ class PersonSpec(BaseModel):
     valid_from: date | None = None
     valid_until: date | None = None
     doors: list[str] = Field(default_factory=list, description="doors this person may open; empty = all")
+    schedule: ScheduleSpec | None = Field(None, description="weekdays and hours; empty = any time")
     consent: ConsentSpec
     photos: list[Path] = Field(min_length=1, description="photos to enroll from, relative to the gallery file")
 
@@ -48,7 +66,7 @@ class PersonSpec(BaseModel):
 
     def person(self, photo_digest: str | None) -> Person:
         return Person(self.id, self.name, self.role, self.enabled, self.valid_from, self.valid_until,
-                      tuple(self.doors), photo_digest)
+                      tuple(self.doors), photo_digest, self.schedule.schedule() if self.schedule else None)
 
     def consent_record(self) -> Consent:
         return Consent(self.consent.given_by, self.consent.date, self.consent.scope)

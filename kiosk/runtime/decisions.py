@@ -7,7 +7,7 @@ view: the largest (closest) one acts, and the decision says how many faces there
 
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import datetime
 from enum import Enum
 
 import numpy as np
@@ -43,6 +43,7 @@ class Decision:
     reason: str = ""
     faces_in_view: int = 1
     door: str = ""
+    visit_ms: int = 0  # from the first frame of the visit to this decision, on the source's clock
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -83,10 +84,13 @@ def hint_for(quality: FaceQuality, gates: QualityGates) -> Hint | None:
     return None
 
 
-def access_problem(person: Person, door: str, today: date) -> str | None:
-    """Why a recognised person may not pass now, or None."""
+def access_problem(person: Person, door: str, now: datetime) -> str | None:
+    """Why a recognised person may not pass now (kiosk local time), or None."""
+    today = now.date()
     if not person.enabled:
         return "disabled"
+    if person.schedule and not person.schedule.allows(now):
+        return f"outside schedule ({person.schedule})"
     if person.valid_from and today < person.valid_from:
         return f"not valid before {person.valid_from}"
     if person.valid_until and today > person.valid_until:
@@ -105,7 +109,7 @@ class Decider:
     last_decided_ms: dict[str, int] = field(default_factory=dict)
 
     def vote(self, track: Track, person_id: str | None, distance: float, at_ms: int, faces_in_view: int,
-             today: date) -> Decision | None:
+             now: datetime) -> Decision | None:
         if track.decided:
             return None
         match = person_id if distance < self.policy.threshold else None
@@ -114,15 +118,15 @@ class Decider:
         if counts:
             leader, count = counts.most_common(1)[0]
             if count >= self.policy.votes_needed:
-                return self._decide_known(track, leader, at_ms, faces_in_view, today)
+                return self._decide_known(track, leader, at_ms, faces_in_view, now)
         if len(track.votes) >= self.policy.vote_window and not counts:
             track.decided = True
             best = min(d for _, d in track.votes)
             return Decision(Outcome.UNKNOWN, at_ms, track.track_id, distance=best, reason="no enrolled person matches",
-                            faces_in_view=faces_in_view, door=self.policy.door)
+                            faces_in_view=faces_in_view, door=self.policy.door, visit_ms=at_ms - track.first_seen_ms)
         return None
 
-    def _decide_known(self, track: Track, person_id: str, at_ms: int, faces_in_view: int, today: date) -> Decision | None:
+    def _decide_known(self, track: Track, person_id: str, at_ms: int, faces_in_view: int, now: datetime) -> Decision | None:
         track.decided = True
         last = self.last_decided_ms.get(person_id)
         if last is not None and at_ms - last < self.policy.cooldown_ms:
@@ -131,7 +135,7 @@ class Decider:
         distance = float(np.median([d for pid, d in track.votes if pid == person_id]))
         person = self.people.get(person_id)
         name = person.display_name if person else person_id
-        problem = access_problem(person, self.policy.door, today) if person else "no longer in the gallery"
+        problem = access_problem(person, self.policy.door, now) if person else "no longer in the gallery"
         outcome = Outcome.DENIED if problem else Outcome.GRANTED
         return Decision(outcome, at_ms, track.track_id, person_id, name, distance, problem or "",
-                        faces_in_view, self.policy.door)
+                        faces_in_view, self.policy.door, at_ms - track.first_seen_ms)

@@ -4,11 +4,13 @@ Per frame: landmarks (VIDEO mode) -> tracks -> the largest face acts -> quality 
 probe into the protected space -> 1:N match -> N-of-M vote -> decision -> audit, attendance, doors.
 """
 
+import hashlib
 import logging
 import queue
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
 from kiosk.config import DoorConfig, KioskConfig
 from kiosk.matching import nearest_person
@@ -47,6 +49,7 @@ class KioskRunner:
         self.attendance = AttendanceRecorder(store, self.door.attendance if config.attendance.enabled else "none",
                                              config.attendance.dedup_minutes)
         self._source_events: queue.Queue[SourceEvent] = queue.Queue()
+        self.frame_ms: list[float] = []
         self.reload_gallery()
 
     def reload_gallery(self) -> None:
@@ -67,6 +70,14 @@ class KioskRunner:
     def threshold(self) -> float:
         return self.decider.policy.threshold
 
+    def audit_config(self, config_text: str) -> None:
+        """Audit the configuration the kiosk starts with, when it differs from the last one it ran."""
+        digest = hashlib.sha256(config_text.encode()).hexdigest()
+        last = self.store.events(limit=1, kinds=("config_changed",))
+        if not last or last[0][3].get("sha256") != digest:
+            with self.store.transaction():
+                self.store.log_event("config_changed", None, sha256=digest, door=self.door.name)
+
     def source_event(self, event: SourceEvent) -> None:
         """Called from the capture thread; the audit write happens on the worker's thread."""
         self._source_events.put(event)
@@ -74,11 +85,12 @@ class KioskRunner:
     def _drain_source_events(self) -> None:
         while not self._source_events.empty():
             event = self._source_events.get_nowait()
-            log.warning("camera: %s (%s)", event.kind, event.detail)
+            log.log(logging.INFO if event.kind == "source_ended" else logging.WARNING, "camera: %s (%s)",
+                    event.kind, event.detail)
             with self.store.transaction():
                 self.store.log_event(event.kind, None, detail=event.detail, door=self.door.name)
 
-    def process(self, frame: Frame, today: date | None = None) -> FrameStatus:
+    def process(self, frame: Frame, now: datetime | None = None) -> FrameStatus:
         self._drain_source_events()
         aligned = self.pipeline.detect_and_align(frame.rgb, frame.timestamp_ms)
         tracks = self.tracker.update([a.face for a in aligned], frame.timestamp_ms)
@@ -92,7 +104,7 @@ class KioskRunner:
         probe = self.protector.probe_space(self.pipeline.embedder.embed(face.chip[None]))
         person_id, distance = nearest_person(probe, self.gallery.templates, self.gallery.person_ids)
         decision = self.decider.vote(track, person_id, distance, frame.timestamp_ms, len(aligned),
-                                     today or date.today())
+                                     now or datetime.now())
         if decision is not None:
             self._act(decision)
         return FrameStatus(frame, face.face.box, len(aligned), None, decision)
@@ -113,5 +125,8 @@ class KioskRunner:
 
     def run(self, capture: CaptureThread, on_status: Callable[[FrameStatus], None]) -> None:
         for frame in capture.frames():
-            on_status(self.process(frame))
+            started = time.perf_counter()
+            status = self.process(frame)
+            self.frame_ms.append((time.perf_counter() - started) * 1000)
+            on_status(status)
         self._drain_source_events()

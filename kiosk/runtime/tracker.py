@@ -18,6 +18,7 @@ class Track:
     track_id: int
     box: tuple[float, float, float, float]
     last_seen_ms: int
+    first_seen_ms: int = 0
     decided: bool = False
     votes: list = field(default_factory=list)  # recent (person_id | None, distance) per matched frame
 
@@ -43,7 +44,7 @@ class FaceTracker:
                 del free[best.track_id]
                 track = best
             else:
-                track = Track(self._next_id, box, timestamp_ms)
+                track = Track(self._next_id, box, timestamp_ms, first_seen_ms=timestamp_ms)
                 self.tracks[track.track_id] = track
                 self._next_id += 1
             track.box, track.last_seen_ms = box, timestamp_ms

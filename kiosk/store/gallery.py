@@ -19,11 +19,12 @@ from kiosk.errors import SecretsError, StoreError
 from kiosk.store.audit_chain import GENESIS, event_hash, first_broken_link
 from kiosk.store.database import Connection, DatabaseError, open_database, transaction
 from kiosk.store.keys import KioskSecrets
-from kiosk.store.records import Consent, Person, TemplateSet
+from kiosk.store.records import Consent, Person, Schedule, TemplateSet
 from kiosk.store.schema import SCHEMA_VERSION
 
 
 PSEUDONYM_PREFIX = "deleted-"
+_PERSON_COLUMNS = "id, display_name, role, enabled, valid_from, valid_until, doors, photo_digest, schedule"
 
 
 def now_utc() -> str:
@@ -77,32 +78,36 @@ class GalleryStore:
     def upsert_person(self, person: Person) -> None:
         stamp = now_utc()
         self._db.execute(
-            """INSERT INTO people (id, display_name, role, enabled, valid_from, valid_until, doors, photo_digest,
-                                   created_at, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """INSERT INTO people (id, display_name, role, enabled, valid_from, valid_until, doors, schedule,
+                                   photo_digest, created_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT(id) DO UPDATE SET display_name = excluded.display_name, role = excluded.role,
                    enabled = excluded.enabled, valid_from = excluded.valid_from, valid_until = excluded.valid_until,
-                   doors = excluded.doors, photo_digest = excluded.photo_digest, updated_at = excluded.updated_at""",
+                   doors = excluded.doors, schedule = excluded.schedule, photo_digest = excluded.photo_digest,
+                   updated_at = excluded.updated_at""",
             (person.id, person.display_name, person.role, int(person.enabled),
              person.valid_from.isoformat() if person.valid_from else None,
              person.valid_until.isoformat() if person.valid_until else None,
-             json.dumps(list(person.doors)), person.photo_digest, stamp, stamp),
+             json.dumps(list(person.doors)), json.dumps(person.schedule.to_json()) if person.schedule else None,
+             person.photo_digest, stamp, stamp),
         )
 
     def get_person(self, person_id: str) -> Person | None:
         row = self._db.execute(
-            "SELECT id, display_name, role, enabled, valid_from, valid_until, doors, photo_digest FROM people WHERE id = ?",
+            f"SELECT {_PERSON_COLUMNS} FROM people WHERE id = ?",
             (person_id,)).fetchone()
         return self._person(row) if row else None
 
     def list_people(self) -> list[Person]:
         rows = self._db.execute(
-            "SELECT id, display_name, role, enabled, valid_from, valid_until, doors, photo_digest FROM people ORDER BY id")
+            f"SELECT {_PERSON_COLUMNS} FROM people ORDER BY id")
         return [self._person(row) for row in rows]
 
     @staticmethod
     def _person(row) -> Person:
-        return Person(row[0], row[1], row[2], bool(row[3]), _date(row[4]), _date(row[5]), tuple(json.loads(row[6])), row[7])
+        schedule = Schedule.from_json(json.loads(row[8])) if row[8] else None
+        return Person(row[0], row[1], row[2], bool(row[3]), _date(row[4]), _date(row[5]), tuple(json.loads(row[6])),
+                      row[7], schedule)
 
     def template_counts(self) -> dict[str, int]:
         return dict(self._db.execute("SELECT person_id, count(*) FROM templates GROUP BY person_id"))

@@ -1,7 +1,31 @@
 """Typed rows of the store, as the rest of the engine sees them."""
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When a person may pass: weekdays and a daily time window (local time of the kiosk)."""
+
+    days: tuple[str, ...] = WEEKDAYS
+    start: time = time(0, 0)
+    end: time = time(23, 59, 59)
+
+    def allows(self, moment: datetime) -> bool:
+        return WEEKDAYS[moment.weekday()] in self.days and self.start <= moment.time() <= self.end
+
+    def to_json(self) -> dict:
+        return {"days": list(self.days), "from": self.start.isoformat("minutes"), "until": self.end.isoformat("minutes")}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Schedule":
+        return cls(tuple(data["days"]), time.fromisoformat(data["from"]), time.fromisoformat(data["until"]))
+
+    def __str__(self) -> str:
+        return f"{','.join(self.days)} {self.start.isoformat('minutes')}-{self.end.isoformat('minutes')}"
 
 
 @dataclass(frozen=True)
@@ -16,10 +40,12 @@ class Person:
     valid_until: date | None = None
     doors: tuple[str, ...] = ()
     photo_digest: str | None = None
+    schedule: Schedule | None = None
 
     def metadata(self) -> tuple:
         """Everything an administrator sets, for comparing a gallery file with the store."""
-        return (self.display_name, self.role, self.enabled, self.valid_from, self.valid_until, tuple(self.doors))
+        return (self.display_name, self.role, self.enabled, self.valid_from, self.valid_until, tuple(self.doors),
+                self.schedule)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ CREATE TABLE people (
     valid_from    TEXT,
     valid_until   TEXT,
     doors         TEXT NOT NULL,         -- JSON list of door names; empty = every door
+    schedule      TEXT,                  -- JSON {days, from, until}; NULL = any time
     photo_digest  TEXT,                  -- SHA-256 over the enrolled photos' bytes: detects re-enrollment
     created_at    TEXT NOT NULL,
     updated_at    TEXT NOT NULL
