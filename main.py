@@ -3,6 +3,7 @@
 import sys
 
 from kiosk.cli import main
+from ui import cli as gui_cli
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(extra_modules=(gui_cli,)))

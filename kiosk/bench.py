@@ -48,6 +48,24 @@ def door_frame(photo: np.ndarray) -> np.ndarray:
     return frame
 
 
+def _protector_timings(embeddings: np.ndarray, provider: str, repeats: int) -> list[StageTiming]:
+    """Protect (adversarial network + keyed layer) and 1:N match per template, with throwaway secrets."""
+    from kiosk.matching import nearest_person
+    from kiosk.store.access import protector_for
+    from kiosk.store.keys import KioskSecrets
+
+    protector = protector_for(KioskSecrets.generate(), embeddings.shape[1], provider=provider)
+    batch = np.resize(embeddings, (32, embeddings.shape[1]))
+    gallery = protector.protect(np.resize(embeddings, (1000, embeddings.shape[1])))
+    ids = np.array([f"p{i}" for i in range(len(gallery))], dtype=object)
+    return [
+        _time_calls("protect batch 1", "template", [lambda e=e: protector.protect(e[None]) for e in embeddings], repeats),
+        _time_calls("protect batch 32", "template", [lambda: protector.protect(batch)], repeats * 2, per=32),
+        _time_calls("match 1:1000", "probe", [lambda e=e: nearest_person(protector.probe_space(e[None]), gallery, ids)
+                                              for e in embeddings], repeats),
+    ]
+
+
 def run_benchmark(photo_files: list[Path], repeats: int = 5, provider: str = "auto") -> tuple[list[StageTiming], str]:
     """Time decode, landmarks (IMAGE and VIDEO mode), alignment and embedding on the given photos."""
     encoded = [p.read_bytes() for p in photo_files]
@@ -70,6 +88,7 @@ def run_benchmark(photo_files: list[Path], repeats: int = 5, provider: str = "au
         timings.append(_time_calls(f"embed batch 32{flip}", "face", [lambda: embedder.embed(batch, 32)],
                                    repeats * 2, per=32))
         provider_used = embedder.provider
+        timings += _protector_timings(embedder.embed(chips), provider, repeats)
     with FacePipeline.from_manifests(video=True, max_faces=1, provider=provider) as tracker:
         clock = iter(range(0, 10**9, 33))
         sequence = [f for f in frames for _ in range(10)]  # a person standing still for ten frames each

@@ -17,17 +17,18 @@ from kiosk.errors import FacegateError  # noqa: E402
 log = logging.getLogger("facegate")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(extra_modules: tuple = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python main.py", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the engine does (providers, models)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (models, recognition, evaluation, bench, config_check, store, gallery, runtime):
+    for module in (models, recognition, evaluation, bench, config_check, store, gallery, runtime, *extra_modules):
         module.register(commands)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, extra_modules: tuple = ()) -> int:
+    """`extra_modules` add commands from outside the engine (the GUI), which the engine never imports."""
+    args = build_parser(extra_modules).parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -26,6 +26,7 @@ class CameraConfig(_Section):
 class ModelsConfig(_Section):
     landmarker: str = Field("face_landmarker", description="manifest name in models/manifests")
     embedder: str = Field("dlib_resnet_v1", description="manifest name in models/manifests")
+    protector: str = Field("advface_protector", description="template protector manifest in models/manifests")
     provider: Literal["auto", "cpu", "cuda"] = Field("auto", description="ONNX Runtime provider; auto = CUDA where it loads")
     threads: int = Field(0, ge=0, le=64, description="ONNX Runtime threads; 0 = one per core")
 
@@ -54,8 +55,9 @@ class QualityConfig(_Section):
 
 class RecognitionConfig(_Section):
     max_faces: int = Field(2, ge=1, le=8, description="faces tracked per frame; the largest acts")
-    threshold: float | None = Field(None, gt=0, description="distance threshold; empty = set from the gallery "
-                                    "size and false_accepts_per_day, never looser than the calibrated one")
+    threshold: float | None = Field(None, gt=0, description="distance threshold between a probe and a protected "
+                                    "template; empty = set from the gallery size and false_accepts_per_day, never "
+                                    "looser than the protector's calibrated one")
     false_accepts_per_day: float = Field(0.1, gt=0, description="expected false accepts a day the threshold allows")
     attempts_per_day: int = Field(200, gt=0, description="visits a day, for the figure above")
     votes_needed: int = Field(3, ge=1, description="matching frames needed for a grant ...")

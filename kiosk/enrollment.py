@@ -55,3 +55,35 @@ def enroll_photos(pipeline: FacePipeline, photos: list[Path], gates: QualityGate
         result.embeddings = list(pipeline.embedder.embed(np.stack(chips)))
         result.sharpness = measures
     return result
+
+
+@dataclass(frozen=True)
+class EnrollmentOutcome:
+    saved: bool
+    duplicate_of: str | None = None
+    distance: float | None = None
+
+
+def save_enrollment(store, person, consent, embeddings: np.ndarray, qualities: list[float], protector,
+                    model_id: str, duplicate_threshold: float | None) -> EnrollmentOutcome:
+    """Protect the embeddings, refuse a face that is already someone else's, then write the person,
+    their templates and consent in one transaction. The clean embeddings never reach the store."""
+    from kiosk.matching import nearest_person
+    from kiosk.store.records import TemplateSet
+
+    templates = protector.protect(np.asarray(embeddings, dtype=np.float32))
+    if duplicate_threshold is not None:
+        gallery = store.gallery_matrix(model_id, enabled_only=False)
+        others = gallery.person_ids != person.id
+        if others.any():
+            other, distance = nearest_person(templates, gallery.templates[others], gallery.person_ids[others])
+            if distance < duplicate_threshold:
+                return EnrollmentOutcome(False, other, distance)
+    with store.transaction():
+        store.upsert_person(person)
+        store.replace_templates(person.id, TemplateSet(templates, model_id, protector.protector_id,
+                                                       protector.secret_version, list(qualities)))
+        if consent not in store.consents(person.id):
+            store.add_consent(person.id, consent)
+        store.log_event("person_enrolled", person.id, action="gui", templates=len(templates))
+    return EnrollmentOutcome(True)

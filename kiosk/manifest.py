@@ -17,6 +17,7 @@ MANIFEST_DIR = PROJECT_ROOT / "models" / "manifests"
 
 EMBEDDER_MANIFEST = "dlib_resnet_v1"
 LANDMARKER_MANIFEST = "face_landmarker"
+PROTECTOR_MANIFEST = "advface_protector"
 
 POINT_NAMES = ("left_eye_outer", "left_eye_inner", "right_eye_outer", "right_eye_inner", "nose_base")
 
@@ -150,6 +151,24 @@ class EmbedderManifest(_Strict):
         return model_dir() / self.file
 
 
+class ProtectorManifest(_Strict):
+    """The trained template protector: a small ONNX network committed with its training report."""
+
+    id: str
+    kind: Literal["protector"]
+    file: str = Field(description="relative to the project root: the artefact is part of the checkout")
+    sha256: str
+    dim: int = Field(gt=0)
+    embedder: str = Field(description="id of the descriptor whose embeddings it protects")
+    noise_budget: float = Field(gt=0)
+    report: str = Field(description="training report, relative to the project root")
+    threshold: ThresholdSpec = Field(description="clean probe vs protected template, calibrated on LFW")
+
+    @property
+    def path(self) -> Path:
+        return PROJECT_ROOT / self.file
+
+
 def manifest_path(name: str) -> Path:
     return MANIFEST_DIR / f"{name}.yaml"
 
@@ -171,3 +190,7 @@ def load_landmarker_manifest(name: str = LANDMARKER_MANIFEST) -> LandmarkerManif
 
 def load_embedder_manifest(name: str = EMBEDDER_MANIFEST) -> EmbedderManifest:
     return _load(name, EmbedderManifest)  # type: ignore[return-value]
+
+
+def load_protector_manifest(name: str = PROTECTOR_MANIFEST) -> ProtectorManifest:
+    return _load(name, ProtectorManifest)  # type: ignore[return-value]

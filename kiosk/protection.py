@@ -1,10 +1,11 @@
 """Template protection: what turns a clean embedding into what the store may keep.
 
-The keyed layer is a secret orthogonal transform per site: it keeps distances, so a clean probe
-moved into the same space matches as before, while two sites (two secrets) hold unrelated
-templates of the same person, and rotating the secret renews every template without anyone
-enrolling again (t_new = Q_new Q_old^T t_old). The adversarial noise network of the protection
-issue plugs in before it; until then the store holds keyed templates only.
+Two layers. The adversarial protector (an ONNX network trained after AdvFace) adds a small noise
+vector chosen to mislead face reconstruction while the template still matches its owner. The keyed
+layer is a secret orthogonal transform per site: it keeps distances, so a clean probe moved into
+the same space matches as before, while two sites (two secrets) hold unrelated templates of the
+same person, and rotating the secret renews every template without anyone enrolling again
+(t_new = Q_new Q_old^T t_old).
 """
 
 import hashlib
@@ -62,3 +63,37 @@ class KeyedProtector:
     def renew(self, templates: np.ndarray, successor: "KeyedProtector") -> np.ndarray:
         """Move templates protected by this secret into the successor's space (no clean embedding needed)."""
         return templates @ self._matrix @ successor._matrix.T
+
+
+class AdversarialProtector:
+    """The ONNX protector network followed by the site's keyed layer (both inside the ONNX graph:
+    the keyed matrix is an input, so the secret never lives in the model file)."""
+
+    def __init__(self, model_path, sha256: str, protector_id: str, secret: bytes, secret_version: int, dim: int,
+                 provider: str = "auto", threshold=None):
+        from kiosk.providers import create_session
+        from models.registry import verify_sha256
+
+        verify_sha256(model_path, sha256, protector_id)
+        self.protector_id = protector_id
+        self.secret_version = secret_version
+        self.dim = dim
+        self.threshold = threshold  # ThresholdSpec of clean probe vs protected template
+        self._keyed = KeyedProtector(secret, secret_version, dim)
+        self._session = create_session(str(model_path), provider, label=protector_id)
+
+    def protect(self, embeddings: np.ndarray) -> np.ndarray:
+        embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
+        if embeddings.ndim != 2 or embeddings.shape[1] != self.dim:
+            raise ProtectionError(f"expected embeddings of shape (N, {self.dim}), got {embeddings.shape}")
+        (templates,) = self._session.run(None, {"embeddings": embeddings, "keyed_matrix": self._keyed._matrix})
+        return templates
+
+    def probe_space(self, embeddings: np.ndarray) -> np.ndarray:
+        """A clean probe is scaled to unit length and crosses the keyed layer; the noise belongs to
+        stored templates only."""
+        embeddings = np.asarray(embeddings, dtype=np.float32)
+        return self._keyed.protect(embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True))
+
+    def renew(self, templates: np.ndarray, successor: "AdversarialProtector") -> np.ndarray:
+        return self._keyed.renew(templates, successor._keyed)

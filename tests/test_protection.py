@@ -42,3 +42,51 @@ def test_the_keyed_matrix_is_orthogonal_and_fixed_by_the_secret():
     np.testing.assert_array_equal(q, keyed_orthogonal_matrix(b"x" * 32, 1, 128))
     with pytest.raises(ProtectionError, match="template secret is missing or too short"):
         keyed_orthogonal_matrix(b"", 1, 128)
+
+
+@pytest.fixture(scope="module")
+def onnx_protector_factory(models_built):
+    from kiosk.store.access import protector_for
+    from kiosk.store.keys import KioskSecrets
+
+    def make(secret: bytes, version: int = 1):
+        return protector_for(KioskSecrets(b"d" * 32, secret, version), 128, provider="cpu")
+    return make
+
+
+def test_the_onnx_protector_moves_the_template_yet_it_matches_its_owner(onnx_protector_factory, embeddings):
+    from kiosk.manifest import load_protector_manifest
+
+    site = onnx_protector_factory(b"site-a" * 6)
+    budget = load_protector_manifest().noise_budget
+    stored = site.protect(np.stack([embeddings["obama"], embeddings["biden"]]))
+    unkeyed = stored @ keyed_orthogonal_matrix(b"site-a" * 6, 1, 128)  # stored = P(e) Q^T, Q orthogonal
+    unit = embeddings["obama"] / np.linalg.norm(embeddings["obama"])
+    noise = np.linalg.norm(unkeyed[0] - unit)
+    assert noise == pytest.approx(budget, rel=0.25), "the adversarial noise has its configured size"
+    assert np.allclose(np.linalg.norm(stored, axis=1), 1.0, atol=1e-5), "templates are unit length"
+    probe = site.probe_space(embeddings["obama2"][None])[0]
+    threshold = site.threshold.value
+    assert np.linalg.norm(probe - stored[0]) < threshold < np.linalg.norm(probe - stored[1])
+
+
+def test_two_sites_onnx_templates_are_unrelated_and_a_wrong_secret_does_not_match(onnx_protector_factory, embeddings):
+    a, b = onnx_protector_factory(b"site-a" * 6), onnx_protector_factory(b"site-b" * 6)
+    threshold = a.threshold.value
+    same_person_across_sites = np.linalg.norm(a.protect(embeddings["obama"][None]) - b.protect(embeddings["obama"][None]))
+    assert same_person_across_sites > 2 * threshold
+    assert np.linalg.norm(b.probe_space(embeddings["obama2"][None]) - a.protect(embeddings["obama"][None])) > threshold
+    with pytest.raises(ProtectionError, match="template secret is missing or too short"):
+        onnx_protector_factory(b"")
+
+
+def test_a_store_refuses_a_template_secret_that_is_not_its_own(tmp_path):
+    from kiosk.errors import SecretsError
+    from kiosk.store.gallery import GalleryStore
+    from kiosk.store.keys import KioskSecrets
+
+    keys = KioskSecrets.generate()
+    GalleryStore.open(tmp_path / "g.db", keys, create=True).close()
+    swapped = KioskSecrets(keys.database_key, b"another secret entirely, 32 byte")
+    with pytest.raises(SecretsError, match="template secret is not the one this store"):
+        GalleryStore.open(tmp_path / "g.db", swapped)

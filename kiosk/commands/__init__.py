@@ -12,3 +12,15 @@ def add_command(subparsers, name: str, help_text: str, handler: Handler) -> argp
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.set_defaults(handler=handler)
     return parser
+
+
+def require_training_extra() -> None:
+    """Training and privacy evaluation need PyTorch, which the kiosk itself never does."""
+    import importlib.util
+
+    from kiosk.errors import FacegateError
+
+    missing = [name for name in ("torch", "skimage") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise FacegateError(f"this command needs the train extra ({', '.join(missing)} missing): "
+                            f".venv/bin/pip install -e '.[train]'")

@@ -3,7 +3,7 @@
 import argparse
 from pathlib import Path
 
-from kiosk.commands import add_command
+from kiosk.commands import add_command, require_training_extra
 from kiosk.errors import FacegateError
 from kiosk.manifest import EMBEDDER_MANIFEST, load_embedder_manifest, manifest_path
 from kiosk.paths import PROJECT_ROOT, shared_data_dir
@@ -21,6 +21,12 @@ def register(subparsers) -> None:
                      help="use only this many pairs of each fold (a quick look; 0 = all 600)")
     lfw.add_argument("--calibrate", action="store_true",
                      help="record the threshold for the manifest's target FMR in the model manifest")
+    privacy = add_command(group, "privacy", "protected-template accuracy, four reconstruction attackers, "
+                          "unlinkability, renewal, and a reconstruction grid PNG (needs the train extra)", _privacy)
+    privacy.add_argument("--attack-steps", type=int, default=700, help="training steps of each attacker")
+    privacy.add_argument("--victims", type=int, default=1000, help="evaluation people attacked")
+    privacy.add_argument("--grid", type=Path, default=PROJECT_ROOT / "out" / "reconstructions.png",
+                         help="LFW faces and their reconstructions: research data, kept out of git")
 
 
 def _lfw(args: argparse.Namespace) -> tuple[dict, str]:
@@ -74,3 +80,34 @@ def _describe(report, model_id: str, roc_path: Path, calibrated: bool) -> str:
     if calibrated:
         lines.append(f"  threshold {report.fmr_threshold:.4f} recorded in {manifest_path(EMBEDDER_MANIFEST)}")
     return "\n".join(lines)
+
+
+def _privacy(args: argparse.Namespace) -> tuple[dict, str]:
+    require_training_extra()
+    from kiosk.manifest import load_protector_manifest
+    from models.protection.evaluate import evaluate_privacy
+
+    report = evaluate_privacy(load_protector_manifest(), args.attack_steps, args.victims, args.grid)
+    accuracy, renewal = report["accuracy"], report["renewal"]
+    a0 = next(a for a in report["attackers"] if a["name"] == "A0")["reidentified"]
+    lines = [
+        f"LFW View 2, 10-fold accuracy: clean vs clean {100 * accuracy['clean_vs_clean']:.2f}%, clean probe vs "
+        f"protected template {100 * accuracy['clean_probe_vs_protected']:.2f}%",
+        f"TAR at FAR 1e-3: clean {100 * accuracy['tar_far_1e3_clean']:.2f}%, protected "
+        f"{100 * accuracy['tar_far_1e3_protected']:.2f}%",
+        f"attackers on {report['victims']} evaluation people (re-identified: the reconstruction matches the person's "
+        f"other photo at FMR 1e-3, {report['threshold']:.4f} clean / {report['protected_threshold']:.4f} protected):",
+        f"  {'attacker':<8} {'re-ID':>7} {'of A0':>7} {'SSIM':>6} {'PSNR':>6} {'trained':>8}",
+    ]
+    for attacker in report["attackers"]:
+        ratio = attacker["reidentified"] / a0 if a0 else float("nan")
+        lines.append(f"  {attacker['name']:<8} {100 * attacker['reidentified']:>6.1f}% {ratio:>7.2f} "
+                     f"{attacker['ssim']:>6.3f} {attacker['psnr']:>6.2f} {attacker['train_minutes']:>6.1f} min")
+    lines += [
+        f"unlinkability D_sys between two sites: {report['unlinkability_d_sys']:.3f} "
+        f"(clean embeddings: {report['unprotected_d_sys']:.3f})",
+        f"renewal: old templates under the new secret {100 * renewal['old_templates_accuracy']:.2f}% "
+        f"(TAR {100 * renewal['old_templates_tar']:.2f}%), renewed {100 * renewal['renewed_accuracy']:.2f}%",
+        f"reconstructions: {report['grid_png']}",
+    ]
+    return report, "\n".join(lines)

@@ -69,7 +69,8 @@ def _apply(args: argparse.Namespace) -> tuple[dict, str]:
     store, secrets = open_store(config.store.resolved_path, config.store.keys)
     with store, FacePipeline.from_config(config) as pipeline:
         changes = _changes(config, args.file, store, args.prune)
-        threshold = pipeline.manifest.threshold
+        protector = protector_for(secrets, pipeline.embedder.dim, config.models.protector, config.models.provider)
+        threshold = protector.threshold  # duplicates are found among protected templates
         policy = EnrollmentPolicy(
             gates=config.recognition.quality.gates(),
             min_photos=config.enrollment.min_photos,
@@ -77,7 +78,7 @@ def _apply(args: argparse.Namespace) -> tuple[dict, str]:
             duplicate_threshold=threshold.at_fmr(config.enrollment.duplicate_fmr) if config.enrollment.duplicate_check else None,
             review_threshold=threshold.at_fmr(config.enrollment.review_fmr) if config.enrollment.duplicate_check else None,
         )
-        report = apply_changes(changes, store, pipeline, protector_for(secrets, pipeline.embedder.dim), policy,
+        report = apply_changes(changes, store, pipeline, protector, policy,
                                args.prune, progress=not args.no_progress and not args.json)
     data = {"applied": dict(report.applied), "rejected_people": report.rejected_people,
             "rejected_photos": report.rejected_photos, "review": report.review, "photos": report.photos,

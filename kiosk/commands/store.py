@@ -20,6 +20,7 @@ def register(subparsers) -> None:
         ("rekey", "re-encrypt the store under a new database key", _rekey),
         ("verify", "check page authentication, integrity and the schema", _verify),
         ("purge", "apply the retention limits of the config now", _purge),
+        ("set-pin", "set the administrator PIN of the GUI (asked for, never an argument)", _set_pin),
     ):
         add_config_option(add_command(group, name, text, handler))
 
@@ -82,3 +83,18 @@ def _purge(args: argparse.Namespace) -> tuple[dict, str]:
         removed = store.apply_retention(config.retention.events_days, config.retention.expired_people_grace_days,
                                         date.today())
     return removed, f"removed {removed['events']} old events and {removed['people']} expired people"
+
+
+def _set_pin(args: argparse.Namespace) -> tuple[dict, str]:
+    import getpass
+
+    from kiosk.admin_pin import set_pin
+
+    config = load_config(args.config)
+    pin = getpass.getpass("New administrator PIN (digits): ")
+    if getpass.getpass("Again: ") != pin:
+        raise StoreError("the two PINs differ; nothing was changed")
+    store, _ = open_store(config.store.resolved_path, config.store.keys)
+    with store:
+        set_pin(store, pin)
+    return {"pin_set": True}, "administrator PIN set"

@@ -82,6 +82,19 @@ def all_impostor_distances(embeddings: np.ndarray, identities: np.ndarray, chunk
     return np.concatenate(collected)
 
 
+def cross_impostor_distances(probes: np.ndarray, templates: np.ndarray, identities: np.ndarray,
+                             chunk: int = 1024) -> np.ndarray:
+    """Distances from every probe to every template of another identity (probe and template sets differ)."""
+    squares = np.einsum("ij,ij->i", templates, templates)
+    collected = []
+    for start in range(0, len(probes), chunk):
+        block = probes[start:start + chunk]
+        d2 = np.einsum("ij,ij->i", block, block)[:, None] + squares[None, :] - 2 * block @ templates.T
+        impostor = identities[start:start + chunk, None] != identities[None, :]
+        collected.append(np.sqrt(np.maximum(d2[impostor], 0)).astype(np.float32))
+    return np.concatenate(collected)
+
+
 def roc_against_all_impostors(genuine: np.ndarray, impostors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(FAR, TAR) at every genuine distance, FAR measured on a large impostor set (smooth at low FAR)."""
     thresholds = np.sort(genuine)

@@ -7,6 +7,7 @@ frames are dropped and counted, so the kiosk always decides on what the camera s
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -40,12 +41,13 @@ class CaptureThread:
 
     def __init__(self, open_source: Callable[[], FrameSource], *, live: bool,
                  backoff_s: tuple[float, float] = (0.5, 10.0), on_event: Callable[[SourceEvent], None] | None = None,
-                 pace: bool = False):
+                 pace: bool = False, realtime: bool = False):
         self._open = open_source
         self.live = live
         self.backoff_s = backoff_s
         self._on_event = on_event or (lambda event: None)
         self._pace = pace
+        self._realtime = realtime  # play a recorded file at its own speed, as a camera would deliver it
         self._queue: queue.Queue[Frame] = queue.Queue(maxsize=1)
         self._stop = threading.Event()
         self._ended = threading.Event()
@@ -126,8 +128,11 @@ class CaptureThread:
         """Move frames until the source ends (True) or fails (False). A stalled stream ends its read
         through the source's own read timeout (OpenCV's FFmpeg options), never by closing it from
         another thread, which OpenCV does not survive."""
+        started = time.monotonic()
         try:
             for frame in source.frames():
+                if self._realtime:
+                    self._stop.wait(max(0.0, frame.timestamp_ms / 1000 - (time.monotonic() - started)))
                 self.stats.frames += 1
                 self._offer(frame)
                 if self._stop.is_set():

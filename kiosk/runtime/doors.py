@@ -131,28 +131,40 @@ class MqttOutput:
 
 
 class PulsedRelay:
-    """A relay that is switched on for a grant and off again after the pulse (serial board or GPIO)."""
+    """A relay output: switched on by a grant, off again after the pulse. Subclasses say how to
+    switch (serial board, GPIO) and what to release; the relay starts and ends off (locked)."""
 
-    def __init__(self, switch_on: Callable[[], None], switch_off: Callable[[], None], pulse_s: float):
-        self._on, self._off, self.pulse_s = switch_on, switch_off, pulse_s
+    name = "relay"
+
+    def _start_relay(self, pulse_s: float) -> None:
+        self.pulse_s = pulse_s
         self._timer: threading.Timer | None = None
-        self._off()  # fail-secure start: locked
+        self._switch(False)
 
-    def pulse(self) -> None:
+    def _switch(self, on: bool) -> None:
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        raise NotImplementedError
+
+    def deliver(self, decision: Decision) -> None:
+        if decision.outcome is not Outcome.GRANTED:
+            return
         if self._timer:
             self._timer.cancel()
-        self._on()
-        self._timer = threading.Timer(self.pulse_s, self._off)
+        self._switch(True)
+        self._timer = threading.Timer(self.pulse_s, self._switch, (False,))
         self._timer.daemon = True
         self._timer.start()
 
     def close(self) -> None:
         if self._timer:
             self._timer.cancel()
-        self._off()
+        self._switch(False)
+        self._release()
 
 
-class SerialRelayOutput:
+class SerialRelayOutput(PulsedRelay):
     """A USB relay board driven by byte commands over a serial port (pyserial)."""
 
     name = "serial"
@@ -164,22 +176,18 @@ class SerialRelayOutput:
             self._port = serial.Serial(port, baudrate=baudrate, timeout=1, write_timeout=1)
         except (serial.SerialException, OSError) as exc:
             raise DoorOutputError(f"serial relay {port}: {exc}") from None
-        self._relay = PulsedRelay(lambda: self._write(open_command), lambda: self._write(close_command), pulse_s)
+        self._commands = {True: open_command, False: close_command}
+        self._start_relay(pulse_s)
 
-    def _write(self, command: bytes) -> None:
-        self._port.write(command)
+    def _switch(self, on: bool) -> None:
+        self._port.write(self._commands[on])
         self._port.flush()
 
-    def deliver(self, decision: Decision) -> None:
-        if decision.outcome is Outcome.GRANTED:
-            self._relay.pulse()
-
-    def close(self) -> None:
-        self._relay.close()
+    def _release(self) -> None:
         self._port.close()
 
 
-class GpioOutput:
+class GpioOutput(PulsedRelay):
     """A relay on a GPIO pin (gpiozero), where the hardware exists."""
 
     name = "gpio"
@@ -191,14 +199,15 @@ class GpioOutput:
             self._device = OutputDevice(pin, active_high=active_high, initial_value=False)
         except Exception as exc:  # no gpiozero, no pin factory, no such pin: say which
             raise DoorOutputError(f"GPIO pin {pin}: {exc} (install facegate[gpio] on the device with the relay)") from None
-        self._relay = PulsedRelay(self._device.on, self._device.off, pulse_s)
+        self._start_relay(pulse_s)
 
-    def deliver(self, decision: Decision) -> None:
-        if decision.outcome is Outcome.GRANTED:
-            self._relay.pulse()
+    def _switch(self, on: bool) -> None:
+        if on:
+            self._device.on()
+        else:
+            self._device.off()
 
-    def close(self) -> None:
-        self._relay.close()
+    def _release(self) -> None:
         self._device.close()
 
 

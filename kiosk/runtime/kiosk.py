@@ -58,10 +58,10 @@ class KioskRunner:
         self.gallery = self.store.gallery_matrix(model_id, enabled_only=False)
         people = {p.id: p for p in self.store.list_people()}
         recognition = self.config.recognition
-        manifest_threshold = self.pipeline.manifest.threshold
+        calibrated = self.protector.threshold  # clean probe vs protected template
         threshold = recognition.threshold or threshold_for_gallery(
-            manifest_threshold.at_fmr, recognition.false_accepts_per_day, recognition.attempts_per_day,
-            len(people), manifest_threshold.value)
+            calibrated.at_fmr, recognition.false_accepts_per_day, recognition.attempts_per_day,
+            len(people), calibrated.value)
         self.decider = Decider(DecisionPolicy(threshold, recognition.votes_needed, recognition.vote_window,
                                               int(recognition.cooldown_s * 1000), self.door.name), people)
         log.info("gallery: %d people, %d templates, threshold %.4f", len(people), len(self.gallery.person_ids), threshold)

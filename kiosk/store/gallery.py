@@ -58,7 +58,21 @@ class GalleryStore:
             connection = open_database(path, secrets.database_key, secrets.previous_database_key, create)
         except DatabaseError as exc:
             raise StoreError(f"{path}: cannot be opened as a store ({exc})") from None
-        return cls(connection, path, secrets)
+        store = cls(connection, path, secrets)
+        store._check_template_secret(secrets)
+        return store
+
+    def _check_template_secret(self, secrets: KioskSecrets) -> None:
+        """Templates are only usable with the secret that protected them: a store remembers a check
+        value of its template secret (never the secret) and refuses another one."""
+        check = hmac.new(secrets.template_secret, b"facegate template secret check", hashlib.sha256).hexdigest()
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'template_secret_check'").fetchone()
+        if row is None:
+            with self.transaction():
+                self._db.execute("INSERT INTO meta (key, value) VALUES ('template_secret_check', ?)", (check,))
+        elif not hmac.compare_digest(row[0], check):
+            raise SecretsError(f"{self.path}: the template secret is not the one this store's templates were "
+                               f"protected with; restore the right key set (or rotate the secret on the old one)")
 
     def close(self) -> None:
         self._db.close()
@@ -204,6 +218,14 @@ class GalleryStore:
             """SELECT a.person_ref, p.display_name, a.at, a.direction, a.door FROM attendance a
                LEFT JOIN people p ON p.id = a.person_ref WHERE a.at >= ? AND a.at < ? ORDER BY a.at, a.id""",
             (start, end)).fetchall()
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Inside the caller's transaction."""
+        self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     # privacy duties ---------------------------------------------------------------------------
     def pseudonym(self, person_id: str) -> str:

@@ -53,7 +53,7 @@ class KioskSecrets:
             keys = {name: bytes.fromhex(data[name]) for name in ("database_key", "template_secret")}
             previous = data.get("previous_database_key")
             version = int(data.get("template_secret_version", 1))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise SecretsError(f"{where}: not a facegate key set (expected JSON with hex database_key and "
                             f"template_secret); create one with `python main.py store init`") from None
         if any(len(value) != KEY_BYTES for value in keys.values()):

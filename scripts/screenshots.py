@@ -1,0 +1,115 @@
+"""Render the GUI offscreen into docs/screenshots/: the kiosk screen (granted, not recognised), each
+enrollment wizard step, and administration. Faces come from the pinned sample photos of the
+face_recognition package (MIT), never from ../shared/data.
+
+    .venv/bin/python scripts/screenshots.py
+"""
+
+import os
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("GLOG_minloglevel", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from kiosk.admin_pin import set_pin  # noqa: E402
+from kiosk.bench import door_frame  # noqa: E402
+from kiosk.config import KioskConfig, StoreConfig  # noqa: E402
+from kiosk.enrollment import save_enrollment  # noqa: E402
+from kiosk.imageio import decode_image  # noqa: E402
+from kiosk.pipeline import FacePipeline  # noqa: E402
+from kiosk.store.access import open_store, protector_for  # noqa: E402
+from kiosk.store.keys import KeySourceConfig, KioskSecrets, save_secrets  # noqa: E402
+from kiosk.store.records import Consent, Person  # noqa: E402
+from models.registry import fetch, load_packages, read_member  # noqa: E402
+from ui.main_window import MainWindow  # noqa: E402
+from ui.theme import STYLESHEET  # noqa: E402
+
+OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+PREFIX = "face_recognition-1.3.0/tests/test_images/"
+
+
+def sample(name: str) -> np.ndarray:
+    return decode_image(read_member(fetch(load_packages()["face-recognition-samples"]), f"{PREFIX}{name}.jpg"), name)
+
+
+def wait_for(app: QApplication, condition, seconds: float = 30.0) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.01)
+    if not condition():
+        raise SystemExit("the GUI did not reach the expected state in time")
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="facegate-shots-"))
+    keys = KeySourceConfig(file=scratch / "keys.json")
+    save_secrets(keys, KioskSecrets.generate())
+    config = KioskConfig(store=StoreConfig(path=scratch / "gallery.db", keys=keys))
+    store, secrets = open_store(config.store.path, keys, create=True)
+    with FacePipeline.from_config(config) as pipeline:
+        embeddings = np.stack([pipeline.encode_one(sample(n), n).embedding for n in ("obama", "obama3")])
+        protector = protector_for(secrets, pipeline.embedder.dim, provider="cpu")
+        save_enrollment(store, Person("e1044", "Barack Obama", "staff"), Consent("Barack Obama", date.today(), "door access"),
+                        embeddings, [100.0, 100.0], protector, pipeline.manifest.id, None)
+    set_pin(store, "2468")
+    store.close()
+    video = scratch / "visits.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 15, (640, 480))
+    for name in ("obama2", "biden"):
+        frame = cv2.cvtColor(door_frame(sample(name)), cv2.COLOR_RGB2BGR)
+        for _ in range(60):
+            writer.write(frame)
+    writer.release()
+
+    app = QApplication.instance() or QApplication([])
+    app.setStyleSheet(STYLESHEET)
+    window = MainWindow(config, str(video))
+    window.resize(1280, 800)
+    window.show()
+    banner = window.kiosk.banner
+    wait_for(app, lambda: "Welcome" in banner.text())
+    window.grab().save(str(OUT / "kiosk_granted.png"))
+    wait_for(app, lambda: "Not recognised" in banner.text())
+    window.grab().save(str(OUT / "kiosk_not_recognised.png"))
+    window.show_admin()
+    window.admin.refresh()
+    window.grab().save(str(OUT / "admin.png"))
+    wizard = window.make_wizard(None)
+    wizard.resize(900, 700)
+    wizard.show()
+    wizard.details.person_id.setText("e1061")
+    wizard.details.name.setText("Joe Biden")
+    app.processEvents()
+    wizard.grab().save(str(OUT / "wizard_1_details.png"))
+    wizard.next()
+    wizard.consent.agreed.setChecked(True)
+    app.processEvents()
+    wizard.grab().save(str(OUT / "wizard_2_consent.png"))
+    wizard.next()
+    photo = scratch / "biden.jpg"
+    cv2.imwrite(str(photo), cv2.cvtColor(sample("biden"), cv2.COLOR_RGB2BGR))
+    wizard.capture.enroll_files([photo])
+    wait_for(app, wizard.capture.isComplete)
+    wizard.grab().save(str(OUT / "wizard_3_capture.png"))
+    wizard.next()
+    app.processEvents()
+    wizard.grab().save(str(OUT / "wizard_4_review.png"))
+    wizard.reject()
+    window.close()
+    print(f"screenshots written to {OUT}")
+
+
+if __name__ == "__main__":
+    main()

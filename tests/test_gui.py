@@ -1,0 +1,109 @@
+"""The real widgets, offscreen, on a real video source made from LFW photos and a real store."""
+
+import json
+
+import pytest
+
+from kiosk.admin_pin import set_pin
+from kiosk.config import load_config
+from kiosk.store.access import open_store
+from tests.gallery_files import person_entry, write_gallery, write_kiosk_config
+from tests.test_cli import run_cli
+from tests.visits import Visit, write_visits_video
+
+PIN = "2468"
+
+
+@pytest.fixture(scope="module")
+def kiosk_config(tmp_path_factory, lfw_dir, models_built):
+    folder = tmp_path_factory.mktemp("gui")
+    path = write_kiosk_config(folder, gui={"fullscreen": False})
+    assert run_cli("store", "init", "--config", str(path)).returncode == 0
+    people = [person_entry(lfw_dir, "Colin_Powell", [1, 2, 3], person_id="colin-powell")]
+    applied = run_cli("gallery", "apply", str(write_gallery(folder / "g.yaml", people)), "--config", str(path), "--json")
+    assert json.loads(applied.stdout)["applied"] == {"add": 1}
+    config = load_config(path)
+    store, _ = open_store(config.store.resolved_path, config.store.keys)
+    with store:
+        set_pin(store, PIN)
+    return config
+
+
+def photo(lfw_dir, person, number):
+    return lfw_dir / "images" / person / f"{person}_{number:04d}.jpg"
+
+
+@pytest.fixture
+def window(qtbot, kiosk_config, lfw_dir, tmp_path):
+    from ui.main_window import MainWindow
+
+    video = write_visits_video(tmp_path / "visits.avi", [Visit(photo(lfw_dir, "Colin_Powell", 4), 2.5),
+                                                         Visit(photo(lfw_dir, "Vladimir_Putin", 1), 2.5)])
+    main = MainWindow(kiosk_config, str(video))
+    qtbot.addWidget(main)
+    main.resize(1024, 700)
+    main.show()
+    yield main
+    main.close()
+
+
+def test_the_kiosk_screen_welcomes_a_member_and_refuses_a_stranger(qtbot, window):
+    banner = window.kiosk.banner
+    qtbot.waitUntil(lambda: "Welcome, Colin Powell" in banner.text(), timeout=30_000)
+    assert window.kiosk.video.pixmap() is not None and not window.kiosk.video.pixmap().isNull()
+    qtbot.waitUntil(lambda: "Not recognised" in banner.text(), timeout=30_000)
+
+
+def test_a_wrong_pin_is_refused_and_audited(qtbot, window):
+    from ui.pin_dialog import PinDialog
+
+    dialog = PinDialog(window.pin_gate)
+    qtbot.addWidget(dialog)
+    dialog.pin.setText("1111")
+    dialog.try_pin()
+    assert dialog.message.text() == "Wrong PIN" and dialog.result() == 0
+    dialog.pin.setText(PIN)
+    dialog.try_pin()
+    assert dialog.result() == 1
+    kinds = [kind for _, kind, _, _ in window.store.events(limit=5)]
+    assert kinds[:2] == ["admin_login", "admin_login_failed"]
+
+
+def run_wizard(qtbot, wizard, person_id: str, name: str, photos=None):
+    wizard.show()
+    wizard.details.person_id.setText(person_id)
+    wizard.details.name.setText(name)
+    wizard.next()
+    wizard.consent.agreed.setChecked(True)
+    wizard.next()
+    if photos is not None:
+        wizard.capture.enroll_files(photos)
+    qtbot.waitUntil(wizard.capture.isComplete, timeout=30_000)
+    wizard.next()
+    wizard.accept()
+
+
+def test_the_wizard_enrolls_from_a_video_and_from_photo_files(qtbot, window, lfw_dir, tmp_path):
+    window.show_admin()
+    video = write_visits_video(tmp_path / "serena.avi", [Visit(photo(lfw_dir, "Serena_Williams", 1), 5.0)])
+    wizard = window.make_wizard(str(video))
+    qtbot.addWidget(wizard)
+    run_wizard(qtbot, wizard, "serena-williams", "Serena Williams")
+    assert wizard.saved_person is not None
+    files = window.make_wizard(None)
+    qtbot.addWidget(files)
+    run_wizard(qtbot, files, "tony-blair", "Tony Blair", [photo(lfw_dir, "Tony_Blair", n) for n in (2, 3)])
+    counts = window.store.template_counts()
+    assert counts["serena-williams"] >= 3 and counts["tony-blair"] == 2
+    assert window.store.consents("tony-blair")[0].given_by == "Tony Blair"
+
+
+def test_admin_delete_removes_the_person_from_the_store(qtbot, window):
+    window.show_admin()
+    admin = window.admin
+    admin.search.setText("colin")
+    assert admin.table.rowCount() == 1
+    admin.table.selectRow(0)
+    admin.delete_selected(confirm=False)
+    assert window.store.get_person("colin-powell") is None
+    assert admin.table.rowCount() == 0

@@ -1,0 +1,158 @@
+"""Administration: people (search, enable/disable, hard delete), recent events, attendance export,
+status, PIN change. Every change goes through kiosk/ and is audited there."""
+
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from PySide6.QtCore import QDate, Signal
+from PySide6.QtWidgets import (QDateEdit, QFileDialog, QHBoxLayout, QHeaderView, QInputDialog, QLabel, QLineEdit,
+                               QListWidget, QMessageBox, QPushButton, QTableWidget, QTableWidgetItem, QTabWidget,
+                               QVBoxLayout, QWidget)
+
+from kiosk.admin_pin import PinError, set_pin
+from kiosk.runtime.attendance import export_attendance
+from kiosk.store.gallery import GalleryStore
+from ui.texts import text
+
+COLUMNS = ("id", "name", "role", "enabled", "templates")
+
+
+class AdminPanel(QWidget):
+    back_requested = Signal()
+    enroll_requested = Signal()
+    gallery_changed = Signal()
+
+    def __init__(self, store: GalleryStore, language: str = "en"):
+        super().__init__()
+        self.store, self.language = store, language
+        self.search = QLineEdit(placeholderText=text("search", language))
+        self.search.textChanged.connect(self.refresh)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels([text(c, language) for c in COLUMNS])
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COLUMNS.index("name"), QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setVisible(False)
+        self.events = QListWidget()
+        self.status = QLabel()
+        tabs = QTabWidget()
+        tabs.addTab(self._people_tab(), text("people", language))
+        tabs.addTab(self.events, text("recent_events", language))
+        tabs.addTab(self._attendance_tab(), text("export_attendance", language))
+        tabs.addTab(self.status, text("status", language))
+        back = QPushButton(text("back_to_kiosk", language))
+        back.clicked.connect(self.back_requested)
+        enroll = QPushButton(text("enroll", language))
+        enroll.clicked.connect(self.enroll_requested)
+        change_pin = QPushButton(text("change_pin", language))
+        change_pin.clicked.connect(self.change_pin)
+        buttons = QHBoxLayout()
+        for button in (enroll, change_pin):
+            buttons.addWidget(button)
+        buttons.addStretch()
+        buttons.addWidget(back)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(f"<h1>{text('admin', language)}</h1>"))
+        layout.addWidget(tabs, stretch=1)
+        layout.addLayout(buttons)
+        self.provider = "?"
+        self.camera_state = "?"
+
+    def _people_tab(self) -> QWidget:
+        page = QWidget()
+        toggle = QPushButton(f"{text('enable', self.language)} / {text('disable', self.language)}")
+        toggle.clicked.connect(self.toggle_selected)
+        delete = QPushButton(text("delete", self.language))
+        delete.clicked.connect(self.delete_selected)
+        row = QHBoxLayout()
+        row.addWidget(toggle)
+        row.addWidget(delete)
+        row.addStretch()
+        layout = QVBoxLayout(page)
+        layout.addWidget(self.search)
+        layout.addWidget(self.table, stretch=1)
+        layout.addLayout(row)
+        return page
+
+    def _attendance_tab(self) -> QWidget:
+        page = QWidget()
+        self.start = QDateEdit(QDate.currentDate().addDays(-30), calendarPopup=True)
+        self.end = QDateEdit(QDate.currentDate(), calendarPopup=True)
+        export = QPushButton(text("export_attendance", self.language))
+        export.clicked.connect(lambda: self.export_attendance(None))
+        layout = QHBoxLayout(page)
+        for widget in (self.start, self.end, export):
+            layout.addWidget(widget)
+        layout.addStretch()
+        return page
+
+    def refresh(self) -> None:
+        needle = self.search.text().strip().lower()
+        counts = self.store.template_counts()
+        people = [p for p in self.store.list_people() if needle in p.id.lower() or needle in p.display_name.lower()]
+        self.table.setRowCount(len(people))
+        for row, person in enumerate(people):
+            values = (person.id, person.display_name, person.role, "\u2714" if person.enabled else "\u2716",
+                      str(counts.get(person.id, 0)))
+            for column, value in enumerate(values):
+                self.table.setItem(row, column, QTableWidgetItem(value))
+        self.events.clear()
+        for at, kind, person, detail in self.store.events(limit=50):
+            self.events.addItem(f"{at}  {kind}  {person or ''}  {detail or ''}")
+        self.status.setText("\n".join([text("provider", self.language, provider=self.provider),
+                                       text("camera_status", self.language, state=self.camera_state),
+                                       text("store_status", self.language, people=len(self.store.list_people()))]))
+
+    def selected_id(self) -> str | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.table.item(rows[0].row(), 0).text() if rows else None
+
+    def toggle_selected(self) -> None:
+        person = self.store.get_person(self.selected_id() or "")
+        if person is None:
+            return
+        with self.store.transaction():
+            self.store.upsert_person(replace(person, enabled=not person.enabled))
+            self.store.log_event("person_updated", person.id, changes=[f"enabled -> {not person.enabled}"], by="admin")
+        self.gallery_changed.emit()
+        self.refresh()
+
+    def delete_selected(self, confirm: bool = True) -> None:
+        person = self.store.get_person(self.selected_id() or "")
+        if person is None:
+            return
+        question = text("confirm_delete", self.language, name=person.display_name, id=person.id)
+        if confirm and QMessageBox.question(self, text("delete", self.language), question) != QMessageBox.StandardButton.Yes:
+            return
+        self.store.hard_delete(person.id, reason="deleted by administrator")
+        self.gallery_changed.emit()
+        self.refresh()
+
+    def export_attendance(self, path: Path | None) -> Path | None:
+        if path is None:
+            chosen, _ = QFileDialog.getSaveFileName(self, text("export_attendance", self.language),
+                                                    "attendance.xlsx", "Excel (*.xlsx);;CSV (*.csv)")
+            if not chosen:
+                return None
+            path = Path(chosen)
+        start = datetime.combine(self.start.date().toPython(), datetime.min.time(), timezone.utc)
+        end = datetime.combine(self.end.date().toPython() + timedelta(days=1), datetime.min.time(), timezone.utc)
+        rows = self.store.attendance_between(start.isoformat(), end.isoformat())
+        export_attendance(rows, path, "csv" if path.suffix == ".csv" else "xlsx")
+        with self.store.transaction():
+            self.store.log_event("attendance_exported", None, records=len(rows), by="admin")
+        return path
+
+    def change_pin(self) -> None:
+        pin, ok = QInputDialog.getText(self, text("change_pin", self.language), text("enter_pin", self.language),
+                                       QLineEdit.EchoMode.Password)
+        if ok:
+            try:
+                set_pin(self.store, pin)
+            except PinError as exc:
+                QMessageBox.warning(self, text("change_pin", self.language), str(exc))
+
+

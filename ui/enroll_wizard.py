@@ -1,0 +1,178 @@
+"""The enrollment wizard: person details, explicit consent, guided capture (camera, video or photo
+files), review with quality and duplicate check, then only protected templates are saved."""
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QThread, Qt
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFormLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout,
+                               QWizard, QWizardPage)
+
+from kiosk.config import KioskConfig
+from kiosk.enrollment import save_enrollment
+from kiosk.gallery.spec import ID_PATTERN
+from kiosk.store.records import Consent, Person
+from ui.enroll_worker import EnrollWorker
+from ui.texts import text
+
+
+class DetailsPage(QWizardPage):
+    def __init__(self, language: str):
+        super().__init__()
+        self.setTitle(text("details", language))
+        self.person_id, self.name, self.role = QLineEdit(), QLineEdit(), QLineEdit("staff")
+        form = QFormLayout(self)
+        for key, field in (("id", self.person_id), ("name", self.name), ("role", self.role)):
+            form.addRow(text(key, language), field)
+            field.textChanged.connect(self.completeChanged)
+
+    def isComplete(self) -> bool:
+        import re
+
+        return bool(re.match(ID_PATTERN, self.person_id.text()) and self.name.text().strip() and self.role.text().strip())
+
+
+class ConsentPage(QWizardPage):
+    def __init__(self, language: str):
+        super().__init__()
+        self.setTitle(text("consent", language))
+        statement = QLabel(text("consent_text", language), wordWrap=True)
+        self.agreed = QCheckBox(text("consent", language))
+        self.given_by = QLineEdit()
+        self.agreed.toggled.connect(self.completeChanged)
+        self.given_by.textChanged.connect(self.completeChanged)
+        layout = QVBoxLayout(self)
+        layout.addWidget(statement)
+        layout.addWidget(self.agreed)
+        layout.addWidget(QLabel(text("consent_given_by", language)))
+        layout.addWidget(self.given_by)
+
+    def initializePage(self) -> None:
+        if not self.given_by.text():
+            self.given_by.setText(self.wizard().details.name.text())
+
+    def isComplete(self) -> bool:
+        return self.agreed.isChecked() and bool(self.given_by.text().strip())
+
+
+class CapturePage(QWizardPage):
+    def __init__(self, language: str):
+        super().__init__()
+        self.language = language
+        self.setTitle(text("capture", language))
+        self.video = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
+        self.video.setMinimumSize(480, 360)
+        self.guide = QLabel(objectName="guide", alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
+        files = QPushButton(text("from_files", language))
+        files.clicked.connect(self.choose_files)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.video, stretch=1)
+        layout.addWidget(self.guide)
+        layout.addWidget(files)
+        self.thread: QThread | None = None
+        self.worker: EnrollWorker | None = None
+
+    def initializePage(self) -> None:
+        wizard = self.wizard()
+        wizard.embeddings = None
+        if wizard.source is not None:
+            self.start(EnrollWorker(wizard.config, source=wizard.source))
+
+    def start(self, worker: EnrollWorker) -> None:
+        self.stop()
+        self.worker, self.thread = worker, QThread()
+        worker.moveToThread(self.thread)
+        self.thread.started.connect(worker.run)
+        worker.frame.connect(self.show_frame)
+        worker.done.connect(self.captured)
+        worker.failed.connect(lambda message: self.guide.setText(message))
+        self.thread.start()
+
+    def enroll_files(self, photos: list[Path]) -> None:
+        """Enroll from photos (in the worker); the first one is shown while they are checked."""
+        self.video.setPixmap(QPixmap(str(photos[0])).scaled(self.video.size(), Qt.AspectRatioMode.KeepAspectRatio))
+        self.start(EnrollWorker(self.wizard().config, photos=photos))
+
+    def choose_files(self) -> None:
+        names, _ = QFileDialog.getOpenFileNames(self, text("from_files", self.language), "", "Photos (*.jpg *.jpeg *.png)")
+        if names:
+            self.enroll_files([Path(n) for n in names])
+
+    def show_frame(self, image, key: str, kept: int) -> None:
+        self.video.setPixmap(QPixmap.fromImage(image).scaled(self.video.size(), Qt.AspectRatioMode.KeepAspectRatio))
+        needed = 3
+        self.guide.setText(text(key, self.language, count=min(kept, needed), needed=needed))
+
+    def captured(self, embeddings, sharpness, rejected: dict) -> None:
+        wizard = self.wizard()
+        if len(embeddings) < wizard.config.enrollment.min_photos:
+            reasons = "; ".join(f"{Path(p).name}: {r}" for p, r in rejected.items())
+            self.guide.setText(reasons or text("center_face", self.language))
+            return
+        wizard.embeddings, wizard.sharpness = embeddings, list(sharpness)
+        self.guide.setText(text("ready_to_save", self.language, count=len(embeddings),
+                                sharpness=float(np.median(sharpness))))
+        self.completeChanged.emit()
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+        if self.thread is not None:
+            self.thread.quit()
+            self.thread.wait(5000)
+        self.worker = self.thread = None
+
+    def cleanupPage(self) -> None:
+        self.stop()
+
+    def isComplete(self) -> bool:
+        return self.wizard().embeddings is not None
+
+
+class ReviewPage(QWizardPage):
+    def __init__(self, language: str):
+        super().__init__()
+        self.language = language
+        self.setTitle(text("review", language))
+        self.summary = QLabel(wordWrap=True)
+        QVBoxLayout(self).addWidget(self.summary)
+
+    def initializePage(self) -> None:
+        wizard = self.wizard()
+        wizard.capture.stop()
+        self.summary.setText(f"<h2>{wizard.details.name.text()}</h2>" + text(
+            "ready_to_save", self.language, count=len(wizard.embeddings), sharpness=float(np.median(wizard.sharpness))))
+
+    def validatePage(self) -> bool:
+        """Save now; a face that is already someone else's is refused and nothing is written."""
+        wizard = self.wizard()
+        details = wizard.details
+        person = Person(details.person_id.text(), details.name.text().strip(), details.role.text().strip())
+        consent = Consent(wizard.consent.given_by.text().strip(), date.today(), "door access and attendance")
+        outcome = save_enrollment(wizard.store, person, consent, wizard.embeddings, wizard.sharpness, wizard.protector,
+                                  wizard.model_id, wizard.duplicate_threshold)
+        if not outcome.saved:
+            self.summary.setText(text("duplicate_of", self.language, other=outcome.duplicate_of))
+            return False
+        wizard.saved_person = person
+        return True
+
+
+class EnrollWizard(QWizard):
+    def __init__(self, config: KioskConfig, store, protector, model_id: str, duplicate_threshold: float | None,
+                 source: str | None, language: str = "en", parent=None):
+        super().__init__(parent)
+        self.config, self.store, self.protector = config, store, protector
+        self.model_id, self.duplicate_threshold, self.source = model_id, duplicate_threshold, source
+        self.embeddings, self.sharpness, self.saved_person = None, [], None
+        self.setWindowTitle(text("enroll", language))
+        self.details, self.consent = DetailsPage(language), ConsentPage(language)
+        self.capture, self.review = CapturePage(language), ReviewPage(language)
+        for page in (self.details, self.consent, self.capture, self.review):
+            self.addPage(page)
+
+    def done(self, result: int) -> None:
+        self.capture.stop()
+        super().done(result)

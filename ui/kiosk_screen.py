@@ -1,0 +1,97 @@
+"""The kiosk screen: live video with the acting face outlined, one large message, time and door state."""
+
+import time
+
+from PySide6.QtCore import QDateTime, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QKeySequence, QPainter, QPen, QPixmap, QShortcut
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+
+from kiosk.runtime.decisions import Outcome
+from ui import theme
+from ui.engine_worker import FrameView
+from ui.texts import text
+
+DECISION_HOLD_S = 3.0
+
+
+class KioskScreen(QWidget):
+    admin_requested = Signal()
+
+    def __init__(self, language: str = "en", pulse_s: float = 3.0):
+        super().__init__()
+        self.language, self.pulse_s = language, pulse_s
+        self._decision_until = 0.0
+        self._door_open_until = 0.0
+        self.video = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
+        self.video.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.video.setMinimumSize(320, 240)
+        self.banner = QLabel(objectName="banner", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.banner.setWordWrap(True)
+        self.clock = QLabel()
+        self.door = QLabel()
+        self.camera = QLabel()
+        admin = QPushButton(text("admin", language))
+        admin.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        admin.clicked.connect(self.admin_requested)
+        QShortcut(QKeySequence("F10"), self, activated=self.admin_requested.emit)
+        top = QHBoxLayout()
+        for widget in (self.clock, self.camera):
+            top.addWidget(widget)
+        top.addStretch()
+        top.addWidget(self.door)
+        top.addWidget(admin)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.video, stretch=1)
+        layout.addWidget(self.banner)
+        self._set_banner(text("idle", language), theme.HINT, "hint")
+        self._tick()
+        timer = QTimer(self, interval=1000)
+        timer.timeout.connect(self._tick)
+        timer.start()
+
+    def _tick(self) -> None:
+        self.clock.setText(QDateTime.currentDateTime().toString("dddd d MMMM  HH:mm"))
+        opened = time.monotonic() < self._door_open_until
+        self.door.setText(text("door_open" if opened else "door_closed", self.language))
+        self.door.setObjectName("door_open" if opened else "door_locked")
+        self.door.style().unpolish(self.door)
+        self.door.style().polish(self.door)
+
+    def _set_banner(self, message: str, colour: str, symbol: str) -> None:
+        self.banner.setText(f"{theme.SYMBOLS[symbol]}  {message}")
+        self.banner.setStyleSheet(f"background: {colour};")
+
+    def show_camera_event(self, kind: str, detail: str) -> None:
+        self.camera.setText(text("camera_lost", self.language) if kind == "source_lost" else "")
+
+    def show_frame(self, view: FrameView) -> None:
+        self._draw_video(view)
+        now = time.monotonic()
+        decision = view.decision
+        if decision is not None:
+            self._decision_until = now + DECISION_HOLD_S
+            if decision.outcome is Outcome.GRANTED:
+                self._door_open_until = now + self.pulse_s
+                self._set_banner(text("welcome", self.language, name=decision.display_name), theme.GRANTED, "granted")
+            elif decision.outcome is Outcome.DENIED:
+                self._set_banner(text("denied_reason", self.language, name=decision.display_name, reason=decision.reason),
+                                 theme.DENIED, "denied")
+            else:
+                self._set_banner(text("not_recognised", self.language), theme.DENIED, "unknown")
+            self._tick()
+        elif now >= self._decision_until:
+            message = text(view.hint.value, self.language) if view.hint else text("idle", self.language)
+            self._set_banner(message, theme.HINT, "hint")
+
+    def _draw_video(self, view: FrameView) -> None:
+        pixmap = QPixmap.fromImage(view.image)
+        if view.box is not None:
+            painter = QPainter(pixmap)
+            painter.setPen(QPen(QColor(theme.FACE_BOX), max(3, pixmap.width() // 160)))
+            x0, y0, x1, y1 = view.box
+            margin = 0.15 * (x1 - x0)
+            painter.drawRoundedRect(QRectF(x0 - margin, y0 - margin, x1 - x0 + 2 * margin, y1 - y0 + 2 * margin), 12, 12)
+            painter.end()
+        self.video.setPixmap(pixmap.scaled(self.video.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                                           Qt.TransformationMode.SmoothTransformation))

@@ -1,0 +1,96 @@
+"""The main window: the kiosk screen, and behind the administrator PIN, administration and enrollment.
+The engine runs in a worker thread; entering administration stops it (the wizard needs the camera)."""
+
+from PySide6.QtCore import QThread
+from PySide6.QtWidgets import QMainWindow, QStackedWidget
+
+from kiosk.admin_pin import PinGate
+from kiosk.config import KioskConfig
+from kiosk.store.access import open_store, protector_for
+from ui.admin_panel import AdminPanel
+from ui.engine_worker import EngineWorker
+from ui.enroll_wizard import EnrollWizard
+from ui.kiosk_screen import KioskScreen
+from ui.pin_dialog import PinDialog
+from ui.texts import text
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, config: KioskConfig, source: str | None = None):
+        super().__init__()
+        self.config = config
+        self.source = source or config.camera.source
+        self.language = config.gui.language
+        self.setWindowTitle(text("app_title", self.language))
+        self.store, self._secrets = open_store(config.store.resolved_path, config.store.keys)
+        self.pin_gate = PinGate(self.store)
+        self.kiosk = KioskScreen(self.language, config.doors[0].pulse_s)
+        self.admin = AdminPanel(self.store, self.language)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.kiosk)
+        self.pages.addWidget(self.admin)
+        self.setCentralWidget(self.pages)
+        self.kiosk.admin_requested.connect(self.ask_pin)
+        self.admin.back_requested.connect(self.show_kiosk)
+        self.admin.enroll_requested.connect(self.open_wizard)
+        self.engine: EngineWorker | None = None
+        self.engine_thread: QThread | None = None
+        self.start_engine()
+
+    def start_engine(self) -> None:
+        self.engine, self.engine_thread = EngineWorker(self.config, self.source), QThread()
+        self.engine.moveToThread(self.engine_thread)
+        self.engine_thread.started.connect(self.engine.run)
+        self.engine.frame_ready.connect(self.kiosk.show_frame)
+        self.engine.camera_event.connect(self.kiosk.show_camera_event)
+        self.engine.camera_event.connect(lambda kind, _: setattr(self.admin, "camera_state", kind))
+        self.engine.provider_known.connect(lambda provider: setattr(self.admin, "provider", provider))
+        self.engine.failed.connect(lambda message: self.kiosk.banner.setText(message))
+        self.engine.finished.connect(self.engine_thread.quit)
+        self.engine_thread.start()
+
+    def stop_engine(self) -> None:
+        if self.engine is not None:
+            self.engine.stop()
+            self.engine_thread.quit()
+            self.engine_thread.wait(10_000)
+        self.engine = self.engine_thread = None
+
+    def ask_pin(self) -> bool:
+        dialog = PinDialog(self.pin_gate, self.language, self)
+        if dialog.exec():
+            self.show_admin()
+            return True
+        return False
+
+    def show_admin(self) -> None:
+        self.stop_engine()
+        self.admin.refresh()
+        self.pages.setCurrentWidget(self.admin)
+
+    def show_kiosk(self) -> None:
+        self.pages.setCurrentWidget(self.kiosk)
+        self.start_engine()
+
+    def make_wizard(self, source: str | None) -> EnrollWizard:
+        from kiosk.manifest import load_embedder_manifest
+
+        manifest = load_embedder_manifest(self.config.models.embedder)
+        enrollment = self.config.enrollment
+        protector = protector_for(self._secrets, manifest.dim, self.config.models.protector, self.config.models.provider)
+        threshold = protector.threshold.at_fmr(enrollment.duplicate_fmr) if enrollment.duplicate_check else None
+        wizard = EnrollWizard(self.config, self.store, protector, manifest.id, threshold, source, self.language, self)
+        wizard.finished.connect(lambda _: self.admin.refresh())
+        return wizard
+
+    def open_wizard(self) -> None:
+        self.make_wizard(self.source).exec()
+
+    def closeEvent(self, event) -> None:
+        """A full-screen kiosk only closes from administration: nobody walks away with the screen."""
+        if self.config.gui.fullscreen and self.pages.currentWidget() is self.kiosk and not self.ask_pin():
+            event.ignore()
+            return
+        self.stop_engine()
+        self.store.close()
+        super().closeEvent(event)
