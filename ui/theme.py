@@ -27,5 +27,6 @@ QPushButton {{ background: #263238; border: 2px solid #90A4AE; border-radius: 8p
 QPushButton:focus {{ border-color: {FACE_BOX}; }}
 QLineEdit, QTableWidget, QListWidget, QPlainTextEdit, QComboBox, QDateEdit {{
     background: #1C2329; border: 1px solid #607D8B; border-radius: 6px; padding: 4px; }}
+QCheckBox::indicator {{ width: 28px; height: 28px; }}
 QHeaderView::section {{ background: #263238; color: {TEXT}; padding: 6px; border: 0; }}
 """

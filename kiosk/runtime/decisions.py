@@ -108,6 +108,11 @@ class Decider:
     people: dict[str, Person]
     last_decided_ms: dict[str, int] = field(default_factory=dict)
 
+    def still_same_visit(self, track: Track, person_id: str | None, distance: float) -> bool:
+        """After a decision: does the face in this track still belong to whom it was decided for?"""
+        now_matches = person_id if distance < self.policy.threshold else None
+        return now_matches == track.decided_person
+
     def vote(self, track: Track, person_id: str | None, distance: float, at_ms: int, faces_in_view: int,
              now: datetime) -> Decision | None:
         if track.decided:
@@ -120,14 +125,14 @@ class Decider:
             if count >= self.policy.votes_needed:
                 return self._decide_known(track, leader, at_ms, faces_in_view, now)
         if len(track.votes) >= self.policy.vote_window and not counts:
-            track.decided = True
+            track.decided, track.decided_person = True, None
             best = min(d for _, d in track.votes)
             return Decision(Outcome.UNKNOWN, at_ms, track.track_id, distance=best, reason="no enrolled person matches",
                             faces_in_view=faces_in_view, door=self.policy.door, visit_ms=at_ms - track.first_seen_ms)
         return None
 
     def _decide_known(self, track: Track, person_id: str, at_ms: int, faces_in_view: int, now: datetime) -> Decision | None:
-        track.decided = True
+        track.decided, track.decided_person = True, person_id
         last = self.last_decided_ms.get(person_id)
         if last is not None and at_ms - last < self.policy.cooldown_ms:
             return None  # the same visit seen again after a lost track

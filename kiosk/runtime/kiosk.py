@@ -26,6 +26,10 @@ from kiosk.store.gallery import GalleryStore
 
 log = logging.getLogger(__name__)
 
+# A decided visit is re-checked every this many frames, so that someone who steps into the place
+# of the person just decided (a queue at the door) gets a decision of their own.
+RECHECK_EVERY = 8
+
 
 @dataclass(frozen=True)
 class FrameStatus:
@@ -99,10 +103,19 @@ class KioskRunner:
         acting = max(range(len(aligned)), key=lambda i: aligned[i].face.area)
         face, track = aligned[acting], tracks[acting]
         hint = hint_for(face.quality, self.gates)
-        if hint is not None or track.decided or len(self.gallery.person_ids) == 0:
+        if hint is not None or len(self.gallery.person_ids) == 0:
             return FrameStatus(frame, face.face.box, len(aligned), hint, None)
-        probe = self.protector.probe_space(self.pipeline.embedder.embed(face.chip[None]))
-        person_id, distance = nearest_person(probe, self.gallery.templates, self.gallery.person_ids)
+        if track.decided:
+            track.frames_since_check += 1
+            if track.frames_since_check < RECHECK_EVERY:
+                return FrameStatus(frame, face.face.box, len(aligned), None, None)
+            track.frames_since_check = 0
+        person_id, distance = nearest_person(self.protector.probe_space(self.pipeline.embedder.embed(face.chip[None])),
+                                             self.gallery.templates, self.gallery.person_ids)
+        if track.decided:
+            if self.decider.still_same_visit(track, person_id, distance):
+                return FrameStatus(frame, face.face.box, len(aligned), None, None)
+            track.restart(frame.timestamp_ms)  # a new person stepped into the same place
         decision = self.decider.vote(track, person_id, distance, frame.timestamp_ms, len(aligned),
                                      now or datetime.now())
         if decision is not None:

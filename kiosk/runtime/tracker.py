@@ -20,13 +20,20 @@ class Track:
     last_seen_ms: int
     first_seen_ms: int = 0
     decided: bool = False
+    decided_person: str | None = None  # who the visit was decided for (None: unknown)
     votes: list = field(default_factory=list)  # recent (person_id | None, distance) per matched frame
+    frames_since_check: int = 0
+
+    def restart(self, timestamp_ms: int) -> None:
+        """Someone else now stands where this track's face was: a new visit begins."""
+        self.decided, self.decided_person, self.votes = False, None, []
+        self.first_seen_ms, self.frames_since_check = timestamp_ms, 0
 
 
 class FaceTracker:
     """Greedy IoU matching; a track that is not seen for `timeout_ms` is over (the visit ended)."""
 
-    def __init__(self, min_iou: float = 0.3, timeout_ms: int = 1500):
+    def __init__(self, min_iou: float = 0.3, timeout_ms: int = 700):
         self.min_iou = min_iou
         self.timeout_ms = timeout_ms
         self.tracks: dict[int, Track] = {}
