@@ -9,11 +9,14 @@ same person, and rotating the secret renews every template without anyone enroll
 """
 
 import hashlib
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from kiosk.errors import ProtectionError
+
+if TYPE_CHECKING:
+    from kiosk.manifest import ThresholdSpec
 
 
 class TemplateProtector(Protocol):
@@ -21,6 +24,7 @@ class TemplateProtector(Protocol):
 
     protector_id: str
     secret_version: int
+    threshold: "ThresholdSpec | None"  # clean probe vs protected template, as calibrated
 
     def protect(self, embeddings: np.ndarray) -> np.ndarray: ...
 
@@ -46,6 +50,7 @@ class KeyedProtector:
     """The keyed layer alone: an orthogonal transform chosen by the site's template secret."""
 
     protector_id = "keyed-orthogonal-v1"
+    threshold = None  # distances are the clean ones: the embedder's calibration applies
 
     def __init__(self, secret: bytes, secret_version: int, dim: int):
         self.secret_version = secret_version

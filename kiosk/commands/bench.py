@@ -33,5 +33,5 @@ def _bench(args: argparse.Namespace) -> tuple[dict, str]:
     timings, provider = run_benchmark(files, args.repeats, args.provider)
     lines = [f"{len(files)} LFW photos, {args.repeats} passes, embedder on {provider}",
              f"  {'stage':<30} {'per':<14} {'median ms':>10} {'p95 ms':>8}"]
-    lines += [f"  {t.stage:<30} {t.unit:<14} {t.median_ms:>10.2f} {t.p95_ms:>8.2f}" for t in timings]
+    lines += [f"  {t.stage:<30} {t.unit:<14} {t.median_ms:>10.3f} {t.p95_ms:>8.3f}" for t in timings]
     return {"photos": len(files), "provider": provider, "stages": [asdict(t) for t in timings]}, "\n".join(lines)

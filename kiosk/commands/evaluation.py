@@ -104,8 +104,10 @@ def _privacy(args: argparse.Namespace) -> tuple[dict, str]:
         lines.append(f"  {attacker['name']:<8} {100 * attacker['reidentified']:>6.1f}% {ratio:>7.2f} "
                      f"{attacker['ssim']:>6.3f} {attacker['psnr']:>6.2f} {attacker['train_minutes']:>6.1f} min")
     lines += [
-        f"unlinkability D_sys between two sites: {report['unlinkability_d_sys']:.3f} "
-        f"(clean embeddings: {report['unprotected_d_sys']:.3f})",
+        f"unlinkability D_sys between two sites: {report['unlinkability_d_sys']:.3f} mean, "
+        f"{report['unlinkability_d_sys_max']:.3f} worst of {len(report['unlinkability_d_sys_per_site_pair'])} site pairs "
+        f"(estimator with nothing to link: {report['unlinkability_control']:.3f}; clean embeddings: "
+        f"{report['unprotected_d_sys']:.3f})",
         f"renewal: old templates under the new secret {100 * renewal['old_templates_accuracy']:.2f}% "
         f"(TAR {100 * renewal['old_templates_tar']:.2f}%), renewed {100 * renewal['renewed_accuracy']:.2f}%",
         f"reconstructions: {report['grid_png']}",

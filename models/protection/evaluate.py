@@ -6,6 +6,7 @@ A0 clean -> clean; A1 = A0 on protected templates; A2 trained on templates it ma
 shipped protector and its own secret; A2+ trained with the site's secret too.
 """
 
+import hashlib
 import secrets as random_secrets
 from dataclasses import dataclass
 
@@ -44,11 +45,42 @@ def d_sys(mated: np.ndarray, non_mated: np.ndarray, bins: int = 100) -> float:
     p_mated, _ = np.histogram(mated, edges, density=True)
     p_non, _ = np.histogram(non_mated, edges, density=True)
     width = np.diff(edges)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # empty bins: handled by the np.where calls
         ratio = np.where(p_non > 0, p_mated / p_non, np.where(p_mated > 0, np.inf, 0.0))
-    local = np.where(ratio > 1, 2 * ratio / (1 + ratio) - 1, 0.0)
+        local = np.where(ratio > 1, 2 * ratio / (1 + ratio) - 1, 0.0)
     local = np.where(np.isinf(ratio), 1.0, local)
     return float(np.sum(local * p_mated * width))
+
+
+def _d_sys_of(distances: np.ndarray, identities: np.ndarray, rng: np.random.Generator,
+              include_diagonal: bool = True) -> float:
+    """D_sys of one cross-site distance matrix: mated = the same person (same photo on the diagonal,
+    other photos off it), non-mated = a random sample of different people."""
+    same = identities[:, None] == identities[None, :]
+    off_diagonal = ~np.eye(len(identities), dtype=bool)
+    mated = distances[same & off_diagonal]
+    if include_diagonal:
+        mated = np.concatenate([np.diag(distances), mated])
+    non_mated = distances[~same]
+    return d_sys(mated, non_mated[rng.permutation(len(non_mated))[:200_000]])
+
+
+def _unlinkability(evaluation: FaceSet, make_protector, pairs_of_sites: int) -> tuple[list[float], list[float]]:
+    """D_sys for several pairs of sites (each a fresh secret), and a control: D_sys of non-mated
+    against non-mated, which shows how far above zero the estimator reads when nothing is linkable."""
+    rows = np.arange(min(len(evaluation.identities), 3000))
+    identities = evaluation.identities[rows]
+    rng = np.random.default_rng(ATTACK_SEED)
+    linkability, control = [], []
+    for _ in range(pairs_of_sites):
+        site_a, site_b = make_protector(random_secrets.token_bytes(32)), make_protector(random_secrets.token_bytes(32))
+        distances = pairwise_distances(site_a.protect(evaluation.embeddings[rows]),
+                                       site_b.protect(evaluation.embeddings[rows]))
+        linkability.append(_d_sys_of(distances, identities, rng))
+        non_mated = distances[identities[:, None] != identities[None, :]]
+        shuffled = non_mated[rng.permutation(len(non_mated))]
+        control.append(d_sys(shuffled[200_000:209_000], shuffled[:200_000]))
+    return linkability, control
 
 
 def _pairs_accuracy(pairs: LfwPairs, index: dict, probes: np.ndarray, templates: np.ndarray) -> tuple[float, float]:
@@ -116,7 +148,9 @@ def evaluate_privacy(protector_manifest, attack_steps: int, victims: int, grid_p
         return AdversarialProtector(protector_manifest.path, protector_manifest.sha256, protector_manifest.id,
                                     secret, version, dim, provider="cpu", threshold=protector_manifest.threshold)
 
-    site_secret, other_site_secret, attacker_secret = (random_secrets.token_bytes(32) for _ in range(3))
+    # Fixed evaluation secrets: a cached A2+ must hold exactly this site's secret.
+    site_secret, attacker_secret = (hashlib.sha256(f"facegate evaluation {who}".encode()).digest()
+                                    for who in ("site", "attacker"))
     site = protector(site_secret)
     site_templates = site.protect(evaluation.embeddings)
 
@@ -133,7 +167,7 @@ def evaluate_privacy(protector_manifest, attack_steps: int, victims: int, grid_p
 
     def attack(name: str, train_templates: np.ndarray, key: str):
         """Train (or load the cached) attacker; the key names what its training data depended on."""
-        cached = cache_dir() / "protection" / f"attacker_{name}_{attack_steps}_{key[:12]}.pt"
+        cached = cache_dir() / "protection" / f"attacker_{name}_{attack_steps}_{key[:24]}.pt"
         if cached.exists():
             saved = torch.load(cached, weights_only=True)
             decoder = FaceDecoder(dim)
@@ -150,7 +184,8 @@ def evaluate_privacy(protector_manifest, attack_steps: int, victims: int, grid_p
     rebuilt["A1"] = decode(a0, site_templates[stolen])
     a2, a2_minutes = attack("A2", protector(attacker_secret).protect(train.embeddings), protector_manifest.sha256)
     rebuilt["A2"] = decode(a2, site_templates[stolen])
-    a2p, a2p_minutes = attack("A2+", site.protect(train.embeddings), protector_manifest.sha256)
+    a2p, a2p_minutes = attack("A2+", site.protect(train.embeddings),
+                              protector_manifest.sha256[:12] + hashlib.sha256(site_secret).hexdigest()[:12])
     rebuilt["A2+"] = decode(a2p, site_templates[stolen])
     minutes = {"A0": a0_minutes, "A1": 0.0, "A2": a2_minutes, "A2+": a2p_minutes}
     for name, faces in rebuilt.items():
@@ -162,18 +197,11 @@ def evaluate_privacy(protector_manifest, attack_steps: int, victims: int, grid_p
         results.append(AttackResult(name, rate, ssim, psnr, minutes[name]))
     write_grid(grid_path, originals[:12], {name: faces[:12] for name, faces in rebuilt.items()})
 
-    # Unlinkability: the same people's templates at two sites with different secrets.
-    other_site = protector(other_site_secret)
-    people = evaluation.identities
-    rows = np.arange(min(len(people), 3000))
-    distances = pairwise_distances(site_templates[rows], other_site.protect(evaluation.embeddings[rows]))
-    same_person = people[rows][:, None] == people[rows][None, :]
-    upper = ~np.eye(len(rows), dtype=bool)
-    mated = np.concatenate([np.diag(distances), distances[same_person & upper]])
-    non_mated = distances[~same_person][:200_000]
-    unlinkability = d_sys(mated, non_mated)
-    baseline = pairwise_distances(evaluation.embeddings[rows], evaluation.embeddings[rows])
-    unprotected = d_sys(np.concatenate([baseline[same_person & upper]]), baseline[~same_person][:200_000])
+    # Unlinkability: the same people's templates at pairs of sites with different secrets.
+    unlinkability, control = _unlinkability(evaluation, protector, pairs_of_sites=5)
+    rows = np.arange(min(len(evaluation.identities), 3000))
+    clean = pairwise_distances(evaluation.embeddings[rows], evaluation.embeddings[rows])
+    unprotected = _d_sys_of(clean, evaluation.identities[rows], np.random.default_rng(ATTACK_SEED), include_diagonal=False)
 
     # Renewal: rotate the site's secret; old templates stop matching, renewed ones match as before.
     renewed_site = protector(site_secret, version=2)
@@ -186,7 +214,9 @@ def evaluate_privacy(protector_manifest, attack_steps: int, victims: int, grid_p
                      "tar_far_1e3_clean": clean_tar, "tar_far_1e3_protected": prot_tar},
         "attackers": [r.__dict__ for r in results],
         "victims": int(len(stolen)),
-        "unlinkability_d_sys": unlinkability, "unprotected_d_sys": unprotected,
+        "unlinkability_d_sys": float(np.mean(unlinkability)), "unlinkability_d_sys_max": float(np.max(unlinkability)),
+        "unlinkability_d_sys_per_site_pair": [round(v, 4) for v in unlinkability],
+        "unlinkability_control": float(np.mean(control)), "unprotected_d_sys": unprotected,
         "renewal": {"old_templates_accuracy": old_acc, "old_templates_tar": old_tar,
                     "renewed_accuracy": new_acc, "renewed_tar": new_tar},
         "threshold": threshold, "protected_threshold": protected_threshold, "attack_steps": attack_steps, "training_faces": len(train.faces),
