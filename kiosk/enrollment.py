@@ -68,15 +68,14 @@ def save_enrollment(store, person, consent, embeddings: np.ndarray, qualities: l
                     model_id: str, duplicate_threshold: float | None) -> EnrollmentOutcome:
     """Protect the embeddings, refuse a face that is already someone else's, then write the person,
     their templates and consent in one transaction. The clean embeddings never reach the store."""
-    from kiosk.matching import nearest_person
+    from kiosk.matching import nearest_other_person
     from kiosk.store.records import TemplateSet
 
     templates = protector.protect(np.asarray(embeddings, dtype=np.float32))
     if duplicate_threshold is not None:
         gallery = store.gallery_matrix(model_id, enabled_only=False)
-        others = gallery.person_ids != person.id
-        if others.any():
-            other, distance = nearest_person(templates, gallery.templates[others], gallery.person_ids[others])
+        if len(gallery.person_ids):
+            other, distance = nearest_other_person(templates, gallery.templates, gallery.person_ids, person.id)
             if distance < duplicate_threshold:
                 return EnrollmentOutcome(False, other, distance)
     with store.transaction():

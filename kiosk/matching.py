@@ -19,3 +19,10 @@ def nearest_person(probes: np.ndarray, gallery: np.ndarray, person_ids: np.ndarr
         return None, float("inf")
     row, column = np.unravel_index(int(np.argmin(distances)), distances.shape)
     return str(person_ids[column]), float(distances[row, column])
+
+
+def nearest_other_person(probes: np.ndarray, gallery: np.ndarray, person_ids: np.ndarray,
+                         exclude: str) -> tuple[str | None, float]:
+    """nearest_person among everyone but `exclude`: the duplicate check of an enrollment."""
+    others = person_ids != exclude
+    return nearest_person(probes, gallery[others], person_ids[others]) if others.any() else (None, float("inf"))

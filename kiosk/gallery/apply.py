@@ -12,7 +12,7 @@ from tqdm import tqdm
 from kiosk.enrollment import enroll_photos
 from kiosk.errors import ConfigError, ImageError, ProtectionError
 from kiosk.gallery.plan import Change
-from kiosk.matching import nearest_person
+from kiosk.matching import nearest_other_person
 from kiosk.pipeline import FacePipeline
 from kiosk.protection import TemplateProtector
 from kiosk.quality import QualityGates
@@ -87,9 +87,9 @@ def _drop_duplicates(enrolled: list[_Enrolled], store: GalleryStore, model_id: s
     ids, matrix = list(existing.person_ids), existing.templates
     kept = []
     for item in enrolled:
-        others = np.array([pid != item.change.person_id for pid in ids], dtype=bool)
-        if len(ids) and others.any():
-            other, distance = nearest_person(item.templates, matrix[others], np.array(ids, dtype=object)[others])
+        if len(ids):
+            other, distance = nearest_other_person(item.templates, matrix, np.array(ids, dtype=object),
+                                                   item.change.person_id)
             if distance < policy.duplicate_threshold:
                 report.rejected_people[item.change.person_id] = (
                     f"face already enrolled as {other} (distance {distance:.3f} < {policy.duplicate_threshold:.3f})")
