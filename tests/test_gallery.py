@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from kiosk.config import load_config
@@ -168,3 +169,26 @@ def test_audit_verify_names_an_edited_record(kiosk, lfw_dir, tmp_path):
     connection.close()
     done = run_cli("audit", "verify", "--config", str(kiosk))
     assert done.returncode == 1 and "audit chain broken at event" in done.stdout and "changed" in done.stdout
+
+
+def test_rotating_the_template_secret_renews_templates_without_re_enrolling(kiosk, lfw_dir, tmp_path, pipeline):
+    from kiosk.imageio import read_image
+    from kiosk.store.access import protector_for
+    from kiosk.store.keys import load_secrets
+
+    run_cli("gallery", "apply", str(write_gallery(tmp_path / "g.yaml", [person_entry(lfw_dir, "Colin_Powell", [1, 2])])),
+            "--config", str(kiosk))
+    config = load_config(kiosk)
+    before = load_secrets(config.store.keys)
+    done = run_cli("store", "rotate-secret", "--config", str(kiosk), "--json")
+    assert done.returncode == 0, done.stderr
+    after = load_secrets(config.store.keys)
+    assert after.template_secret_version == 2 and after.template_secret != before.template_secret
+    assert after.database_key == before.database_key
+    probe = pipeline.encode_one(read_image(lfw_dir / "images/Colin_Powell/Colin_Powell_0003.jpg"), "probe").embedding[None]
+    with stored(kiosk) as store:
+        gallery = store.gallery_matrix("dlib-resnet-v1")
+        assert gallery.secret_version == 2
+    new, old = protector_for(after, 128, provider="cpu"), protector_for(before, 128, provider="cpu")
+    assert np.linalg.norm(new.probe_space(probe) - gallery.templates, axis=1).min() < new.threshold.value
+    assert np.linalg.norm(old.probe_space(probe) - gallery.templates, axis=1).min() > old.threshold.value

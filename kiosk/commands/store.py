@@ -7,7 +7,7 @@ from kiosk.commands import add_command
 from kiosk.commands.config_check import add_config_option
 from kiosk.config import load_config
 from kiosk.errors import SecretsError, StoreError
-from kiosk.store.access import open_store
+from kiosk.store.access import open_store, protector_for
 from kiosk.store.gallery import GalleryStore
 from kiosk.store.keys import KioskSecrets, load_secrets, save_secrets, with_new_database_key
 
@@ -21,6 +21,7 @@ def register(subparsers) -> None:
         ("verify", "check page authentication, integrity and the schema", _verify),
         ("purge", "apply the retention limits of the config now", _purge),
         ("set-pin", "set the administrator PIN of the GUI (asked for, never an argument)", _set_pin),
+        ("rotate-secret", "renew every template under a new template secret, without re-enrolling", _rotate_secret),
     ):
         add_config_option(add_command(group, name, text, handler))
 
@@ -98,3 +99,31 @@ def _set_pin(args: argparse.Namespace) -> tuple[dict, str]:
     with store:
         set_pin(store, pin)
     return {"pin_set": True}, "administrator PIN set"
+
+
+def _rotate_secret(args: argparse.Namespace) -> tuple[dict, str]:
+    """New template secret; templates renewed in one transaction (t_new = Q_new Q_old^T t_old).
+    The new key set is written beside the old one first, so an interruption loses nothing."""
+    import secrets as random_secrets
+    from dataclasses import replace
+
+    from kiosk.manifest import load_protector_manifest
+
+    config = load_config(args.config)
+    keys = config.store.keys
+    if keys.source != "file":
+        raise SecretsError("rotate-secret needs the key file source (it must write the new secret safely)")
+    old = load_secrets(keys)
+    new = replace(old, template_secret=random_secrets.token_bytes(32),
+                  template_secret_version=old.template_secret_version + 1)
+    pending = keys.model_copy(update={"file": keys.file.expanduser().with_suffix(".pending.json")})
+    save_secrets(pending, new)
+    dim = load_protector_manifest(config.models.protector).dim
+    old_protector = protector_for(old, dim, config.models.protector, "cpu")
+    new_protector = protector_for(new, dim, config.models.protector, "cpu")
+    with GalleryStore.open(config.store.resolved_path, old) as store:
+        count = store.renew_templates(lambda block: old_protector.renew(block, new_protector), new)
+    save_secrets(keys, new)
+    pending.file.unlink()
+    return ({"templates": count, "secret_version": new.template_secret_version},
+            f"{count} templates renewed under template secret version {new.template_secret_version}")

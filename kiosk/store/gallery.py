@@ -27,6 +27,11 @@ PSEUDONYM_PREFIX = "deleted-"
 _PERSON_COLUMNS = "id, display_name, role, enabled, valid_from, valid_until, doors, photo_digest, schedule"
 
 
+def _secret_check(secrets: KioskSecrets) -> str:
+    """A check value of the template secret (never the secret): tells whether a key set fits a store."""
+    return hmac.new(secrets.template_secret, b"facegate template secret check", hashlib.sha256).hexdigest()
+
+
 def now_utc() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -62,17 +67,33 @@ class GalleryStore:
         store._check_template_secret(secrets)
         return store
 
+    def renew_templates(self, renew, secrets: KioskSecrets) -> int:
+        """Move every template into the space of a new template secret, in one transaction:
+        `renew` maps an (N, D) block of old templates to new ones; no clean embedding is involved."""
+        rows = self._db.execute("SELECT id, template, dim FROM templates ORDER BY id").fetchall()
+        with self.transaction():
+            if rows:
+                old = np.stack([np.frombuffer(row[1], dtype=np.float32, count=row[2]) for row in rows])
+                new = np.ascontiguousarray(renew(old), dtype=np.float32)
+                self._db.executemany("UPDATE templates SET template = ?, secret_version = ? WHERE id = ?",
+                                     [(vector.tobytes(), secrets.template_secret_version, row[0])
+                                      for vector, row in zip(new, rows)])
+            self.set_meta("template_secret_check", _secret_check(secrets))
+            self.log_event("template_secret_rotated", None, version=secrets.template_secret_version, templates=len(rows))
+        return len(rows)
+
     def _check_template_secret(self, secrets: KioskSecrets) -> None:
         """Templates are only usable with the secret that protected them: a store remembers a check
         value of its template secret (never the secret) and refuses another one."""
-        check = hmac.new(secrets.template_secret, b"facegate template secret check", hashlib.sha256).hexdigest()
+        check = _secret_check(secrets)
         row = self._db.execute("SELECT value FROM meta WHERE key = 'template_secret_check'").fetchone()
         if row is None:
             with self.transaction():
                 self._db.execute("INSERT INTO meta (key, value) VALUES ('template_secret_check', ?)", (check,))
         elif not hmac.compare_digest(row[0], check):
             raise SecretsError(f"{self.path}: the template secret is not the one this store's templates were "
-                               f"protected with; restore the right key set (or rotate the secret on the old one)")
+                               f"protected with; restore the right key set (after an interrupted rotate-secret, "
+                               f"the new one is the *.pending.json file beside the key file)")
 
     def close(self) -> None:
         self._db.close()
