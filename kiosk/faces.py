@@ -1,6 +1,7 @@
 """Typed per-face results that check themselves, and the rules for which face acts."""
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -24,7 +25,7 @@ class DetectedFace:
         if self.pose is not None and self.pose.shape != (4, 4):
             raise ValueError(f"pose: expected shape (4, 4), got {self.pose.shape}")
 
-    @property
+    @cached_property
     def box(self) -> tuple[float, float, float, float]:
         """Tight box around the landmarks: x0, y0, x1, y1."""
         x0, y0 = self.landmarks[:, :2].min(axis=0)

