@@ -11,13 +11,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kiosk.errors import ModelError
-from kiosk.paths import PROJECT_ROOT, model_dir
+from kiosk.paths import PROJECT_ROOT, model_dir, shared_models_dir
 
 MANIFEST_DIR = PROJECT_ROOT / "models" / "manifests"
 
 EMBEDDER_MANIFEST = "dlib_resnet_v1"
 LANDMARKER_MANIFEST = "face_landmarker"
 PROTECTOR_MANIFEST = "advface_protector"
+LIVENESS_MANIFEST = "minifasnet"
 
 POINT_NAMES = ("left_eye_outer", "left_eye_inner", "right_eye_outer", "right_eye_inner", "nose_base")
 
@@ -169,6 +170,44 @@ class ProtectorManifest(_Strict):
         return PROJECT_ROOT / self.file
 
 
+class LocalSource(_Strict):
+    """Parameters in the shared models folder (no registry package carries them)."""
+
+    directory: str
+    origin: str
+    license: str
+
+    @property
+    def path(self) -> Path:
+        return shared_models_dir() / self.directory
+
+
+class LivenessNetwork(ModelFile):
+    """One passive anti-spoofing network and the face crop it reads."""
+
+    parameters: str = Field(description="file in the source directory the network is converted from")
+    parameters_sha256: str
+    crop_scale: float = Field(gt=1, description="crop side = this x the face box side, kept inside the frame")
+
+
+class LivenessInputSpec(_Strict):
+    name: str
+    size: int = Field(gt=0)
+    pixel_format: Literal["RGB", "BGR"]
+
+
+class LivenessManifest(_Strict):
+    """Passive anti-spoofing classifiers: their crops are averaged into one live probability."""
+
+    id: str
+    kind: Literal["liveness"]
+    source: LocalSource
+    networks: list[LivenessNetwork] = Field(min_length=1)
+    input: LivenessInputSpec
+    output_name: str
+    live_class: int = Field(ge=0)
+
+
 def manifest_path(name: str) -> Path:
     return MANIFEST_DIR / f"{name}.yaml"
 
@@ -194,3 +233,7 @@ def load_embedder_manifest(name: str = EMBEDDER_MANIFEST) -> EmbedderManifest:
 
 def load_protector_manifest(name: str = PROTECTOR_MANIFEST) -> ProtectorManifest:
     return _load(name, ProtectorManifest)  # type: ignore[return-value]
+
+
+def load_liveness_manifest(name: str = LIVENESS_MANIFEST) -> LivenessManifest:
+    return _load(name, LivenessManifest)  # type: ignore[return-value]

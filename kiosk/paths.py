@@ -29,3 +29,9 @@ def shared_data_dir() -> Path:
     """The project's shared face data (LFW, UTKFace, liveness); FACEGATE_DATA overrides it."""
     configured = os.environ.get("FACEGATE_DATA")
     return Path(configured).expanduser() if configured else PROJECT_ROOT.parent / "shared" / "data"
+
+
+def shared_models_dir() -> Path:
+    """Model parameters that no registry package carries (anti-spoofing); FACEGATE_SHARED_MODELS overrides it."""
+    configured = os.environ.get("FACEGATE_SHARED_MODELS")
+    return Path(configured).expanduser() if configured else PROJECT_ROOT.parent / "shared" / "models"

@@ -13,11 +13,12 @@ from pathlib import Path
 import onnx
 
 from kiosk.errors import ChecksumError, ModelError
-from kiosk.manifest import (EMBEDDER_MANIFEST, EmbedderManifest, LandmarkerManifest, load_embedder_manifest,
-                            load_landmarker_manifest, manifest_path)
+from kiosk.manifest import (EMBEDDER_MANIFEST, LIVENESS_MANIFEST, EmbedderManifest, LandmarkerManifest,
+                            LivenessManifest, load_embedder_manifest, load_landmarker_manifest,
+                            load_liveness_manifest, manifest_path)
 from kiosk.paths import model_dir
 from models.dlib_resnet_onnx import build_dlib_resnet
-from models.manifest_edit import replace_top_level
+from models.manifest_edit import replace_list_item_field, replace_top_level
 from models.registry import Package, fetch, load_packages, read_member, sha256_of
 from models.tfjs_weights import load_tfjs_weights
 from models.quantize import quantize_descriptor
@@ -68,16 +69,20 @@ def build_landmarker(manifest: LandmarkerManifest, packages: dict[str, Package])
     return manifest.path
 
 
+def _pin_mismatch(built: str, pinned: str, path: Path, model_id: str) -> ChecksumError:
+    return ChecksumError(
+        f"{model_id}: the build wrote {path} with SHA-256 {built}, but the manifest pins {pinned}. "
+        f"A different onnx or onnxruntime release can write other bytes; if the known-answer check "
+        f"should decide, rebuild with `python main.py models build --update-pin`."
+    )
+
+
 def _pin_check(built: str, pinned: str, path: Path, model_id: str, update_pin: bool, key: str, block) -> None:
     """Stop unless the built file has the pinned SHA-256; --update-pin records the new one instead."""
     if built == pinned:
         return
     if not update_pin:
-        raise ChecksumError(
-            f"{model_id}: the build wrote {path} with SHA-256 {built}, but the manifest pins {pinned}. "
-            f"A different onnx or onnxruntime release can write other bytes; if the known-answer check "
-            f"should decide, rebuild with `python main.py models build --update-pin`."
-        )
+        raise _pin_mismatch(built, pinned, path, model_id)
     replace_top_level(manifest_path(EMBEDDER_MANIFEST), key, block)
 
 
@@ -108,6 +113,37 @@ def build_embedder(manifest: EmbedderManifest, packages: dict[str, Package], upd
     return manifest.sha256
 
 
+def build_liveness(manifest: LivenessManifest, update_pin: bool = False) -> dict[str, str]:
+    """Convert each passive anti-spoofing network from its pinned parameters; file -> SHA-256.
+
+    The parameters live outside any registry (the shared models folder): a machine without them,
+    or without PyTorch to read them, builds no passive cue, and a kiosk configured for one says so.
+    """
+    built = {}
+    for network in manifest.networks:
+        if network.path.exists() and sha256_of(network.path) == network.sha256:
+            built[network.file] = network.sha256
+            continue
+        parameters = manifest.source.path / network.parameters
+        if not parameters.exists():
+            raise ModelError(f"{manifest.id}: {parameters} is missing (the shared models folder; "
+                             f"FACEGATE_SHARED_MODELS points elsewhere)")
+        actual = sha256_of(parameters)
+        if actual != network.parameters_sha256:
+            raise ChecksumError(f"{parameters} has SHA-256 {actual}, expected {network.parameters_sha256}")
+        from models.minifasnet_onnx import build_minifasnet, load_state_dict
+
+        model = build_minifasnet(load_state_dict(parameters), manifest.input.size)
+        _write_atomically(network.path, model.SerializeToString())
+        sha = sha256_of(network.path)
+        if sha != network.sha256:
+            if not update_pin:
+                raise _pin_mismatch(sha, network.sha256, network.path, manifest.id)
+            replace_list_item_field(manifest_path(LIVENESS_MANIFEST), "file", network.file, "sha256", sha)
+        built[network.file] = sha
+    return built
+
+
 def build_all(update_pin: bool = False) -> dict[str, str]:
     """Build every model; return model id -> built file's SHA-256."""
     packages = load_packages()
@@ -117,7 +153,15 @@ def build_all(update_pin: bool = False) -> dict[str, str]:
     log.info("%s ready at %s", landmarker.id, landmarker.path)
     embedder_sha = build_embedder(embedder, packages, update_pin)
     log.info("%s ready at %s", embedder.id, embedder.path)
-    return {landmarker.id: landmarker.sha256, embedder.id: embedder_sha}
+    built = {landmarker.id: landmarker.sha256, embedder.id: embedder_sha}
+    liveness = load_liveness_manifest()
+    try:
+        for file, sha in build_liveness(liveness, update_pin).items():
+            built[f"{liveness.id}/{file}"] = sha
+    except ModuleNotFoundError:
+        log.warning("%s not built: reading its parameters needs PyTorch (pip install -e '.[train]'); "
+                    "the passive liveness cue is unavailable", liveness.id)
+    return built
 
 
 def models_ready() -> bool:

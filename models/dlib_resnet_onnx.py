@@ -6,13 +6,11 @@ normalised NCHW float32 batch; preprocessing (mean, scale) is the embedder's job
 model manifest, so the same engine code serves any descriptor.
 """
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper
 
-OPSET = 17
+from models.onnx_graph import GraphBuilder
 
 # (block name, kind) in forward order; kinds: residual keeps shape, down halves it.
 _BLOCKS = [
@@ -28,28 +26,8 @@ def _conv_out(size: int, kernel: int, stride: int, pad: int) -> int:
     return (size + 2 * pad - kernel) // stride + 1
 
 
-@dataclass
-class _GraphBuilder:
-    """Accumulates nodes and initialisers while tracking the spatial size of the running tensor."""
-
-    weights: dict[str, np.ndarray]
-    nodes: list = field(default_factory=list)
-    initializers: list = field(default_factory=list)
-    counter: int = 0
-
-    def name(self, stem: str) -> str:
-        self.counter += 1
-        return f"{stem}_{self.counter}"
-
-    def constant(self, stem: str, value: np.ndarray) -> str:
-        tensor_name = self.name(stem)
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(value), tensor_name))
-        return tensor_name
-
-    def op(self, op_type: str, inputs: list[str], stem: str, **attrs) -> str:
-        output = self.name(stem)
-        self.nodes.append(helper.make_node(op_type, inputs, [output], name=output, **attrs))
-        return output
+class _DlibGraphBuilder(GraphBuilder):
+    """The descriptor's layers, on top of the generic builder."""
 
     def conv_scale(self, x: str, prefix: str, stride: int, pad: int, relu: bool) -> str:
         """conv + bias, then the folded per-channel scale layer, then an optional ReLU."""
@@ -95,7 +73,7 @@ class _GraphBuilder:
 
 def build_dlib_resnet(weights: dict[str, np.ndarray], input_size: int) -> onnx.ModelProto:
     """Build the descriptor graph: input `chips` [N,3,S,S] float32, output `descriptors` [N,128]."""
-    g = _GraphBuilder(weights)
+    g = _DlibGraphBuilder(weights)
     x = g.conv_scale("chips", "conv32_down", 2, 0, relu=True)
     size = _conv_out(input_size, 7, 2, 0)
     x = g.op("MaxPool", [x], "maxpool", kernel_shape=[3, 3], strides=[2, 2])
@@ -111,15 +89,5 @@ def build_dlib_resnet(weights: dict[str, np.ndarray], input_size: int) -> onnx.M
     flat = g.op("Flatten", [pooled], "flatten", axis=1)
     fc = weights["fc"]
     g.nodes.append(helper.make_node("MatMul", [flat, g.constant("fc", fc.astype(np.float32))], ["descriptors"]))
-    graph = helper.make_graph(
-        g.nodes,
-        "dlib_resnet29_face_descriptor",
-        [helper.make_tensor_value_info("chips", TensorProto.FLOAT, ["N", 3, input_size, input_size])],
-        [helper.make_tensor_value_info("descriptors", TensorProto.FLOAT, ["N", fc.shape[1]])],
-        g.initializers,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="facegate", producer_version="1")
-    model.ir_version = 8
-    onnx.checker.check_model(model, full_check=True)
-    return model
+    return g.model("dlib_resnet29_face_descriptor", [("chips", ["N", 3, input_size, input_size])],
+                   [("descriptors", ["N", fc.shape[1]])])

@@ -28,3 +28,21 @@ def replace_top_level(path: Path, key: str, value: Any) -> None:
     if end < len(lines):
         block += "\n" if lines[end - 1].strip() == "" else ""
     path.write_text("".join(lines[:start]) + block + "".join(lines[end:]))
+
+
+def replace_list_item_field(path: Path, match_key: str, match_value: str, key: str, value: str) -> None:
+    """Set `key: value` in the list item whose `match_key` is `match_value` (e.g. one network's sha256)."""
+    lines = path.read_text().splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines)
+                  if re.match(rf"\s*-\s*{re.escape(match_key)}\s*:\s*{re.escape(match_value)}\s*$", line)), None)
+    if start is None:
+        raise KeyError(f"{path} has no list item with {match_key}: {match_value}")
+    for index in range(start + 1, len(lines)):
+        if re.match(r"\s*-\s", lines[index]) or not lines[index].startswith((" ", "\t")):
+            break
+        found = re.match(rf"(\s*){re.escape(key)}\s*:", lines[index])
+        if found:
+            lines[index] = f"{found.group(1)}{key}: {value}\n"
+            path.write_text("".join(lines))
+            return
+    raise KeyError(f"{path}: the item with {match_key}: {match_value} has no {key}")
