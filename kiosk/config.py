@@ -1,7 +1,7 @@
 """The kiosk's configuration (config/kiosk.yaml) as typed models that refuse unknown keys."""
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -11,6 +11,9 @@ from kiosk.store.keys import KeySourceConfig
 from kiosk.yamlfile import load_yaml_model
 
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "kiosk.yaml"
+
+if TYPE_CHECKING:
+    from kiosk.liveness.fusion import LivenessPolicy
 
 
 class _Section(BaseModel):
@@ -64,6 +67,24 @@ class RecognitionConfig(_Section):
     vote_window: int = Field(5, ge=1, le=60, description="... among this many frames of the visit")
     cooldown_s: float = Field(10.0, ge=0, description="the same person is not decided again within this time")
     quality: QualityConfig = QualityConfig()
+
+
+class LivenessConfig(_Section):
+    enabled: bool = Field(True, description="no grant without a live verdict; off only for tests with still photos")
+    texture: bool = Field(True, description="the MiniFASNet texture cue (its models are built from the shared parameters)")
+    texture_threshold: float = Field(0.95, gt=0, lt=1, description="least median live probability over the last frames")
+    timeout_s: float = Field(6.0, gt=0, le=60, description="no live verdict by then: spoof suspected")
+    challenge: list[Literal["blink", "turn_left", "turn_right"]] = Field(
+        default_factory=list, description="active steps, asked in a random order; empty: passive cues only")
+    challenge_step_s: float = Field(4.0, gt=0, le=30, description="time allowed for each challenge step")
+
+    def policy(self) -> "LivenessPolicy":
+        from kiosk.liveness.challenge import Step
+        from kiosk.liveness.fusion import LivenessPolicy
+
+        return LivenessPolicy(texture_threshold=self.texture_threshold, timeout_ms=int(self.timeout_s * 1000),
+                              challenge=tuple(Step(step) for step in self.challenge),
+                              challenge_step_ms=int(self.challenge_step_s * 1000))
 
 
 class EnrollmentConfig(_Section):
@@ -161,6 +182,7 @@ class KioskConfig(_Section):
     camera: CameraConfig = CameraConfig()
     models: ModelsConfig = ModelsConfig()
     recognition: RecognitionConfig = RecognitionConfig()
+    liveness: LivenessConfig = LivenessConfig()
     enrollment: EnrollmentConfig = EnrollmentConfig()
     store: StoreConfig = StoreConfig()
     retention: RetentionConfig = RetentionConfig()
@@ -173,6 +195,14 @@ class KioskConfig(_Section):
     def _vote(self) -> "KioskConfig":
         if self.recognition.votes_needed > self.recognition.vote_window:
             raise ValueError("recognition: votes_needed must not exceed vote_window")
+        return self
+
+    @model_validator(mode="after")
+    def _liveness_timeout(self) -> "KioskConfig":
+        steps = len(self.liveness.challenge)
+        if steps and self.liveness.timeout_s < steps * self.liveness.challenge_step_s:
+            raise ValueError(f"liveness: timeout_s ({self.liveness.timeout_s:g}) is shorter than the {steps} challenge "
+                             f"steps of {self.liveness.challenge_step_s:g} s each")
         return self
 
     @model_validator(mode="after")

@@ -1,9 +1,13 @@
-"""`eval lfw`: LFW 10-fold accuracy, ROC, TAR at FAR, and threshold calibration into the manifest."""
+"""`eval lfw`, `eval liveness`, `eval privacy`: accuracy, presentation-attack detection and template protection."""
 
 import argparse
+import sys
 from pathlib import Path
 
+import numpy as np
+
 from kiosk.commands import add_command, require_training_extra
+from kiosk.config import DEFAULT_CONFIG
 from kiosk.errors import FacegateError
 from kiosk.manifest import EMBEDDER_MANIFEST, load_embedder_manifest, manifest_path
 from kiosk.paths import PROJECT_ROOT, shared_data_dir
@@ -21,12 +25,59 @@ def register(subparsers) -> None:
                      help="use only this many pairs of each fold (a quick look; 0 = all 600)")
     lfw.add_argument("--calibrate", action="store_true",
                      help="record the threshold for the manifest's target FMR in the model manifest")
+    liveness = add_command(group, "liveness", "liveness on ../shared/data/liveness: APCER and BPCER per attack type, "
+                           "per cue and fused, file by file", _liveness)
+    liveness.add_argument("--data", type=Path, default=None, help="liveness folder with labels.csv")
+    liveness.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="kiosk config whose liveness policy is measured")
     privacy = add_command(group, "privacy", "protected-template accuracy, four reconstruction attackers, "
                           "unlinkability, renewal, and a reconstruction grid PNG (needs the train extra)", _privacy)
     privacy.add_argument("--attack-steps", type=int, default=700, help="training steps of each attacker")
     privacy.add_argument("--victims", type=int, default=1000, help="evaluation people attacked")
     privacy.add_argument("--grid", type=Path, default=PROJECT_ROOT / "out" / "reconstructions.png",
                          help="LFW faces and their reconstructions: research data, kept out of git")
+
+
+def _liveness(args: argparse.Namespace) -> tuple[dict, str]:
+    from kiosk.config import load_config
+    from kiosk.evaluation.liveness import CUES, error_rates, evaluate
+    from kiosk.liveness.texture import TextureLivenessModel
+    from kiosk.manifest import load_landmarker_manifest, load_liveness_manifest
+
+    config = load_config(args.config)
+    policy = config.liveness.policy()
+    texture = TextureLivenessModel(load_liveness_manifest(), threads=1)
+    root = args.data or shared_data_dir() / "liveness"
+    outcomes = evaluate(root, load_landmarker_manifest(), texture, policy,
+                        progress=lambda p: print(f"  {p.path}", file=sys.stderr, flush=True))
+    rates = error_rates(outcomes)
+    lines = [f"liveness on {root} ({len(outcomes)} presentations), texture operating point "
+             f"{policy.texture_threshold:g}, time limit {policy.timeout_ms / 1000:g} s",
+             "APCER (attacks accepted) / BPCER (live rejected), per cue:",
+             f"  {'group':<24} {'rate':<6}" + "".join(f"{cue:>10}" for cue in CUES)]
+    for group, row in rates.items():
+        rate = "BPCER" if "bona fide" in group else "APCER"
+        cells = "".join(f"{f'{row[cue][0]}/{row[cue][1]}':>10}" if cue in row else f"{'-':>10}" for cue in CUES)
+        lines.append(f"  {group:<24} {rate:<6}{cells}")
+    live_times = [o.seconds_to_live for o in outcomes if o.presentation.label == "live" and o.seconds_to_live is not None]
+    if live_times:
+        lines.append(f"time from the first face to a live verdict (bona fide videos): median "
+                     f"{float(np.median(live_times)):.2f} s, worst {max(live_times):.2f} s")
+    lines += ["file by file (accepted = judged live):",
+              f"  {'file':<44} {'label':<6}" + "".join(f"{cue:>8}" for cue in CUES)
+              + f" {'texture':>8} {'blinks':>6} {'moves':>9} {'live at':>8}  reason"]
+    for o in outcomes:
+        cells = "".join(f"{('live' if o.accepted[cue] else 'spoof') if cue in o.accepted else '-':>8}" for cue in CUES)
+        texture_text = f"{o.texture_median:.3f}" if o.texture_median is not None else "-"
+        live_at = f"{o.seconds_to_live:.2f} s" if o.seconds_to_live is not None else "-"
+        lines.append(f"  {o.presentation.path:<44} {o.presentation.label:<6}{cells} {texture_text:>8} {o.blinks:>6} "
+                     f"{f'{o.depth_moves}/{o.flat_moves}':>9} {live_at:>8}  {o.reason}")
+    data = {"rates": {g: {c: list(v) for c, v in row.items()} for g, row in rates.items()},
+            "files": [{"path": o.presentation.path, "label": o.presentation.label, "attack": o.presentation.attack,
+                       "accepted": o.accepted, "seconds_to_live": o.seconds_to_live, "texture": o.texture_median,
+                       "blinks": o.blinks, "depth_moves": o.depth_moves, "flat_moves": o.flat_moves,
+                       "reason": o.reason} for o in outcomes],
+            "texture_threshold": policy.texture_threshold, "timeout_s": policy.timeout_ms / 1000}
+    return data, "\n".join(lines)
 
 
 def _lfw(args: argparse.Namespace) -> tuple[dict, str]:

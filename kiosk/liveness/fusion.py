@@ -1,0 +1,133 @@
+"""One liveness verdict per visit from the cues: live, spoof suspected, or not yet decided.
+
+The rule: the face is live once (a) it showed a sign of life a picture cannot give (a blink
+confirmed by the eye geometry, or head movement that no plane explains; or, where the config asks
+for one, the whole active challenge) and (b) the texture network's median over the last frames is
+at or above its operating point. It is a spoof when it moves like a flat picture, fails the
+challenge, or reaches the time limit without (a) and (b).
+"""
+
+from collections import deque
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+from kiosk.faces import DetectedFace
+from kiosk.liveness.challenge import Challenge, Step
+from kiosk.liveness.eyes import BlinkDetector, BlinkRule
+from kiosk.liveness.motion import MotionConsistency, MotionRule
+from kiosk.liveness.texture import TextureLivenessModel
+
+
+class Verdict(str, Enum):
+    PENDING = "pending"
+    LIVE = "live"
+    SPOOF = "spoof"
+
+
+class Prompt(str, Enum):
+    """What the screen asks of the person while the verdict is pending."""
+
+    BLINK = "blink"
+    TURN_LEFT = "turn_left"
+    TURN_RIGHT = "turn_right"
+
+
+@dataclass(frozen=True)
+class LivenessPolicy:
+    texture_threshold: float = 0.95  # operating point of the texture cue (live probability)
+    texture_window: int = 15         # frames whose median is compared with it
+    texture_min_frames: int = 5
+    timeout_ms: int = 6000           # no verdict by then: spoof suspected
+    prompt_after_ms: int = 1500      # ask for a blink when none came by itself
+    challenge: tuple[Step, ...] = ()
+    challenge_step_ms: int = 4000
+    blink: BlinkRule = BlinkRule()
+    motion: MotionRule = MotionRule()
+
+
+@dataclass(frozen=True)
+class LivenessState:
+    verdict: Verdict
+    reason: str = ""
+    prompt: Prompt | None = None
+    texture: float | None = None  # current median live probability
+
+
+@dataclass
+class LivenessSession:
+    """The cues of one visit (one track); feed it every frame of the acting face."""
+
+    policy: LivenessPolicy
+    texture_model: TextureLivenessModel | None
+    started_ms: int | None = None
+    blinks: BlinkDetector = field(init=False)
+    motion: MotionConsistency = field(init=False)
+    challenge: Challenge | None = field(init=False)
+    textures: deque = field(init=False)
+    state: LivenessState = LivenessState(Verdict.PENDING)
+
+    def __post_init__(self) -> None:
+        self.blinks = BlinkDetector(self.policy.blink)
+        self.motion = MotionConsistency(self.policy.motion)
+        self.challenge = (Challenge.drawn(list(self.policy.challenge), self.policy.challenge_step_ms)
+                          if self.policy.challenge else None)
+        self.textures = deque(maxlen=self.policy.texture_window)
+
+    @property
+    def texture_median(self) -> float | None:
+        if self.texture_model is None:
+            return 1.0
+        if len(self.textures) < self.policy.texture_min_frames:
+            return None
+        return float(np.median(self.textures))
+
+    @property
+    def sign_of_life(self) -> bool:
+        if self.challenge is not None:
+            return self.challenge.passed
+        return bool(self.blinks.blinks) or self.motion.moves_like_a_head
+
+    def update(self, face: DetectedFace, rgb: np.ndarray, timestamp_ms: int) -> LivenessState:
+        """Feed one frame; once the verdict is in, it stands for the rest of the visit."""
+        if self.state.verdict is not Verdict.PENDING:
+            return self.state
+        self.observe(face, rgb, timestamp_ms)
+        self.state = self._judge(timestamp_ms)
+        return self.state
+
+    def observe(self, face: DetectedFace, rgb: np.ndarray, timestamp_ms: int) -> None:
+        """Update every cue without judging (the evaluation follows each cue past the verdict)."""
+        if self.started_ms is None:
+            self.started_ms = timestamp_ms
+        if self.texture_model is not None:
+            self.textures.append(self.texture_model.live_probability(rgb, face.box))
+        self.blinks.update(face.landmarks, face.blendshapes, timestamp_ms)
+        self.motion.update(face.landmarks, timestamp_ms)
+        if self.challenge is not None:
+            self.challenge.update(face.landmarks, len(self.blinks.blinks), timestamp_ms)
+
+    def _judge(self, timestamp_ms: int) -> LivenessState:
+        texture = self.texture_median
+        if self.motion.moves_like_a_plane:
+            return LivenessState(Verdict.SPOOF, "the face moves like a flat picture", texture=texture)
+        if self.challenge is not None and self.challenge.failed:
+            return LivenessState(Verdict.SPOOF, f"challenge step {self.challenge.steps[0].value} not done in time",
+                                 texture=texture)
+        texture_ok = texture is not None and texture >= self.policy.texture_threshold
+        if self.sign_of_life and texture_ok:
+            return LivenessState(Verdict.LIVE, texture=texture)
+        elapsed = timestamp_ms - self.started_ms
+        if elapsed >= self.policy.timeout_ms:
+            reason = (f"looks like a screen or a print (texture {texture:.2f})" if not texture_ok and texture is not None
+                      else "no blink or head movement")
+            return LivenessState(Verdict.SPOOF, reason, texture=texture)
+        return LivenessState(Verdict.PENDING, prompt=self._prompt(elapsed), texture=texture)
+
+    def _prompt(self, elapsed_ms: int) -> Prompt | None:
+        if self.challenge is not None:
+            return Prompt(self.challenge.current.value) if self.challenge.current else None
+        if not self.sign_of_life and elapsed_ms >= self.policy.prompt_after_ms:
+            return Prompt.BLINK
+        return None

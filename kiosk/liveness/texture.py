@@ -1,0 +1,61 @@
+"""Passive texture cue: MiniFASNet's live probability for face crops at two scales.
+
+The wide crop (4x the face box) sees the surroundings of the face (a phone's bezel, a print's edge,
+hands); the narrower one (2.7x) the skin texture and the screen's moire. Their probabilities are
+averaged, as the networks' publishers do.
+"""
+
+import cv2
+import numpy as np
+
+from kiosk.errors import ModelError
+from kiosk.manifest import LivenessManifest
+from kiosk.providers import ProviderChoice, create_session
+from models.registry import verify_sha256
+
+
+def crop_box(box: tuple[float, float, float, float], scale: float, width: int, height: int) -> tuple[int, int, int, int]:
+    """The face box grown about its centre by `scale` (less if the frame is too small), shifted
+    inside the frame rather than cut, so the crop always shows the same share of surroundings."""
+    x0, y0, x1, y1 = box
+    box_w, box_h = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
+    scale = min(scale, (height - 1) / box_h, (width - 1) / box_w)
+    half_w, half_h = box_w * scale / 2, box_h * scale / 2
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    left = min(max(cx - half_w, 0.0), width - 1 - 2 * half_w)
+    top = min(max(cy - half_h, 0.0), height - 1 - 2 * half_h)
+    return int(left), int(top), int(left + 2 * half_w) + 1, int(top + 2 * half_h) + 1
+
+
+class TextureLivenessModel:
+    """MiniFASNet networks from the liveness manifest; one probability per face."""
+
+    def __init__(self, manifest: LivenessManifest, provider: ProviderChoice = "cpu", threads: int = 1):
+        self.manifest = manifest
+        self.sessions = []
+        for network in manifest.networks:
+            if not network.path.exists():
+                raise ModelError(f"{network.path} is missing: the passive liveness cue needs `python main.py "
+                                 f"models build` with the shared anti-spoofing parameters and the train extra")
+            verify_sha256(network.path, network.sha256, manifest.id)
+            self.sessions.append((network, create_session(str(network.path), provider, threads, network.file)))
+
+    def crops(self, rgb: np.ndarray, box: tuple[float, float, float, float]) -> list[np.ndarray]:
+        """One [1,3,S,S] float32 tensor per network, in the network's channel order, 0..255."""
+        height, width = rgb.shape[:2]
+        size = self.manifest.input.size
+        tensors = []
+        for network, _ in self.sessions:
+            left, top, right, bottom = crop_box(box, network.crop_scale, width, height)
+            crop = cv2.resize(rgb[top:bottom, left:right], (size, size), interpolation=cv2.INTER_LINEAR)
+            if self.manifest.input.pixel_format == "BGR":
+                crop = crop[:, :, ::-1]
+            tensors.append(np.ascontiguousarray(crop.transpose(2, 0, 1)[None], dtype=np.float32))
+        return tensors
+
+    def live_probability(self, rgb: np.ndarray, box: tuple[float, float, float, float]) -> float:
+        total = 0.0
+        for tensor, (_, session) in zip(self.crops(rgb, box), self.sessions):
+            probabilities = session.run([self.manifest.output_name], {self.manifest.input.name: tensor})[0]
+            total += float(probabilities[0, self.manifest.live_class])
+        return total / len(self.sessions)
