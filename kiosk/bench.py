@@ -66,7 +66,43 @@ def _protector_timings(embeddings: np.ndarray, provider: str, repeats: int) -> l
     ]
 
 
-def run_benchmark(photo_files: list[Path], repeats: int = 5, provider: str = "auto") -> tuple[list[StageTiming], str]:
+def liveness_timings(video: Path, provider: str, frames: int = 90) -> list[StageTiming]:
+    """Each liveness cue's cost per frame on a real live video (and what blendshapes add to landmarks)."""
+    from kiosk.evaluation.liveness import video_frames
+    from kiosk.liveness.fusion import LivenessPolicy, LivenessSession
+    from kiosk.liveness.texture import TextureLivenessModel
+    from kiosk.manifest import load_landmarker_manifest, load_liveness_manifest
+    from kiosk.landmarks import FaceLandmarkDetector
+
+    clip = [(rgb, at) for (rgb, at), _ in zip(video_frames(video), range(frames))]
+    timings, faces = [], []
+    for blendshapes in (False, True):
+        with FaceLandmarkDetector(load_landmarker_manifest(), video=True, max_faces=1, blendshapes=blendshapes) as detector:
+            found = [detector.detect(rgb, at) for rgb, at in clip]  # tracking warms up on the clip once
+            label = "landmarks VIDEO + blendshapes" if blendshapes else "landmarks VIDEO (same clip)"
+            timings.append(_time_calls(label, "frame", [lambda r=rgb, a=at: detector.detect(r, a + 10**6)
+                                                        for rgb, at in clip[:30]], 1))
+            faces = found
+    usable = [(rgb, at, f[0]) for (rgb, at), f in zip(clip, faces) if f]
+    texture = TextureLivenessModel(load_liveness_manifest(), provider, threads=1)
+    session = LivenessSession(LivenessPolicy(), texture)
+    clock = iter(range(0, 10**9, 40))  # the cues keep history: time must move forward across passes
+    timings += [
+        _time_calls("liveness: texture (2 nets)", "frame", [lambda r=rgb, f=face: texture.live_probability(r, f.box)
+                                                           for rgb, _, face in usable], 1),
+        _time_calls("liveness: blink (EAR)", "frame",
+                    [lambda f=face: session.blinks.update(f.landmarks, f.blendshapes, next(clock)) for *_, face in usable], 1),
+        _time_calls("liveness: motion (homography)", "frame",
+                    [lambda f=face: session.motion.update(f.landmarks, next(clock)) for *_, face in usable], 1),
+        _time_calls("liveness: all cues + fusion", "frame",
+                    [lambda r=rgb, f=face, a=at: LivenessSession(LivenessPolicy(), texture).update(f, r, a)
+                     for rgb, at, face in usable[:30]], 1),
+    ]
+    return timings
+
+
+def run_benchmark(photo_files: list[Path], repeats: int = 5, provider: str = "auto",
+                  live_video: Path | None = None) -> tuple[list[StageTiming], str]:
     """Time decode, landmarks (IMAGE and VIDEO mode), alignment and embedding on the given photos."""
     encoded = [p.read_bytes() for p in photo_files]
     photos = [decode_image(data, str(p)) for data, p in zip(encoded, photo_files)]
@@ -94,4 +130,6 @@ def run_benchmark(photo_files: list[Path], repeats: int = 5, provider: str = "au
         sequence = [f for f in frames for _ in range(10)]  # a person standing still for ten frames each
         timings.append(_time_calls("landmarks VIDEO mode, 1 face", "640x480 frame",
                                    [lambda f=f: tracker.detector.detect(f, next(clock)) for f in sequence], 1))
+    if live_video is not None:
+        timings += liveness_timings(live_video, provider)
     return timings, provider_used

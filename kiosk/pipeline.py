@@ -51,19 +51,21 @@ class FacePipeline:
     @classmethod
     def from_manifests(cls, *, video: bool = False, max_faces: int = 4, provider: ProviderChoice = "auto",
                        threads: int = 0, landmarker_name: str = LANDMARKER_MANIFEST,
-                       embedder_name: str = EMBEDDER_MANIFEST) -> "FacePipeline":
+                       embedder_name: str = EMBEDDER_MANIFEST, blendshapes: bool = False) -> "FacePipeline":
         landmarker = load_landmarker_manifest(landmarker_name)
-        detector = FaceLandmarkDetector(landmarker, video=video, max_faces=max_faces)
+        detector = FaceLandmarkDetector(landmarker, video=video, max_faces=max_faces, blendshapes=blendshapes)
         embedder = OnnxEmbedder(load_embedder_manifest(embedder_name), provider=provider, threads=threads)
         return cls(detector, embedder, [landmarker.points[name] for name in POINT_NAMES])
 
     @classmethod
     def from_config(cls, config: "KioskConfig", *, video: bool = False) -> "FacePipeline":
-        """Photos look for up to four faces (to refuse ambiguous ones); a stream tracks max_faces."""
+        """Photos look for up to four faces (to refuse ambiguous ones); a stream tracks max_faces, with
+        the blink blendshapes where liveness is on."""
         models = config.models
         return cls.from_manifests(video=video, max_faces=config.recognition.max_faces if video else 4,
                                   provider=models.provider, threads=models.threads,
-                                  landmarker_name=models.landmarker, embedder_name=models.embedder)
+                                  landmarker_name=models.landmarker, embedder_name=models.embedder,
+                                  blendshapes=video and config.liveness.enabled)
 
     @property
     def manifest(self) -> EmbedderManifest:

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from kiosk.admin_pin import set_pin  # noqa: E402
 from kiosk.bench import door_frame  # noqa: E402
-from kiosk.config import KioskConfig, StoreConfig  # noqa: E402
+from kiosk.config import KioskConfig, LivenessConfig, StoreConfig  # noqa: E402
 from kiosk.enrollment import save_enrollment  # noqa: E402
 from kiosk.imageio import decode_image  # noqa: E402
 from kiosk.pipeline import FacePipeline  # noqa: E402
@@ -56,7 +56,8 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="facegate-shots-"))
     keys = KeySourceConfig(file=scratch / "keys.json")
     save_secrets(keys, KioskSecrets.generate())
-    config = KioskConfig(store=StoreConfig(path=scratch / "gallery.db", keys=keys))
+    # The sample photos stand in for visitors, so liveness (which would refuse them) is off here.
+    config = KioskConfig(store=StoreConfig(path=scratch / "gallery.db", keys=keys), liveness=LivenessConfig(enabled=False))
     store, secrets = open_store(config.store.path, keys, create=True)
     with FacePipeline.from_config(config) as pipeline:
         embeddings = np.stack([pipeline.encode_one(sample(n), n).embedding for n in ("obama", "obama3")])

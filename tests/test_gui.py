@@ -17,7 +17,8 @@ PIN = "2468"
 @pytest.fixture(scope="module")
 def kiosk_config(tmp_path_factory, lfw_dir, models_built):
     folder = tmp_path_factory.mktemp("gui")
-    path = write_kiosk_config(folder, gui={"fullscreen": False})
+    # The visitors are LFW still photos: liveness (which refuses photos) is tested in test_liveness.
+    path = write_kiosk_config(folder, gui={"fullscreen": False}, liveness={"enabled": False})
     assert run_cli("store", "init", "--config", str(path)).returncode == 0
     people = [person_entry(lfw_dir, "Colin_Powell", [1, 2, 3], person_id="colin-powell")]
     applied = run_cli("gallery", "apply", str(write_gallery(folder / "g.yaml", people)), "--config", str(path), "--json")

@@ -28,7 +28,8 @@ ENROLLED = {"colin-powell": ("Colin_Powell", [1, 2, 3], 4), "serena-williams": (
 @pytest.fixture(scope="module")
 def kiosk_with_gallery(tmp_path_factory, lfw_dir, models_built):
     folder = tmp_path_factory.mktemp("kiosk")
-    config = write_kiosk_config(folder)
+    # The visitors are LFW still photos: liveness (which refuses photos) is tested in test_liveness.
+    config = write_kiosk_config(folder, liveness={"enabled": False})
     assert run_cli("store", "init", "--config", str(config)).returncode == 0
     people = [person_entry(lfw_dir, name, numbers, person_id=pid) for pid, (name, numbers, _) in ENROLLED.items()]
     people.append(person_entry(lfw_dir, "Tony_Blair", [1, 2], person_id="tony-blair", enabled=False))

@@ -77,6 +77,8 @@ class KioskScreen(QWidget):
             elif decision.outcome is Outcome.DENIED:
                 self._set_banner(text("denied_reason", self.language, name=decision.display_name, reason=decision.reason),
                                  theme.DENIED, "denied")
+            elif decision.outcome is Outcome.SPOOF_SUSPECTED:
+                self._set_banner(text("spoof_suspected", self.language), theme.DENIED, "denied")
             else:
                 self._set_banner(text("not_recognised", self.language), theme.DENIED, "unknown")
             self._tick()

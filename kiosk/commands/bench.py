@@ -8,6 +8,8 @@ from kiosk.commands import add_command
 from kiosk.errors import DatasetError
 from kiosk.paths import shared_data_dir
 
+LIVE_VIDEO = "live/webcam_talking_e.mp4"  # liveness cues are timed on a real live face (512x512, 25 fps)
+
 
 def register(subparsers) -> None:
     bench = add_command(subparsers, "bench", "per-stage latency (decode, landmarks, align, embed) on real photos", _bench)
@@ -30,7 +32,8 @@ def _bench(args: argparse.Namespace) -> tuple[dict, str]:
     from kiosk.bench import run_benchmark
 
     files = _photo_files(args.data or shared_data_dir() / "lfw", args.photos)
-    timings, provider = run_benchmark(files, args.repeats, args.provider)
+    live_video = shared_data_dir() / "liveness" / LIVE_VIDEO
+    timings, provider = run_benchmark(files, args.repeats, args.provider, live_video if live_video.exists() else None)
     lines = [f"{len(files)} LFW photos, {args.repeats} passes, embedder on {provider}",
              f"  {'stage':<30} {'per':<14} {'median ms':>10} {'p95 ms':>8}"]
     lines += [f"  {t.stage:<30} {t.unit:<14} {t.median_ms:>10.3f} {t.p95_ms:>8.3f}" for t in timings]

@@ -4,7 +4,8 @@ import argparse
 import time
 
 from kiosk.commands import add_command, require_training_extra
-from kiosk.manifest import load_embedder_manifest, load_landmarker_manifest, load_protector_manifest
+from kiosk.manifest import (load_embedder_manifest, load_landmarker_manifest, load_liveness_manifest,
+                            load_protector_manifest)
 
 
 def register(subparsers) -> None:
@@ -40,6 +41,10 @@ def _verify(_args: argparse.Namespace) -> tuple[dict, str]:
     for manifest in (landmarker, embedder, protector):
         verify_sha256(manifest.path, manifest.sha256, manifest.id)
         report[manifest.id] = {"path": str(manifest.path), "bytes": manifest.path.stat().st_size}
+    liveness = load_liveness_manifest()
+    for network in liveness.networks:
+        verify_sha256(network.path, network.sha256, liveness.id)
+        report[f"{liveness.id}/{network.file}"] = {"path": str(network.path), "bytes": network.path.stat().st_size}
     cosines = {name: round(value, 6) for name, value in validate_embedder(embedder, load_packages()).items()}
     report[embedder.id]["known_answer_cosine"] = cosines
     lines = [f"{model_id}: ok, {info['bytes']:,} bytes at {info['path']}" for model_id, info in report.items()]

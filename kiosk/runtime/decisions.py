@@ -1,7 +1,7 @@
 """From matched frames to one decision per visit: quality hints, an N-of-M vote, the person's rights.
 
 Outcomes: granted; denied (known, but disabled, outside validity, or not for this door); unknown;
-and hints that are not decisions (come closer, look at the camera, hold still). Several faces in
+spoof suspected (the liveness check failed: a photo, a screen, a replay); and hints that are not decisions (come closer, look at the camera, hold still). Several faces in
 view: the largest (closest) one acts, and the decision says how many faces there were.
 """
 
@@ -21,6 +21,7 @@ class Outcome(str, Enum):
     GRANTED = "granted"
     DENIED = "denied"
     UNKNOWN = "unknown"
+    SPOOF_SUSPECTED = "spoof_suspected"  # never opens the door
 
 
 class Hint(str, Enum):
@@ -28,6 +29,9 @@ class Hint(str, Enum):
     LOOK_AT_CAMERA = "look_at_camera"
     HOLD_STILL = "hold_still"
     MORE_LIGHT = "more_light"
+    BLINK = "blink"            # the liveness check asks for it
+    TURN_LEFT = "turn_left"
+    TURN_RIGHT = "turn_right"
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,10 @@ class Decider:
             return Decision(Outcome.UNKNOWN, at_ms, track.track_id, distance=best, reason="no enrolled person matches",
                             faces_in_view=faces_in_view, door=self.policy.door, visit_ms=at_ms - track.first_seen_ms)
         return None
+
+    def forget(self, person_id: str | None) -> None:
+        """A grant that never happened (liveness failed) must not hold back the real person's visit."""
+        self.last_decided_ms.pop(person_id or "", None)
 
     def _decide_known(self, track: Track, person_id: str, at_ms: int, faces_in_view: int, now: datetime) -> Decision | None:
         track.decided, track.decided_person = True, person_id

@@ -1,7 +1,8 @@
 """The kiosk loop: one worker owns the models and the store; frames in, decisions out.
 
-Per frame: landmarks (VIDEO mode) -> tracks -> the largest face acts -> quality hint or embed ->
-probe into the protected space -> 1:N match -> N-of-M vote -> decision -> audit, attendance, doors.
+Per frame: landmarks (VIDEO mode) -> tracks -> the largest face acts -> liveness cues -> quality
+hint or embed -> probe into the protected space -> 1:N match -> N-of-M vote -> decision -> audit,
+attendance, doors. A grant waits for the live verdict; a spoof verdict ends the visit.
 """
 
 import hashlib
@@ -9,10 +10,13 @@ import logging
 import queue
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from kiosk.config import DoorConfig, KioskConfig
+from kiosk.liveness.fusion import LivenessSession, LivenessState, Verdict
+from kiosk.liveness.texture import TextureLivenessModel
+from kiosk.manifest import load_liveness_manifest
 from kiosk.matching import nearest_person
 from kiosk.pipeline import FacePipeline
 from kiosk.protection import TemplateProtector
@@ -54,6 +58,10 @@ class KioskRunner:
                                              config.attendance.dedup_minutes)
         self._source_events: queue.Queue[SourceEvent] = queue.Queue()
         self.frame_ms: list[float] = []
+        liveness = config.liveness
+        self.liveness_policy = liveness.policy() if liveness.enabled else None
+        self.texture = (TextureLivenessModel(load_liveness_manifest(), config.models.provider, threads=1)
+                        if liveness.enabled and liveness.texture else None)
         self.reload_gallery()
 
     def reload_gallery(self) -> None:
@@ -102,25 +110,65 @@ class KioskRunner:
             return FrameStatus(frame, None, 0, None, None)
         acting = max(range(len(aligned)), key=lambda i: aligned[i].face.area)
         face, track = aligned[acting], tracks[acting]
-        hint = hint_for(face.quality, self.gates)
-        if hint is not None or len(self.gallery.person_ids) == 0:
-            return FrameStatus(frame, face.face.box, len(aligned), hint, None)
+        box, faces = face.face.box, len(aligned)
+        liveness = self._liveness(track, face.face, frame)
+        if liveness.verdict is Verdict.SPOOF:
+            return FrameStatus(frame, box, faces, None, self._spoof_suspected(track, liveness, frame.timestamp_ms, faces))
+        prompt = Hint(liveness.prompt.value) if liveness.prompt else None
+        if track.pending is not None:
+            return FrameStatus(frame, box, faces, prompt, self._release_if_live(track, liveness, frame.timestamp_ms))
+        quality_hint = hint_for(face.quality, self.gates)
+        if quality_hint is not None or len(self.gallery.person_ids) == 0:
+            return FrameStatus(frame, box, faces, prompt or quality_hint, None)
         if track.decided:
             track.frames_since_check += 1
             if track.frames_since_check < RECHECK_EVERY:
-                return FrameStatus(frame, face.face.box, len(aligned), None, None)
+                return FrameStatus(frame, box, faces, None, None)
             track.frames_since_check = 0
         person_id, distance = nearest_person(self.protector.probe_space(self.pipeline.embedder.embed(face.chip[None])),
                                              self.gallery.templates, self.gallery.person_ids)
         if track.decided:
             if self.decider.still_same_visit(track, person_id, distance):
-                return FrameStatus(frame, face.face.box, len(aligned), None, None)
+                return FrameStatus(frame, box, faces, None, None)
             track.restart(frame.timestamp_ms)  # a new person stepped into the same place
-        decision = self.decider.vote(track, person_id, distance, frame.timestamp_ms, len(aligned),
-                                     now or datetime.now())
+        decision = self.decider.vote(track, person_id, distance, frame.timestamp_ms, faces, now or datetime.now())
+        if decision is not None and decision.outcome is Outcome.GRANTED and liveness.verdict is not Verdict.LIVE:
+            track.pending = decision  # recognised; the door waits for the live verdict
+            return FrameStatus(frame, box, faces, prompt, None)
         if decision is not None:
             self._act(decision)
-        return FrameStatus(frame, face.face.box, len(aligned), None, decision)
+        return FrameStatus(frame, box, faces, prompt, decision)
+
+    def _liveness(self, track, face, frame: Frame) -> LivenessState:
+        """The acting face's liveness so far (always live where liveness is off)."""
+        if self.liveness_policy is None:
+            return LivenessState(Verdict.LIVE)
+        if track.liveness is None:
+            track.liveness = LivenessSession(self.liveness_policy, self.texture)
+        return track.liveness.update(face, frame.rgb, frame.timestamp_ms)
+
+    def _release_if_live(self, track, liveness: LivenessState, at_ms: int) -> Decision | None:
+        """The held grant goes through once the face is judged live."""
+        if liveness.verdict is not Verdict.LIVE:
+            return None
+        decision = replace(track.pending, at_ms=at_ms, visit_ms=at_ms - track.first_seen_ms)
+        track.pending = None
+        self._act(decision)
+        return decision
+
+    def _spoof_suspected(self, track, liveness: LivenessState, at_ms: int, faces: int) -> Decision | None:
+        """Once per visit: audited, shown, sent to the doors as a decision that never opens them."""
+        if track.spoof_reported:
+            return None
+        held = track.pending
+        if held is not None:
+            self.decider.forget(held.person_id)
+        track.decided, track.decided_person, track.pending, track.spoof_reported = True, None, None, True
+        decision = Decision(Outcome.SPOOF_SUSPECTED, at_ms, track.track_id, held.person_id if held else None,
+                            held.display_name if held else None, held.distance if held else None, liveness.reason,
+                            faces, self.door.name, at_ms - track.first_seen_ms)
+        self._act(decision)
+        return decision
 
     def _act(self, decision: Decision) -> None:
         """Audit and attendance in one transaction, then the doors (on their own thread)."""

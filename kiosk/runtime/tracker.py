@@ -1,6 +1,7 @@
 """Faces followed across frames by the overlap of their boxes, so one visit is one track."""
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from kiosk.faces import DetectedFace
 
@@ -23,11 +24,15 @@ class Track:
     decided_person: str | None = None  # who the visit was decided for (None: unknown)
     votes: list = field(default_factory=list)  # recent (person_id | None, distance) per matched frame
     frames_since_check: int = 0
+    liveness: Any = None  # the visit's LivenessSession, where liveness is on
+    pending: Any = None   # a grant waiting for the live verdict
+    spoof_reported: bool = False
 
     def restart(self, timestamp_ms: int) -> None:
         """Someone else now stands where this track's face was: a new visit begins."""
         self.decided, self.decided_person, self.votes = False, None, []
         self.first_seen_ms, self.frames_since_check = timestamp_ms, 0
+        self.liveness, self.pending, self.spoof_reported = None, None, False
 
 
 class FaceTracker:
