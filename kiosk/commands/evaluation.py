@@ -29,6 +29,8 @@ def register(subparsers) -> None:
                            "per cue and fused, file by file", _liveness)
     liveness.add_argument("--data", type=Path, default=None, help="liveness folder with labels.csv")
     liveness.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="kiosk config whose liveness policy is measured")
+    liveness.add_argument("--plot", type=Path, default=PROJECT_ROOT / "out" / "liveness_texture.png",
+                          help="the texture cue over time per video (shows people: kept out of git)")
     privacy = add_command(group, "privacy", "protected-template accuracy, four reconstruction attackers, "
                           "unlinkability, renewal, and a reconstruction grid PNG (needs the train extra)", _privacy)
     privacy.add_argument("--attack-steps", type=int, default=700, help="training steps of each attacker")
@@ -40,6 +42,7 @@ def register(subparsers) -> None:
 def _liveness(args: argparse.Namespace) -> tuple[dict, str]:
     from kiosk.config import load_config
     from kiosk.evaluation.liveness import CUES, error_rates, evaluate
+    from kiosk.evaluation.plots import write_texture_traces_png
     from kiosk.liveness.texture import TextureLivenessModel
     from kiosk.manifest import load_landmarker_manifest, load_liveness_manifest
 
@@ -50,6 +53,10 @@ def _liveness(args: argparse.Namespace) -> tuple[dict, str]:
     outcomes = evaluate(root, load_landmarker_manifest(), texture, policy,
                         progress=lambda p: print(f"  {p.path}", file=sys.stderr, flush=True))
     rates = error_rates(outcomes)
+    traces = {Path(o.presentation.path).stem: (o.presentation.attack or "live", list(o.texture_trace))
+              for o in outcomes if o.presentation.is_video}
+    figure = write_texture_traces_png(args.plot, traces, policy.texture_threshold,
+                                      "texture cue (MiniFASNet) on the liveness development videos")
     lines = [f"liveness on {root} ({len(outcomes)} presentations), texture operating point "
              f"{policy.texture_threshold:g}, time limit {policy.timeout_ms / 1000:g} s",
              "APCER (attacks accepted) / BPCER (live rejected), per cue:",
@@ -76,7 +83,9 @@ def _liveness(args: argparse.Namespace) -> tuple[dict, str]:
                        "accepted": o.accepted, "seconds_to_live": o.seconds_to_live, "texture": o.texture_median,
                        "blinks": o.blinks, "depth_moves": o.depth_moves, "flat_moves": o.flat_moves,
                        "reason": o.reason} for o in outcomes],
-            "texture_threshold": policy.texture_threshold, "timeout_s": policy.timeout_ms / 1000}
+            "texture_threshold": policy.texture_threshold, "timeout_s": policy.timeout_ms / 1000,
+            "plot": str(figure)}
+    lines.append(f"texture over time: {figure}")
     return data, "\n".join(lines)
 
 

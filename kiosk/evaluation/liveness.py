@@ -55,6 +55,7 @@ class Outcome:
     blinks: int = 0
     depth_moves: int = 0
     flat_moves: int = 0
+    texture_trace: tuple[tuple[float, float], ...] = ()  # (seconds from the first face, median live probability)
 
 
 def read_labels(root: Path) -> list[Presentation]:
@@ -99,6 +100,7 @@ def judge_video(presentation: Presentation, root: Path, landmarker: LandmarkerMa
     live_at = None
     best_texture = None
     blink_seen = False
+    trace = []
     with FaceLandmarkDetector(landmarker, video=True, max_faces=1, blendshapes=True) as detector:
         for rgb, timestamp_ms in video_frames(root / presentation.path):
             face = largest_face(detector.detect(rgb, timestamp_ms))
@@ -114,6 +116,7 @@ def judge_video(presentation: Presentation, root: Path, landmarker: LandmarkerMa
                 session.observe(face, rgb, timestamp_ms)  # each cue alone is judged over the whole time limit
             if session.texture_median is not None:
                 best_texture = max(best_texture or 0.0, session.texture_median)
+                trace.append(((timestamp_ms - first_ms) / 1000, session.texture_median))
             blink_seen = blink_seen or bool(session.blinks.blinks)
             if session.state.verdict is Verdict.LIVE and live_at is None:
                 live_at = (timestamp_ms - first_ms) / 1000
@@ -128,7 +131,7 @@ def judge_video(presentation: Presentation, root: Path, landmarker: LandmarkerMa
     return Outcome(presentation, accepted, frames, live_at, session.state.reason or
                    ("no verdict before the video ended" if session.state.verdict is Verdict.PENDING else ""),
                    session.texture_median, len(session.blinks.blinks), session.motion.depth_moves,
-                   session.motion.flat_moves)
+                   session.motion.flat_moves, tuple(trace))
 
 
 def judge_still(presentation: Presentation, root: Path, detector: FaceLandmarkDetector,
