@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from kiosk.admin_pin import set_pin  # noqa: E402
-from kiosk.bench import door_frame  # noqa: E402
+from kiosk.bench.frames import door_frame  # noqa: E402
 from kiosk.config import KioskConfig, LivenessConfig, StoreConfig  # noqa: E402
 from kiosk.enrollment import save_enrollment  # noqa: E402
 from kiosk.imageio import decode_image  # noqa: E402

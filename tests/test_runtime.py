@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import cv2
 import pytest
 
-from kiosk.bench import door_frame
+from kiosk.bench.frames import door_frame
 from kiosk.config import load_config
 from kiosk.imageio import read_image
 from kiosk.paths import PROJECT_ROOT

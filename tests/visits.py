@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from kiosk.bench import door_frame
+from kiosk.bench.frames import door_frame
 from kiosk.imageio import read_image
 
 FPS = 15

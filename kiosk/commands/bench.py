@@ -29,7 +29,7 @@ def _photo_files(lfw: Path, count: int) -> list[Path]:
 
 
 def _bench(args: argparse.Namespace) -> tuple[dict, str]:
-    from kiosk.bench import run_benchmark
+    from kiosk.bench.stages import run_benchmark
 
     files = _photo_files(args.data or shared_data_dir() / "lfw", args.photos)
     live_video = shared_data_dir() / "liveness" / LIVE_VIDEO
