@@ -17,7 +17,7 @@ from kiosk.config import DoorConfig, KioskConfig
 from kiosk.liveness.fusion import LivenessSession, LivenessState, Verdict
 from kiosk.liveness.texture import TextureLivenessModel
 from kiosk.manifest import load_liveness_manifest
-from kiosk.matching import nearest_person
+from kiosk.matching import GalleryIndex
 from kiosk.pipeline import FacePipeline
 from kiosk.protection import TemplateProtector
 from kiosk.runtime.attendance import AttendanceRecorder
@@ -67,7 +67,8 @@ class KioskRunner:
     def reload_gallery(self) -> None:
         """Read people and templates (disabled people too: they are recognised, then denied)."""
         model_id = self.pipeline.manifest.id
-        self.gallery = self.store.gallery_matrix(model_id, enabled_only=False)
+        gallery = self.store.gallery_matrix(model_id, enabled_only=False)
+        self.gallery = GalleryIndex(gallery.templates, gallery.person_ids)
         people = {p.id: p for p in self.store.list_people()}
         recognition = self.config.recognition
         calibrated = self.protector.threshold  # clean probe vs protected template
@@ -76,7 +77,7 @@ class KioskRunner:
             len(people), calibrated.value)
         self.decider = Decider(DecisionPolicy(threshold, recognition.votes_needed, recognition.vote_window,
                                               int(recognition.cooldown_s * 1000), self.door.name), people)
-        log.info("gallery: %d people, %d templates, threshold %.4f", len(people), len(self.gallery.person_ids), threshold)
+        log.info("gallery: %d people, %d templates, threshold %.4f", len(people), len(self.gallery), threshold)
 
     @property
     def threshold(self) -> float:
@@ -118,15 +119,14 @@ class KioskRunner:
         if track.pending is not None:
             return FrameStatus(frame, box, faces, prompt, self._release_if_live(track, liveness, frame.timestamp_ms))
         quality_hint = hint_for(face.quality, self.gates)
-        if quality_hint is not None or len(self.gallery.person_ids) == 0:
+        if quality_hint is not None or len(self.gallery) == 0:
             return FrameStatus(frame, box, faces, prompt or quality_hint, None)
         if track.decided:
             track.frames_since_check += 1
             if track.frames_since_check < RECHECK_EVERY:
                 return FrameStatus(frame, box, faces, None, None)
             track.frames_since_check = 0
-        person_id, distance = nearest_person(self.protector.probe_space(self.pipeline.embedder.embed(face.chip[None])),
-                                             self.gallery.templates, self.gallery.person_ids)
+        person_id, distance = self.gallery.nearest(self.protector.probe_space(self.pipeline.embedder.embed(face.chip[None])))
         if track.decided:
             if self.decider.still_same_visit(track, person_id, distance):
                 return FrameStatus(frame, box, faces, None, None)
