@@ -87,6 +87,11 @@ class AdversarialProtector:
         self._keyed = KeyedProtector(secret, secret_version, dim)
         self._session = create_session(str(model_path), provider, label=protector_id)
 
+    @property
+    def provider(self) -> str:
+        """The execution provider that really runs the protector network."""
+        return self._session.get_providers()[0]
+
     def protect(self, embeddings: np.ndarray) -> np.ndarray:
         embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
         if embeddings.ndim != 2 or embeddings.shape[1] != self.dim:

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from kiosk.evaluation.liveness import video_frames
@@ -128,3 +129,28 @@ def test_a_still_photo_moved_by_hand_is_never_granted(guarded_kiosk, lfw_dir, tm
     assert [d["outcome"] for d in decisions][:1] == ["spoof_suspected"], decisions
     audit = json.loads(run_cli("audit", "verify", "--config", str(guarded_kiosk), "--json").stdout)
     assert audit["ok"] is True
+
+
+def test_a_photo_recognised_first_does_not_borrow_the_blinks_of_a_live_face_that_replaces_it(
+        guarded_kiosk, lfw_dir, liveness_dir, tmp_path):
+    """An enrolled person's photo held where the attacker's face will be: recognised, the grant held
+    for a live verdict; then the attacker's own live face, blinking, in the same place."""
+    live = [rgb for rgb, at in video_frames(liveness_dir / "live/webcam_talking_e.mp4") if at <= 4000]
+    photo = read_image(lfw_dir / "images/Colin_Powell/Colin_Powell_0004.jpg")
+    with FaceLandmarkDetector(load_landmarker_manifest()) as detector:
+        target = largest_face(detector.detect(live[0])).box
+        source = largest_face(detector.detect(photo)).box
+    scale = (target[2] - target[0]) / (source[2] - source[0])
+    shift = [(target[0] + target[2]) / 2 - scale * (source[0] + source[2]) / 2,
+             (target[1] + target[3]) / 2 - scale * (source[1] + source[3]) / 2]
+    height, width = live[0].shape[:2]
+    held = cv2.warpAffine(photo, np.array([[scale, 0, shift[0]], [0, scale, shift[1]]]), (width, height),
+                          borderValue=(96, 96, 96))
+    video = tmp_path / "swap.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 25, (width, height))
+    for frame in [held] * 30 + live:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    decisions, _ = run_kiosk(guarded_kiosk, video)
+    assert "granted" not in [d["outcome"] for d in decisions], decisions
+    assert ("unknown", None) in outcomes(decisions), decisions

@@ -5,6 +5,7 @@ spoof suspected (the liveness check failed: a photo, a screen, a replay); and hi
 view: the largest (closest) one acts, and the decision says how many faces there were.
 """
 
+import logging
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -12,9 +13,12 @@ from enum import Enum
 
 import numpy as np
 
+from kiosk.manifest import ThresholdSpec
 from kiosk.quality import FaceQuality, QualityGates, QualityProblem
 from kiosk.runtime.tracker import Track
 from kiosk.store.records import Person
+
+log = logging.getLogger(__name__)
 
 
 class Outcome(str, Enum):
@@ -66,13 +70,19 @@ class DecisionPolicy:
     door: str = "main"
 
 
-def threshold_for_gallery(at_fmr, false_accepts_per_day: float, attempts_per_day: int, people: int,
-                          ceiling: float) -> float:
+def threshold_for_gallery(spec: ThresholdSpec, false_accepts_per_day: float, attempts_per_day: int,
+                          people: int) -> float:
     """The threshold whose false match rate keeps expected false accepts per day under the target:
     each attempt meets every enrolled person, so the rate per comparison must shrink as the gallery
-    grows. Never looser than `ceiling` (the calibrated 1:1 threshold)."""
+    grows. Never looser than the calibrated 1:1 threshold; past the strictest calibrated point the
+    strictest is used, and the expected false accepts it allows are logged."""
     needed_fmr = false_accepts_per_day / max(1, attempts_per_day * max(1, people))
-    return min(ceiling, at_fmr(needed_fmr))
+    strictest = min([spec.target_fmr, *spec.operating_points])
+    if needed_fmr < strictest:
+        log.warning("%d people at %d visits a day need FMR %.1g for %.2g false accepts a day; the strictest "
+                    "calibrated threshold (FMR %g) allows about %.2g a day", people, attempts_per_day, needed_fmr,
+                    false_accepts_per_day, strictest, strictest * attempts_per_day * people)
+    return min(spec.value, spec.at_fmr(max(needed_fmr, strictest)))
 
 
 def hint_for(quality: FaceQuality, gates: QualityGates) -> Hint | None:

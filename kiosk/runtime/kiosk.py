@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
+import numpy as np
+
 from kiosk.config import DoorConfig, KioskConfig
 from kiosk.liveness.fusion import LivenessSession, LivenessState, Verdict
 from kiosk.liveness.texture import TextureLivenessModel
@@ -73,8 +75,7 @@ class KioskRunner:
         recognition = self.config.recognition
         calibrated = self.protector.threshold  # clean probe vs protected template
         threshold = recognition.threshold or threshold_for_gallery(
-            calibrated.at_fmr, recognition.false_accepts_per_day, recognition.attempts_per_day,
-            len(people), calibrated.value)
+            calibrated, recognition.false_accepts_per_day, recognition.attempts_per_day, len(people))
         self.decider = Decider(DecisionPolicy(threshold, recognition.votes_needed, recognition.vote_window,
                                               int(recognition.cooldown_s * 1000), self.door.name), people)
         log.info("gallery: %d people, %d templates, threshold %.4f", len(people), len(self.gallery), threshold)
@@ -116,21 +117,29 @@ class KioskRunner:
         if liveness.verdict is Verdict.SPOOF:
             return FrameStatus(frame, box, faces, None, self._spoof_suspected(track, liveness, frame.timestamp_ms, faces))
         prompt = Hint(liveness.prompt.value) if liveness.prompt else None
-        if track.pending is not None:
-            return FrameStatus(frame, box, faces, prompt, self._release_if_live(track, liveness, frame.timestamp_ms))
         quality_hint = hint_for(face.quality, self.gates)
         if quality_hint is not None or len(self.gallery) == 0:
             return FrameStatus(frame, box, faces, prompt or quality_hint, None)
-        if track.decided:
+        if track.decided and track.pending is None:
             track.frames_since_check += 1
             if track.frames_since_check < RECHECK_EVERY:
                 return FrameStatus(frame, box, faces, None, None)
             track.frames_since_check = 0
-        person_id, distance = self.gallery.nearest(self.protector.probe_space(self.pipeline.embedder.embed(face.chip[None])))
+        probe = self.protector.probe_space(self.pipeline.embedder.embed(face.chip[None]))
+        person_id, distance = self.gallery.nearest(probe)
+        if self._someone_else(track, probe):
+            # The face in this track is now another person's (a photo raised in front of a live face,
+            # or the reverse): votes, a held grant and liveness evidence all start over.
+            track.restart(frame.timestamp_ms)
+            liveness = self._liveness(track, face.face, frame)
+        track.last_probe = probe
+        if track.pending is not None:
+            return FrameStatus(frame, box, faces, prompt, self._release_if_live(track, liveness, frame.timestamp_ms))
         if track.decided:
             if self.decider.still_same_visit(track, person_id, distance):
                 return FrameStatus(frame, box, faces, None, None)
             track.restart(frame.timestamp_ms)  # a new person stepped into the same place
+            track.last_probe = probe
         decision = self.decider.vote(track, person_id, distance, frame.timestamp_ms, faces, now or datetime.now())
         if decision is not None and decision.outcome is Outcome.GRANTED and liveness.verdict is not Verdict.LIVE:
             track.pending = decision  # recognised; the door waits for the live verdict
@@ -138,6 +147,13 @@ class KioskRunner:
         if decision is not None:
             self._act(decision)
         return FrameStatus(frame, box, faces, prompt, decision)
+
+    def _someone_else(self, track, probe) -> bool:
+        """Consecutive probes of one track further apart than the calibrated 1:1 threshold (FMR 1e-3)
+        would not even match each other: not the same face any more."""
+        if track.last_probe is None:
+            return False
+        return float(np.linalg.norm(track.last_probe - probe)) >= self.protector.threshold.value
 
     def _liveness(self, track, face, frame: Frame) -> LivenessState:
         """The acting face's liveness so far (always live where liveness is off)."""

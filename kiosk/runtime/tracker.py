@@ -27,12 +27,13 @@ class Track:
     liveness: Any = None  # the visit's LivenessSession, where liveness is on
     pending: Any = None   # a grant waiting for the live verdict
     spoof_reported: bool = False
+    last_probe: Any = None  # the previous probe: a jump to another person restarts the visit
 
     def restart(self, timestamp_ms: int) -> None:
         """Someone else now stands where this track's face was: a new visit begins."""
         self.decided, self.decided_person, self.votes = False, None, []
         self.first_seen_ms, self.frames_since_check = timestamp_ms, 0
-        self.liveness, self.pending, self.spoof_reported = None, None, False
+        self.liveness, self.pending, self.spoof_reported, self.last_probe = None, None, False, None
 
 
 class FaceTracker:

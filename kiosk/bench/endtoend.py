@@ -1,0 +1,198 @@
+"""The kiosk's own work per frame on a video made from LFW photos, with one and with four faces in
+view; enrollment throughput; and how long a visitor waits for the first decision.
+
+End to end is `KioskRunner.process` itself (landmarks to vote, with audit writes on decisions);
+the per-stage rows repeat its calls one by one on the same frames, so the two can be compared.
+"""
+
+import cProfile
+import io
+import pstats
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+import yaml
+
+from kiosk.bench.frames import FRAME_SIZE, door_frame
+from kiosk.bench.timing import StageTiming
+from kiosk.enrollment import enroll_photos
+from kiosk.imageio import read_image
+from kiosk.pipeline import FacePipeline
+from kiosk.sources import Frame
+
+FPS = 15
+
+
+@dataclass(frozen=True)
+class Visitor:
+    enrollment_photos: list[Path]
+    visit_photo: Path
+
+
+def grid_frame(photos: list[np.ndarray]) -> np.ndarray:
+    """Four people in view: door frames of four photos tiled 2 x 2 in one 640x480 frame."""
+    width, height = FRAME_SIZE
+    tiles = [cv2.resize(door_frame(photo), (width // 2, height // 2)) for photo in photos[:4]]
+    return np.vstack([np.hstack(tiles[:2]), np.hstack(tiles[2:4])])
+
+
+def visit_video(visitors: list[Visitor], faces_in_view: int, seconds_each: float) -> list[np.ndarray]:
+    """Each visit's frames, JPEG-compressed and decoded as a camera stream would be (decode is timed)."""
+    photos = [read_image(v.visit_photo) for v in visitors]
+    frames = []
+    for start in range(0, len(photos), faces_in_view):
+        group = photos[start:start + faces_in_view]
+        if len(group) < faces_in_view:
+            break
+        frame = door_frame(group[0]) if faces_in_view == 1 else grid_frame(group)
+        jpeg = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])[1]
+        frames += [jpeg.tobytes()] * int(seconds_each * FPS)
+    return frames
+
+
+def _kiosk(folder: Path, visitors: list[Visitor], liveness: bool, max_faces: int):
+    """A store with the visitors enrolled from their other photos, and a kiosk on it."""
+    from kiosk.config import load_config
+    from kiosk.enrollment import save_enrollment
+    from kiosk.runtime.doors import DoorDispatcher
+    from kiosk.runtime.kiosk import KioskRunner
+    from kiosk.store.access import open_store, protector_for
+    from kiosk.store.keys import KeySourceConfig, KioskSecrets, save_secrets
+    from kiosk.store.records import Consent, Person
+
+    config_path = folder / "kiosk.yaml"
+    config_path.write_text(yaml.safe_dump({
+        "store": {"path": str(folder / "gallery.db"), "keys": {"file": str(folder / "keys.json")}},
+        "liveness": {"enabled": liveness}, "recognition": {"max_faces": max_faces}, "attendance": {"enabled": False}}))
+    config = load_config(config_path)
+    save_secrets(KeySourceConfig(file=folder / "keys.json"), KioskSecrets.generate())
+    store, secrets = open_store(config.store.resolved_path, config.store.keys, create=True)
+    pipeline = FacePipeline.from_config(config, video=True)
+    protector = protector_for(secrets, pipeline.embedder.dim, provider=config.models.provider)
+    with FacePipeline.from_config(config) as photos:
+        for number, visitor in enumerate(visitors):
+            result = enroll_photos(photos, visitor.enrollment_photos, config.recognition.quality.gates())
+            if result.embeddings:
+                save_enrollment(store, Person(f"v{number}", visitor.visit_photo.parent.name),
+                                Consent("benchmark", date.today(), "benchmark"), np.stack(result.embeddings),
+                                result.sharpness, protector, pipeline.manifest.id, None)
+    runner = KioskRunner(config, store, pipeline, protector, DoorDispatcher([], lambda *a: None))
+    return runner, store, pipeline
+
+
+def _summary(stage: str, samples: list[float]) -> StageTiming:
+    values = np.array(samples)
+    return StageTiming(stage, "frame", len(values), float(np.median(values)), float(np.percentile(values, 95)))
+
+
+def frame_timings(visitors: list[Visitor], faces_in_view: int, liveness: bool, profile: bool = False,
+                  seconds_each: float = 2.0) -> tuple[list[StageTiming], dict, str]:
+    """Per-stage and end-to-end milliseconds per frame; decisions and first-decision latency; a profile."""
+    video = visit_video(visitors, faces_in_view, seconds_each)
+    with tempfile.TemporaryDirectory() as scratch:
+        runner, store, pipeline = _kiosk(Path(scratch), visitors, liveness, max(2, faces_in_view))
+        stages: dict[str, list[float]] = {name: [] for name in (
+            "decode JPEG", "landmarks VIDEO", "track + align + quality", "embed (acting face)",
+            "protect-space probe", "match (GalleryIndex)", "vote")}
+        end_to_end, decisions, first_decision = [], [], []
+        profiler = cProfile.Profile() if profile else None
+        visit_start = 0
+        for index, jpeg in enumerate(video):
+            at_ms = index * 1000 // FPS
+            if index % int(seconds_each * FPS) == 0:
+                visit_start, pending = at_ms, True
+            started = time.perf_counter()
+            rgb = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+            stages["decode JPEG"].append((time.perf_counter() - started) * 1000)
+            frame = Frame(rgb, at_ms, index, "benchmark")
+            if profiler:
+                profiler.enable()
+            started = time.perf_counter()
+            status = runner.process(frame)
+            elapsed = (time.perf_counter() - started) * 1000
+            if profiler:
+                profiler.disable()
+            end_to_end.append(elapsed)
+            if status.decision is not None:
+                decisions.append(status.decision.outcome.value)
+                if pending:
+                    first_decision.append(status.decision.visit_ms + elapsed)
+                    pending = False
+        _stage_by_stage(runner, pipeline, video, stages)
+        pipeline.close()
+        store.close()
+    label = f"{faces_in_view} face{'s' if faces_in_view > 1 else ''}{', liveness on' if liveness else ''}"
+    timings = [_summary(f"{label}: {name}", values) for name, values in stages.items() if values]
+    timings.append(_summary(f"{label}: END TO END (process)", end_to_end))
+    summary = {"frames": len(video), "decisions": decisions,
+               "first_decision_ms": float(np.median(first_decision)) if first_decision else None}
+    return timings, summary, _profile_text(profiler) if profiler else ""
+
+
+def _stage_by_stage(runner, pipeline: FacePipeline, video: list[bytes], stages: dict[str, list[float]]) -> None:
+    """The calls process() makes, one by one, on a fresh tracker (so VIDEO mode tracks as before)."""
+    from kiosk.runtime.tracker import FaceTracker
+
+    tracker = FaceTracker()
+    clock = 10**7  # after the first pass, so VIDEO mode accepts the timestamps
+    for index, jpeg in enumerate(video):
+        rgb = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        at_ms = clock + index * 1000 // FPS
+        started = time.perf_counter()
+        faces = pipeline.detector.detect(rgb, at_ms)
+        stages["landmarks VIDEO"].append(_since(started))
+        if not faces:
+            continue
+        started = time.perf_counter()
+        tracks = tracker.update(faces, at_ms)
+        acting = max(range(len(faces)), key=lambda i: faces[i].area)
+        aligned = pipeline.align(rgb, faces[acting])
+        stages["track + align + quality"].append(_since(started))
+        started = time.perf_counter()
+        embedding = pipeline.embedder.embed(aligned.chip[None])
+        stages["embed (acting face)"].append(_since(started))
+        started = time.perf_counter()
+        probe = runner.protector.probe_space(embedding)
+        stages["protect-space probe"].append(_since(started))
+        started = time.perf_counter()
+        person_id, distance = runner.gallery.nearest(probe)
+        stages["match (GalleryIndex)"].append(_since(started))
+        started = time.perf_counter()
+        tracks[acting].decided = False  # vote every frame: the stage is timed, not the decision
+        runner.decider.vote(tracks[acting], person_id, distance, at_ms, len(faces), datetime.now())
+        stages["vote"].append(_since(started))
+
+
+def _since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+def _profile_text(profiler: cProfile.Profile, lines: int = 14) -> str:
+    buffer = io.StringIO()
+    pstats.Stats(profiler, stream=buffer).sort_stats("tottime").print_stats(lines)
+    text = buffer.getvalue()
+    return text[text.find("   ncalls"):].rstrip()
+
+
+def enrollment_throughput(photos: list[Path]) -> dict:
+    """Photos per second through the enrollment path (read, detect, align, gates, embed, protect)."""
+    from kiosk.config import KioskConfig
+    from kiosk.store.access import protector_for
+    from kiosk.store.keys import KioskSecrets
+
+    config = KioskConfig()
+    with FacePipeline.from_config(config) as pipeline:
+        protector = protector_for(KioskSecrets.generate(), pipeline.embedder.dim, provider=config.models.provider)
+        enroll_photos(pipeline, photos[:4], config.recognition.quality.gates())  # warm-up
+        started = time.perf_counter()
+        result = enroll_photos(pipeline, photos, config.recognition.quality.gates())
+        if result.embeddings:
+            protector.protect(np.stack(result.embeddings))
+        seconds = time.perf_counter() - started
+    return {"photos": len(photos), "accepted": len(result.embeddings), "seconds": round(seconds, 2),
+            "photos_per_second": round(len(photos) / seconds, 1)}
