@@ -132,11 +132,12 @@ def test_a_still_photo_moved_by_hand_is_never_granted(guarded_kiosk, lfw_dir, tm
 
 
 def test_a_photo_recognised_first_does_not_borrow_the_blinks_of_a_live_face_that_replaces_it(
-        guarded_kiosk, lfw_dir, liveness_dir, tmp_path):
-    """An enrolled person's photo held where the attacker's face will be: recognised, the grant held
-    for a live verdict; then the attacker's own live face, blinking, in the same place."""
-    live = [rgb for rgb, at in video_frames(liveness_dir / "live/webcam_talking_e.mp4") if at <= 4000]
-    photo = read_image(lfw_dir / "images/Colin_Powell/Colin_Powell_0004.jpg")
+        guarded_kiosk, liveness_dir, tmp_path):
+    """A picture of an enrolled person (MSU client 001) held where the attacker's face will be:
+    recognised, the grant held for a live verdict; then the attacker's own live face, blinking,
+    in the same place (the same track)."""
+    live = [rgb for rgb, at in video_frames(liveness_dir / "live/laptop_frontal_c.mp4") if at <= 4500]
+    photo = next(rgb for rgb, at in video_frames(liveness_dir / "live/msu_client001_android.mp4") if at >= 1500)
     with FaceLandmarkDetector(load_landmarker_manifest()) as detector:
         target = largest_face(detector.detect(live[0])).box
         source = largest_face(detector.detect(photo)).box
@@ -147,7 +148,7 @@ def test_a_photo_recognised_first_does_not_borrow_the_blinks_of_a_live_face_that
     held = cv2.warpAffine(photo, np.array([[scale, 0, shift[0]], [0, scale, shift[1]]]), (width, height),
                           borderValue=(96, 96, 96))
     video = tmp_path / "swap.avi"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 25, (width, height))
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30, (width, height))
     for frame in [held] * 30 + live:
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     writer.release()

@@ -9,6 +9,7 @@ Accuracy: LFW 10-fold on the same pairs, the central face of each photo, a misse
 import hashlib
 import importlib.util
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -27,6 +28,8 @@ INSTALL = ".venv/bin/pip install -e '.[bench]' && .venv/bin/pip install --no-dep
 def require_face_recognition() -> None:
     if importlib.util.find_spec("face_recognition") is None or importlib.util.find_spec("dlib") is None:
         raise FacegateError(f"the side-by-side benchmark needs face_recognition and dlib: {INSTALL}")
+    # face-recognition-models finds its files through pkg_resources and says so on every import
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
 
 
 def face_recognition_descriptor(rgb: np.ndarray) -> np.ndarray | None:
