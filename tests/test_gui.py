@@ -99,6 +99,24 @@ def test_the_wizard_enrolls_from_a_video_and_from_photo_files(qtbot, window, lfw
     assert window.store.consents("tony-blair")[0].given_by == "Tony Blair"
 
 
+def test_the_screen_asks_for_a_blink_then_refuses_a_member_s_photo(qtbot, kiosk_config, lfw_dir, tmp_path):
+    """Liveness on: Colin Powell's photo is recognised, but a photo cannot blink (runs before the
+    test that deletes him)."""
+    from ui.main_window import MainWindow
+
+    guarded = kiosk_config.model_copy(update={"liveness": kiosk_config.liveness.model_copy(update={"enabled": True})})
+    video = write_visits_video(tmp_path / "photo.avi", [Visit(photo(lfw_dir, "Colin_Powell", 4), 8.0)])
+    main = MainWindow(guarded, str(video))
+    qtbot.addWidget(main)
+    main.show()
+    banner = main.kiosk.banner
+    seen = []
+    qtbot.waitUntil(lambda: seen.append(banner.text()) or "not a photo or a screen" in banner.text(), timeout=40_000)
+    assert any("Please blink" in text for text in seen)
+    assert not any("Welcome" in text for text in seen)
+    main.close()
+
+
 def test_admin_delete_removes_the_person_from_the_store(qtbot, window):
     window.show_admin()
     admin = window.admin
@@ -108,3 +126,4 @@ def test_admin_delete_removes_the_person_from_the_store(qtbot, window):
     admin.delete_selected(confirm=False)
     assert window.store.get_person("colin-powell") is None
     assert admin.table.rowCount() == 0
+
