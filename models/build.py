@@ -155,12 +155,16 @@ def build_all(update_pin: bool = False) -> dict[str, str]:
     log.info("%s ready at %s", embedder.id, embedder.path)
     built = {landmarker.id: landmarker.sha256, embedder.id: embedder_sha}
     liveness = load_liveness_manifest()
+    if not liveness.source.path.is_dir():
+        log.warning("%s not built: %s is missing (FACEGATE_SHARED_MODELS); the texture liveness cue is "
+                    "unavailable until it is (or set liveness.texture: false)", liveness.id, liveness.source.path)
+        return built
     try:
         for file, sha in build_liveness(liveness, update_pin).items():
             built[f"{liveness.id}/{file}"] = sha
     except ModuleNotFoundError:
         log.warning("%s not built: reading its parameters needs PyTorch (pip install -e '.[train]'); "
-                    "the passive liveness cue is unavailable", liveness.id)
+                    "the texture liveness cue is unavailable", liveness.id)
     return built
 
 
