@@ -78,6 +78,14 @@ class LivenessConfig(_Section):
         default_factory=list, description="active steps, asked in a random order; empty: passive cues only")
     challenge_step_s: float = Field(4.0, gt=0, le=30, description="time allowed for each challenge step")
 
+    @model_validator(mode="after")
+    def _time_for_the_challenge(self) -> "LivenessConfig":
+        steps = len(self.challenge)
+        if steps and self.timeout_s < steps * self.challenge_step_s:
+            raise ValueError(f"timeout_s ({self.timeout_s:g}) is shorter than the {steps} challenge steps of "
+                             f"{self.challenge_step_s:g} s each; raise timeout_s to {steps * self.challenge_step_s:g}")
+        return self
+
     def policy(self) -> "LivenessPolicy":
         from kiosk.liveness.challenge import Step
         from kiosk.liveness.fusion import LivenessPolicy
@@ -195,14 +203,6 @@ class KioskConfig(_Section):
     def _vote(self) -> "KioskConfig":
         if self.recognition.votes_needed > self.recognition.vote_window:
             raise ValueError("recognition: votes_needed must not exceed vote_window")
-        return self
-
-    @model_validator(mode="after")
-    def _liveness_timeout(self) -> "KioskConfig":
-        steps = len(self.liveness.challenge)
-        if steps and self.liveness.timeout_s < steps * self.liveness.challenge_step_s:
-            raise ValueError(f"liveness: timeout_s ({self.liveness.timeout_s:g}) is shorter than the {steps} challenge "
-                             f"steps of {self.liveness.challenge_step_s:g} s each")
         return self
 
     @model_validator(mode="after")
