@@ -68,16 +68,15 @@ def save_enrollment(store, person, consent, embeddings: np.ndarray, qualities: l
                     model_id: str, duplicate_threshold: float | None) -> EnrollmentOutcome:
     """Protect the embeddings, refuse a face that is already someone else's, then write the person,
     their templates and consent in one transaction. The clean embeddings never reach the store."""
-    from kiosk.matching import nearest_other_person
+    from kiosk.matching import GalleryIndex
     from kiosk.store.records import TemplateSet
 
     templates = protector.protect(np.asarray(embeddings, dtype=np.float32))
     if duplicate_threshold is not None:
         gallery = store.gallery_matrix(model_id, enabled_only=False)
-        if len(gallery.person_ids):
-            other, distance = nearest_other_person(templates, gallery.templates, gallery.person_ids, person.id)
-            if distance < duplicate_threshold:
-                return EnrollmentOutcome(False, other, distance)
+        other, distance = GalleryIndex(gallery.templates, gallery.person_ids).nearest_other(templates, person.id)
+        if distance < duplicate_threshold:
+            return EnrollmentOutcome(False, other, distance)
     with store.transaction():
         store.upsert_person(person)
         store.replace_templates(person.id, TemplateSet(templates, model_id, protector.protector_id,

@@ -1,5 +1,7 @@
 """1:N matching of probes against a gallery matrix (Euclidean, exact, with BLAS)."""
 
+from collections import Counter
+
 import numpy as np
 
 
@@ -21,13 +23,6 @@ def nearest_person(probes: np.ndarray, gallery: np.ndarray, person_ids: np.ndarr
     return str(person_ids[column]), float(distances[row, column])
 
 
-def nearest_other_person(probes: np.ndarray, gallery: np.ndarray, person_ids: np.ndarray,
-                         exclude: str) -> tuple[str | None, float]:
-    """nearest_person among everyone but `exclude`: the duplicate check of an enrollment."""
-    others = person_ids != exclude
-    return nearest_person(probes, gallery[others], person_ids[others]) if others.any() else (None, float("inf"))
-
-
 class GalleryIndex:
     """The kiosk's 1:N search: exact Euclidean nearest template, by FAISS's flat L2 index.
 
@@ -38,23 +33,45 @@ class GalleryIndex:
     for a single query on two cores, and the worker's other stages need the cores.
     """
 
-    def __init__(self, templates: np.ndarray, person_ids: np.ndarray):
-        import faiss
+    def __init__(self, templates: np.ndarray, person_ids):
+        self._index = None  # made by the first add, with the templates' dimension
+        self._ids: list[str] = []
+        self._counts: Counter[str] = Counter()
+        self.add(templates, person_ids)
 
-        faiss.omp_set_num_threads(1)
-        self.person_ids = person_ids
-        self.dim = templates.shape[1] if templates.ndim == 2 and templates.size else 0
-        self._index = faiss.IndexFlatL2(self.dim) if self.dim else None
-        if self._index is not None:
-            self._index.add(np.ascontiguousarray(templates, dtype=np.float32))
+    def add(self, templates: np.ndarray, person_ids) -> None:
+        """Append templates (a gallery apply adds each person as it is checked, without copying)."""
+        if len(person_ids) == 0:
+            return
+        if self._index is None:
+            import faiss
+
+            faiss.omp_set_num_threads(1)
+            self._index = faiss.IndexFlatL2(templates.shape[1])
+        self._index.add(np.ascontiguousarray(templates, dtype=np.float32))
+        self._ids += [str(person_id) for person_id in person_ids]
+        self._counts.update(self._ids[-len(person_ids):])
 
     def __len__(self) -> int:
-        return len(self.person_ids)
+        return len(self._ids)
 
     def nearest(self, probes: np.ndarray) -> tuple[str | None, float]:
         """The person whose template comes closest to any probe, and that distance (None if empty)."""
-        if self._index is None or len(probes) == 0:
+        return self.nearest_other(probes, None)
+
+    def nearest_other(self, probes: np.ndarray, exclude: str | None) -> tuple[str | None, float]:
+        """`nearest`, skipping one person's own templates (the duplicate check of an enrollment):
+        searching one row more than that person has guarantees someone else among the answers."""
+        others = len(self._ids) - self._counts.get(exclude, 0)
+        if not others or len(probes) == 0:
             return None, float("inf")
-        squared, rows = self._index.search(np.ascontiguousarray(probes, dtype=np.float32), 1)
-        best = int(np.argmin(squared[:, 0]))
-        return str(self.person_ids[rows[best, 0]]), float(np.sqrt(max(squared[best, 0], 0.0)))
+        squared, rows = self._index.search(np.ascontiguousarray(probes, dtype=np.float32),
+                                           self._counts.get(exclude, 0) + 1)
+        best_id, best = None, float("inf")
+        for probe_squared, probe_rows in zip(squared, rows):
+            for value, row in zip(probe_squared, probe_rows):
+                if row >= 0 and self._ids[row] != exclude:
+                    if value < best:
+                        best_id, best = self._ids[row], float(value)
+                    break
+        return best_id, float(np.sqrt(max(best, 0.0)))

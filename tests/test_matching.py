@@ -33,6 +33,11 @@ def test_the_gallery_index_finds_exactly_what_brute_force_finds(pipeline, lfw_di
             assert (found, round(distance, 4)) == (expected, round(expected_distance, 4)), crowd_name
             if crowd_name == "random faces":
                 assert found == person and distance < protector.threshold.value
+            # the duplicate check: the nearest template of anyone but this person
+            other, other_distance = index.nearest_other(probe[None], person)
+            others = ids != person
+            expected, expected_distance = nearest_person(probe[None], templates[others], ids[others])
+            assert (other, round(other_distance, 4)) == (expected, round(expected_distance, 4))
     assert GalleryIndex(np.empty((0, 0), np.float32), np.array([], dtype=object)).nearest(probes[:1]) == (None, float("inf"))
 
 

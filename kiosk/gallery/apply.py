@@ -12,7 +12,7 @@ from tqdm import tqdm
 from kiosk.enrollment import enroll_photos
 from kiosk.errors import ConfigError, ImageError, ProtectionError
 from kiosk.gallery.plan import Change
-from kiosk.matching import nearest_other_person
+from kiosk.matching import GalleryIndex
 from kiosk.pipeline import FacePipeline
 from kiosk.protection import TemplateProtector
 from kiosk.quality import QualityGates
@@ -84,21 +84,18 @@ def _drop_duplicates(enrolled: list[_Enrolled], store: GalleryStore, model_id: s
     refuse strangers); a face closer than the recognition threshold is enrolled but flagged.
     """
     existing = store.gallery_matrix(model_id, enabled_only=False)
-    ids, matrix = list(existing.person_ids), existing.templates
+    index = GalleryIndex(existing.templates, existing.person_ids)
     kept = []
     for item in enrolled:
-        if len(ids):
-            other, distance = nearest_other_person(item.templates, matrix, np.array(ids, dtype=object),
-                                                   item.change.person_id)
-            if distance < policy.duplicate_threshold:
-                report.rejected_people[item.change.person_id] = (
-                    f"face already enrolled as {other} (distance {distance:.3f} < {policy.duplicate_threshold:.3f})")
-                continue
-            if policy.review_threshold is not None and distance < policy.review_threshold:
-                report.review[item.change.person_id] = f"looks like {other} (distance {distance:.3f}); check it is not the same person"
+        other, distance = index.nearest_other(item.templates, item.change.person_id)
+        if distance < policy.duplicate_threshold:
+            report.rejected_people[item.change.person_id] = (
+                f"face already enrolled as {other} (distance {distance:.3f} < {policy.duplicate_threshold:.3f})")
+            continue
+        if policy.review_threshold is not None and distance < policy.review_threshold:
+            report.review[item.change.person_id] = f"looks like {other} (distance {distance:.3f}); check it is not the same person"
         kept.append(item)
-        ids += [item.change.person_id] * len(item.templates)
-        matrix = np.vstack([matrix, item.templates]) if len(matrix) else item.templates
+        index.add(item.templates, [item.change.person_id] * len(item.templates))
     return kept
 
 
