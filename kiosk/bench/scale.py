@@ -189,7 +189,7 @@ def memory_report(lfw_root, templates: int) -> tuple[dict, list[str]]:
             rows[count] = measure_kiosk_memory(config, frame) | {"store_write_s": round(seconds, 1),
                                                                   "store_mb": round((Path(scratch) / "gallery.db").stat().st_size / 2**20, 1)}
     empty, full = rows[0], rows[templates]
-    lines = [f"memory of a running kiosk (models, liveness, gallery index; 60 frames processed):",
+    lines = ["memory of a running kiosk (models, liveness, gallery index; 60 frames processed):",
              f"  empty store: resident {empty['rss_mb']:.0f} MB (peak {empty['peak_mb']:.0f} MB), started in {empty['start_s']} s",
              f"  {templates:,} templates: resident {full['rss_mb']:.0f} MB (peak {full['peak_mb']:.0f} MB), started in "
              f"{full['start_s']} s; +{full['rss_mb'] - empty['rss_mb']:.0f} MB for the gallery "

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from kiosk.config import DoorConfig, KioskConfig
+from kiosk.faces import DetectedFace
 from kiosk.liveness.fusion import LivenessSession, LivenessState, Verdict
 from kiosk.liveness.texture import TextureLivenessModel
 from kiosk.manifest import load_liveness_manifest
@@ -26,7 +27,7 @@ from kiosk.runtime.attendance import AttendanceRecorder
 from kiosk.runtime.capture import CaptureThread, SourceEvent
 from kiosk.runtime.decisions import Decider, Decision, DecisionPolicy, Hint, Outcome, hint_for, threshold_for_gallery
 from kiosk.runtime.doors import DoorDispatcher
-from kiosk.runtime.tracker import FaceTracker
+from kiosk.runtime.tracker import FaceTracker, Track
 from kiosk.sources import Frame
 from kiosk.store.gallery import GalleryStore
 
@@ -148,14 +149,14 @@ class KioskRunner:
             self._act(decision)
         return FrameStatus(frame, box, faces, prompt, decision)
 
-    def _someone_else(self, track, probe) -> bool:
+    def _someone_else(self, track: Track, probe: np.ndarray) -> bool:
         """Consecutive probes of one track further apart than the calibrated 1:1 threshold (FMR 1e-3)
         would not even match each other: not the same face any more."""
         if track.last_probe is None:
             return False
         return float(np.linalg.norm(track.last_probe - probe)) >= self.protector.threshold.value
 
-    def _liveness(self, track, face, frame: Frame) -> LivenessState:
+    def _liveness(self, track: Track, face: DetectedFace, frame: Frame) -> LivenessState:
         """The acting face's liveness so far (always live where liveness is off)."""
         if self.liveness_policy is None:
             return LivenessState(Verdict.LIVE)
@@ -163,7 +164,7 @@ class KioskRunner:
             track.liveness = LivenessSession(self.liveness_policy, self.texture)
         return track.liveness.update(face, frame.rgb, frame.timestamp_ms)
 
-    def _release_if_live(self, track, liveness: LivenessState, at_ms: int) -> Decision | None:
+    def _release_if_live(self, track: Track, liveness: LivenessState, at_ms: int) -> Decision | None:
         """The held grant goes through once the face is judged live."""
         if liveness.verdict is not Verdict.LIVE:
             return None
@@ -172,7 +173,7 @@ class KioskRunner:
         self._act(decision)
         return decision
 
-    def _spoof_suspected(self, track, liveness: LivenessState, at_ms: int, faces: int) -> Decision | None:
+    def _spoof_suspected(self, track: Track, liveness: LivenessState, at_ms: int, faces: int) -> Decision | None:
         """Once per visit: audited, shown, sent to the doors as a decision that never opens them."""
         if track.spoof_reported:
             return None
