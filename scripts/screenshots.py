@@ -109,7 +109,28 @@ def main() -> None:
     wizard.grab().save(str(OUT / "wizard_4_review.png"))
     wizard.reject()
     window.close()
+    _liveness_screens(app, config, scratch)
     print(f"screenshots written to {OUT}")
+
+
+def _liveness_screens(app, config: KioskConfig, scratch: Path) -> None:
+    """Liveness on: a member's photo held to the camera is asked to blink, then refused."""
+    video = scratch / "photo.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 15, (640, 480))
+    frame = cv2.cvtColor(door_frame(sample("obama2")), cv2.COLOR_RGB2BGR)
+    for _ in range(15 * 8):
+        writer.write(frame)
+    writer.release()
+    guarded = config.model_copy(update={"liveness": LivenessConfig(enabled=True)})
+    window = MainWindow(guarded, str(video))
+    window.resize(1280, 800)
+    window.show()
+    banner = window.kiosk.banner
+    wait_for(app, lambda: "blink" in banner.text())
+    window.grab().save(str(OUT / "kiosk_blink_prompt.png"))
+    wait_for(app, lambda: "not a photo" in banner.text())
+    window.grab().save(str(OUT / "kiosk_spoof_suspected.png"))
+    window.close()
 
 
 if __name__ == "__main__":

@@ -27,6 +27,10 @@ class KioskScreen(QWidget):
         self.video.setMinimumSize(320, 240)
         self.banner = QLabel(objectName="banner", alignment=Qt.AlignmentFlag.AlignCenter)
         self.banner.setWordWrap(True)
+        # Room for two lines of the large font, always: a long message (a refusal and what to do,
+        # a denial's reason) is never clipped, and the video does not jump when one appears.
+        self.banner.ensurePolished()
+        self.banner.setMinimumHeight(2 * self.banner.fontMetrics().lineSpacing() + 2 * theme.BANNER_PADDING_PX + 8)
         self.clock = QLabel()
         self.door = QLabel()
         self.camera = QLabel()

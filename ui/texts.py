@@ -14,7 +14,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "blink": "Please blink",
         "turn_left": "Please turn your head to your left",
         "turn_right": "Please turn your head to your right",
-        "spoof_suspected": "Not accepted: show your own face, not a photo or a screen. Ask staff if this is wrong.",
+        "spoof_suspected": "Show your own face, not a photo or a screen",
         "idle": "Look at the camera to enter",
         "door_open": "Door open",
         "door_closed": "Door locked",

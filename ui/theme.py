@@ -11,6 +11,7 @@ HINT = "#37474F"        # neutral slate
 FACE_BOX = "#FFD54F"    # amber outline, visible on any skin tone and background
 
 BANNER_FONT_PT = 44     # about 6 cm tall letters on a 24" screen: readable from two metres
+BANNER_PADDING_PX = 18
 GUIDE_FONT_PT = 24
 STATUS_FONT_PT = 18
 
@@ -18,7 +19,7 @@ SYMBOLS = {"granted": "\u2714", "denied": "\u2716", "unknown": "?", "hint": "\u2
 
 STYLESHEET = f"""
 QWidget {{ background: {BACKGROUND}; color: {TEXT}; font-size: {STATUS_FONT_PT}pt; }}
-QLabel#banner {{ font-size: {BANNER_FONT_PT}pt; font-weight: 600; padding: 18px; border-radius: 12px; }}
+QLabel#banner {{ font-size: {BANNER_FONT_PT}pt; font-weight: 600; padding: {BANNER_PADDING_PX}px; border-radius: 12px; }}
 QLabel#guide {{ font-size: {GUIDE_FONT_PT}pt; font-weight: 600; padding: 12px; border-radius: 10px;
                background: {HINT}; }}
 QLabel#door_open {{ color: {BACKGROUND}; background: {GRANTED_LIGHT}; padding: 4px 12px; border-radius: 8px; }}
