@@ -66,24 +66,11 @@ def main() -> None:
                         embeddings, [100.0, 100.0], protector, pipeline.manifest.id, None)
     set_pin(store, "2468")
     store.close()
-    video = scratch / "visits.avi"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 15, (640, 480))
-    for name in ("obama2", "biden"):
-        frame = cv2.cvtColor(door_frame(sample(name)), cv2.COLOR_RGB2BGR)
-        for _ in range(60):
-            writer.write(frame)
-    writer.release()
-
     app = QApplication.instance() or QApplication([])
     app.setStyleSheet(STYLESHEET)
-    window = MainWindow(config, str(video))
-    window.resize(1280, 800)
-    window.show()
-    banner = window.kiosk.banner
-    wait_for(app, lambda: "Welcome" in banner.text())
-    window.grab().save(str(OUT / "kiosk_granted.png"))
-    wait_for(app, lambda: "Not recognised" in banner.text())
-    window.grab().save(str(OUT / "kiosk_not_recognised.png"))
+    window = kiosk_window(config, still_video(scratch / "visits.avi", ("obama2", "biden"), 60))
+    shoot_when(app, window, "Welcome", "kiosk_granted.png")
+    shoot_when(app, window, "Not recognised", "kiosk_not_recognised.png")
     window.show_admin()
     window.admin.refresh()
     window.grab().save(str(OUT / "admin.png"))
@@ -115,23 +102,34 @@ def main() -> None:
 
 def _liveness_screens(app, config: KioskConfig, scratch: Path) -> None:
     """Liveness on: a member's photo held to the camera is asked to blink, then refused."""
-    video = scratch / "photo.avi"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 15, (640, 480))
-    frame = cv2.cvtColor(door_frame(sample("obama2")), cv2.COLOR_RGB2BGR)
-    for _ in range(15 * 8):
-        writer.write(frame)
-    writer.release()
     guarded = config.model_copy(update={"liveness": LivenessConfig(enabled=True)})
-    window = MainWindow(guarded, str(video))
-    window.resize(1280, 800)
-    window.show()
-    banner = window.kiosk.banner
-    wait_for(app, lambda: "blink" in banner.text())
-    window.grab().save(str(OUT / "kiosk_blink_prompt.png"))
-    wait_for(app, lambda: "not a photo" in banner.text())
-    window.grab().save(str(OUT / "kiosk_spoof_suspected.png"))
+    window = kiosk_window(guarded, still_video(scratch / "photo.avi", ("obama2",), 15 * 8))
+    shoot_when(app, window, "blink", "kiosk_blink_prompt.png")
+    shoot_when(app, window, "not a photo", "kiosk_spoof_suspected.png")
     window.close()
 
+
+def still_video(path: Path, names: tuple[str, ...], frames_each: int) -> Path:
+    """A 15 fps video of sample photos at a door camera's distance, each held for `frames_each` frames."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 15, (640, 480))
+    for name in names:
+        frame = cv2.cvtColor(door_frame(sample(name)), cv2.COLOR_RGB2BGR)
+        for _ in range(frames_each):
+            writer.write(frame)
+    writer.release()
+    return path
+
+
+def kiosk_window(config: KioskConfig, video: Path) -> MainWindow:
+    window = MainWindow(config, str(video))
+    window.resize(1280, 800)
+    window.show()
+    return window
+
+
+def shoot_when(app, window: MainWindow, banner_text: str, file_name: str) -> None:
+    wait_for(app, lambda: banner_text in window.kiosk.banner.text())
+    window.grab().save(str(OUT / file_name))
 
 if __name__ == "__main__":
     main()
