@@ -35,8 +35,9 @@ class TextureLivenessModel:
         self.sessions = []
         for network in manifest.networks:
             if not network.path.exists():
-                raise ModelError(f"{network.path} is missing: the passive liveness cue needs `python main.py "
-                                 f"models build` with the shared anti-spoofing parameters and the train extra")
+                raise ModelError(f"{network.path} is missing: the texture liveness cue needs `python main.py "
+                                 f"models build` with the shared anti-spoofing parameters and the train extra "
+                                 f"(or `liveness: {{texture: false}}` in the config, leaving blink and motion)")
             verify_sha256(network.path, network.sha256, manifest.id)
             self.sessions.append((network, create_session(str(network.path), provider, threads, network.file)))
 
