@@ -19,6 +19,7 @@ from kiosk.manifest import (EMBEDDER_MANIFEST, LIVENESS_MANIFEST, EmbedderManife
 from kiosk.paths import model_dir
 from models.dlib_resnet_onnx import build_dlib_resnet
 from models.manifest_edit import replace_list_item_field, replace_top_level
+from models.minifasnet_onnx import build_minifasnet, load_state_dict
 from models.registry import Package, fetch, load_packages, read_member, sha256_of
 from models.tfjs_weights import load_tfjs_weights
 from models.quantize import quantize_descriptor
@@ -131,8 +132,6 @@ def build_liveness(manifest: LivenessManifest, update_pin: bool = False) -> dict
         actual = sha256_of(parameters)
         if actual != network.parameters_sha256:
             raise ChecksumError(f"{parameters} has SHA-256 {actual}, expected {network.parameters_sha256}")
-        from models.minifasnet_onnx import build_minifasnet, load_state_dict
-
         model = build_minifasnet(load_state_dict(parameters), manifest.input.size)
         _write_atomically(network.path, model.SerializeToString())
         sha = sha256_of(network.path)

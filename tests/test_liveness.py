@@ -1,13 +1,13 @@
 """Liveness on real media from ../shared/data/liveness: each cue on its own, then the kiosk end to end."""
 
 import json
+from contextlib import closing
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from kiosk.evaluation.liveness import video_frames
 from kiosk.faces import largest_face
 from kiosk.imageio import read_image
 from kiosk.landmarks import FaceLandmarkDetector
@@ -16,6 +16,7 @@ from kiosk.liveness.eyes import BlinkDetector
 from kiosk.liveness.texture import TextureLivenessModel
 from kiosk.manifest import load_landmarker_manifest, load_liveness_manifest
 from kiosk.paths import shared_data_dir
+from kiosk.sources import VideoCaptureSource
 from tests.gallery_files import person_entry, write_gallery, write_kiosk_config
 from tests.still_attack import jittered_frames
 from tests.test_cli import run_cli
@@ -29,6 +30,13 @@ def liveness_dir() -> Path:
         pytest.fail(f"The liveness set is missing: expected {root}/labels.csv (../shared/data next to the "
                     f"checkout, or FACEGATE_DATA).", pytrace=False)
     return root
+
+
+def video_frames(video: Path):
+    """(RGB frame, timestamp ms) of a video file, through the kiosk's own video source."""
+    with closing(VideoCaptureSource(str(video))) as source:
+        for frame in source.frames():
+            yield frame.rgb, frame.timestamp_ms
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """What each liveness cue costs per frame, on a real live video."""
 
+from contextlib import closing
 from pathlib import Path
 
 from kiosk.bench.timing import StageTiming, time_calls
@@ -7,13 +8,14 @@ from kiosk.bench.timing import StageTiming, time_calls
 
 def liveness_timings(video: Path, provider: str, frames: int = 90) -> list[StageTiming]:
     """Each liveness cue's cost per frame on a real live video (and what blendshapes add to landmarks)."""
-    from kiosk.evaluation.liveness import video_frames
+    from kiosk.landmarks import FaceLandmarkDetector
     from kiosk.liveness.fusion import LivenessPolicy, LivenessSession
     from kiosk.liveness.texture import TextureLivenessModel
     from kiosk.manifest import load_landmarker_manifest, load_liveness_manifest
-    from kiosk.landmarks import FaceLandmarkDetector
+    from kiosk.sources import VideoCaptureSource
 
-    clip = [(rgb, at) for (rgb, at), _ in zip(video_frames(video), range(frames))]
+    with closing(VideoCaptureSource(str(video))) as source:
+        clip = [(frame.rgb, frame.timestamp_ms) for frame, _ in zip(source.frames(), range(frames))]
     timings, faces = [], []
     for blendshapes in (False, True):
         with FaceLandmarkDetector(load_landmarker_manifest(), video=True, max_faces=1, blendshapes=blendshapes) as detector:

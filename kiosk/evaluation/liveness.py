@@ -6,12 +6,10 @@ limit, as the kiosk would; a still photo has one frame, so only the texture cue 
 """
 
 import csv
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-
-import cv2
-import numpy as np
 
 from kiosk.errors import FacegateError
 from kiosk.faces import largest_face
@@ -20,6 +18,7 @@ from kiosk.landmarks import FaceLandmarkDetector
 from kiosk.liveness.fusion import LivenessPolicy, LivenessSession, Verdict
 from kiosk.liveness.texture import TextureLivenessModel
 from kiosk.manifest import LandmarkerManifest
+from kiosk.sources import VideoCaptureSource
 
 CUES = ("texture", "blink", "motion", "fused")
 
@@ -73,24 +72,6 @@ def read_labels(root: Path) -> list[Presentation]:
     return [Presentation(r["path"], r["label"], r["attack"], r["description"]) for r in rows]
 
 
-def video_frames(path: Path) -> Iterator[tuple[np.ndarray, int]]:
-    """RGB frames and their timestamps in milliseconds, from the file's own frame rate."""
-    capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        raise FacegateError(f"{path}: cannot be opened as a video")
-    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
-    index = 0
-    try:
-        while True:
-            ok, bgr = capture.read()
-            if not ok:
-                return
-            yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), int(round(index * 1000 / fps))
-            index += 1
-    finally:
-        capture.release()
-
-
 def judge_video(presentation: Presentation, root: Path, landmarker: LandmarkerManifest,
                 texture: TextureLivenessModel, policy: LivenessPolicy) -> Outcome:
     """Run the fused session over the video; each cue alone is read from the same session."""
@@ -98,11 +79,11 @@ def judge_video(presentation: Presentation, root: Path, landmarker: LandmarkerMa
     first_ms = None
     frames = 0
     live_at = None
-    best_texture = None
-    blink_seen = False
-    trace = []
-    with FaceLandmarkDetector(landmarker, video=True, max_faces=1, blendshapes=True) as detector:
-        for rgb, timestamp_ms in video_frames(root / presentation.path):
+    trace = []  # (seconds from the first face, texture median)
+    with closing(VideoCaptureSource(str(root / presentation.path))) as source, \
+            FaceLandmarkDetector(landmarker, video=True, max_faces=1, blendshapes=True) as detector:
+        for frame in source.frames():
+            rgb, timestamp_ms = frame.rgb, frame.timestamp_ms
             face = largest_face(detector.detect(rgb, timestamp_ms))
             if face is None:
                 continue
@@ -115,16 +96,14 @@ def judge_video(presentation: Presentation, root: Path, landmarker: LandmarkerMa
             else:
                 session.observe(face, rgb, timestamp_ms)  # each cue alone is judged over the whole time limit
             if session.texture_median is not None:
-                best_texture = max(best_texture or 0.0, session.texture_median)
                 trace.append(((timestamp_ms - first_ms) / 1000, session.texture_median))
-            blink_seen = blink_seen or bool(session.blinks.blinks)
             if session.state.verdict is Verdict.LIVE and live_at is None:
                 live_at = (timestamp_ms - first_ms) / 1000
     if frames == 0:
         raise FacegateError(f"{presentation.path}: no face found in any frame")
     accepted = {
-        "texture": best_texture is not None and best_texture >= policy.texture_threshold,
-        "blink": blink_seen,
+        "texture": any(value >= policy.texture_threshold for _, value in trace),
+        "blink": bool(session.blinks.blinks),
         "motion": not session.motion.moves_like_a_plane,
         "fused": session.state.verdict is Verdict.LIVE,
     }

@@ -1,8 +1,9 @@
 """From matched frames to one decision per visit: quality hints, an N-of-M vote, the person's rights.
 
 Outcomes: granted; denied (known, but disabled, outside validity, or not for this door); unknown;
-spoof suspected (the liveness check failed: a photo, a screen, a replay); and hints that are not decisions (come closer, look at the camera, hold still). Several faces in
-view: the largest (closest) one acts, and the decision says how many faces there were.
+spoof suspected (the liveness check failed: a photo, a screen, a replay); and hints that are not
+decisions (come closer, look at the camera, hold still, blink). Several faces in view: the largest
+(closest) one acts, and the decision says how many faces there were.
 """
 
 import logging

@@ -131,16 +131,14 @@ class KioskRunner:
         if self._someone_else(track, probe):
             # The face in this track is now another person's (a photo raised in front of a live face,
             # or the reverse): votes, a held grant and liveness evidence all start over.
-            track.restart(frame.timestamp_ms)
-            liveness = self._liveness(track, face.face, frame)
+            liveness = self._new_visit(track, face.face, frame)
+        elif track.decided and track.pending is None:
+            if self.decider.still_same_visit(track, person_id, distance):
+                return FrameStatus(frame, box, faces, None, None)
+            liveness = self._new_visit(track, face.face, frame)  # a new person stepped into the same place
         track.last_probe = probe
         if track.pending is not None:
             return FrameStatus(frame, box, faces, prompt, self._release_if_live(track, liveness, frame.timestamp_ms))
-        if track.decided:
-            if self.decider.still_same_visit(track, person_id, distance):
-                return FrameStatus(frame, box, faces, None, None)
-            track.restart(frame.timestamp_ms)  # a new person stepped into the same place
-            track.last_probe = probe
         decision = self.decider.vote(track, person_id, distance, frame.timestamp_ms, faces, now or datetime.now())
         if decision is not None and decision.outcome is Outcome.GRANTED and liveness.verdict is not Verdict.LIVE:
             track.pending = decision  # recognised; the door waits for the live verdict
@@ -155,6 +153,11 @@ class KioskRunner:
         if track.last_probe is None:
             return False
         return float(np.linalg.norm(track.last_probe - probe)) >= self.protector.threshold.value
+
+    def _new_visit(self, track: Track, face: DetectedFace, frame: Frame) -> LivenessState:
+        """Start the track over, liveness included: no evidence carries from one person to the next."""
+        track.restart(frame.timestamp_ms)
+        return self._liveness(track, face, frame)
 
     def _liveness(self, track: Track, face: DetectedFace, frame: Frame) -> LivenessState:
         """The acting face's liveness so far (always live where liveness is off)."""
