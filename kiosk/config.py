@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from kiosk.paths import PROJECT_ROOT
-from kiosk.quality import QualityGates
+from kiosk.recognition.quality import QualityGates
 from kiosk.store.keys import KeySourceConfig
 from kiosk.yamlfile import load_yaml_model
 
@@ -35,7 +35,7 @@ class ModelsConfig(_Section):
 
 
 class QualityConfig(_Section):
-    """Gates a face must pass to be enrolled or matched; defaults live in kiosk.quality.QualityGates."""
+    """Gates a face must pass to be enrolled or matched; defaults live in kiosk.recognition.quality.QualityGates."""
 
     min_eye_distance_px: float = Field(QualityGates.min_eye_distance_px, gt=0,
                                        description="distance between the eye centres in the photo")

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import numpy as np
 
-from kiosk.faces import DetectedFace
+from kiosk.recognition.faces import DetectedFace
 from kiosk.imageio import read_image
-from kiosk.pipeline import FacePipeline
-from kiosk.quality import QualityGates
+from kiosk.recognition.pipeline import FacePipeline
+from kiosk.recognition.quality import QualityGates
 
 # A second face at least this share of the largest one's area makes a photo ambiguous.
 SECOND_FACE_AREA_RATIO = 0.25
@@ -68,7 +68,7 @@ def save_enrollment(store, person, consent, embeddings: np.ndarray, qualities: l
                     model_id: str, duplicate_threshold: float | None) -> EnrollmentOutcome:
     """Protect the embeddings, refuse a face that is already someone else's, then write the person,
     their templates and consent in one transaction. The clean embeddings never reach the store."""
-    from kiosk.matching import GalleryIndex
+    from kiosk.recognition.matching import GalleryIndex
     from kiosk.store.records import TemplateSet
 
     templates = protector.protect(np.asarray(embeddings, dtype=np.float32))

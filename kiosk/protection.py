@@ -77,7 +77,7 @@ class AdversarialProtector:
     def __init__(self, model_path, sha256: str, protector_id: str, secret: bytes, secret_version: int, dim: int,
                  provider: str = "auto", threshold=None):
         from kiosk.providers import create_session
-        from models.registry import verify_sha256
+        from kiosk.checksums import verify_sha256
 
         verify_sha256(model_path, sha256, protector_id)
         self.protector_id = protector_id

@@ -20,7 +20,8 @@ from kiosk.paths import model_dir
 from models.dlib_resnet_onnx import build_dlib_resnet
 from models.manifest_edit import replace_list_item_field, replace_top_level
 from models.minifasnet_onnx import build_minifasnet, load_state_dict
-from models.registry import Package, fetch, load_packages, read_member, sha256_of
+from kiosk.checksums import sha256_of
+from models.registry import Package, fetch, load_packages, read_member
 from models.tfjs_weights import load_tfjs_weights
 from models.quantize import quantize_descriptor
 from models.validate import validate_embedder

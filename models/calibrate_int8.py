@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from kiosk.embedder import preprocess_chips
+from kiosk.recognition.embedder import preprocess_chips
 from kiosk.evaluation.lfw import LfwPairs, identity_of
-from kiosk.faces import central_face
+from kiosk.recognition.faces import central_face
 from kiosk.imageio import read_image
 from kiosk.manifest import POINT_NAMES, load_embedder_manifest, load_landmarker_manifest
 from kiosk.paths import shared_data_dir
@@ -37,8 +37,8 @@ class ChipReader:
 
 
 def calibration_chips(people: int, seed: int = 0) -> np.ndarray:
-    from kiosk.alignment import FaceAligner
-    from kiosk.landmarks import FaceLandmarkDetector
+    from kiosk.recognition.alignment import FaceAligner
+    from kiosk.recognition.landmarks import FaceLandmarkDetector
 
     lfw = shared_data_dir() / "lfw"
     pairs = LfwPairs.load(lfw)

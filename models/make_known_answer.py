@@ -8,9 +8,9 @@ of the same weights. Run once when the descriptor or its source changes:
 import numpy as np
 import yaml
 
-from kiosk.alignment import FaceAligner
+from kiosk.recognition.alignment import FaceAligner
 from kiosk.imageio import decode_image
-from kiosk.landmarks import FaceLandmarkDetector
+from kiosk.recognition.landmarks import FaceLandmarkDetector
 from kiosk.manifest import POINT_NAMES, AlignmentSpec, load_landmarker_manifest, manifest_path
 from models.manifest_edit import replace_top_level
 from models.registry import fetch, load_packages, read_member

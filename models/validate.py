@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import onnx
 
-from kiosk.embedder import preprocess_chips
+from kiosk.recognition.embedder import preprocess_chips
 from kiosk.errors import ModelError
 from kiosk.imageio import decode_image
 from kiosk.manifest import EmbedderManifest, KnownAnswer

@@ -24,7 +24,7 @@ from kiosk.bench.frames import door_frame  # noqa: E402
 from kiosk.config import KioskConfig, LivenessConfig, StoreConfig  # noqa: E402
 from kiosk.enrollment import save_enrollment  # noqa: E402
 from kiosk.imageio import decode_image  # noqa: E402
-from kiosk.pipeline import FacePipeline  # noqa: E402
+from kiosk.recognition.pipeline import FacePipeline  # noqa: E402
 from kiosk.store.access import open_store, protector_for  # noqa: E402
 from kiosk.store.keys import KeySourceConfig, KioskSecrets, save_secrets  # noqa: E402
 from kiosk.store.records import Consent, Person  # noqa: E402

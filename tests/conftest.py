@@ -35,7 +35,7 @@ def models_built() -> None:
 
 @pytest.fixture(scope="session")
 def pipeline(models_built):
-    from kiosk.pipeline import FacePipeline
+    from kiosk.recognition.pipeline import FacePipeline
 
     with FacePipeline.from_manifests(provider="cpu") as built:
         yield built

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from kiosk.alignment import similarity_transform
+from kiosk.recognition.alignment import similarity_transform
 from kiosk.imageio import read_image
-from kiosk.faces import central_face
+from kiosk.recognition.faces import central_face
 
 
 @pytest.mark.parametrize(

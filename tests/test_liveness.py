@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from kiosk.faces import largest_face
+from kiosk.recognition.faces import largest_face
 from kiosk.imageio import read_image
-from kiosk.landmarks import FaceLandmarkDetector
+from kiosk.recognition.landmarks import FaceLandmarkDetector
 from kiosk.liveness.challenge import Challenge, Step
 from kiosk.liveness.eyes import BlinkDetector
 from kiosk.liveness.texture import TextureLivenessModel

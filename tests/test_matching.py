@@ -5,7 +5,7 @@ import numpy as np
 
 from kiosk.bench.scale import synthetic_embeddings
 from kiosk.manifest import load_protector_manifest
-from kiosk.matching import GalleryIndex, nearest_person
+from kiosk.recognition.matching import GalleryIndex, nearest_person
 from kiosk.runtime.decisions import threshold_for_gallery
 from kiosk.store.access import protector_for
 from kiosk.store.keys import KioskSecrets

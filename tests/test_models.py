@@ -7,7 +7,8 @@ import pytest
 
 from kiosk.errors import ChecksumError, ModelError, ModelFetchError
 from kiosk.manifest import load_embedder_manifest, load_landmarker_manifest
-from models.registry import Package, fetch, load_packages, sha256_of
+from kiosk.checksums import sha256_of
+from models.registry import Package, fetch, load_packages
 from models.tfjs_weights import load_tfjs_weights
 from models.validate import validate_embedder
 
@@ -36,7 +37,7 @@ def private_cache(tmp_path, monkeypatch):
 
 
 def test_a_tampered_model_is_refused_with_a_clear_error(models_built, private_cache):
-    from kiosk.embedder import OnnxEmbedder
+    from kiosk.recognition.embedder import OnnxEmbedder
 
     manifest = load_embedder_manifest()
     data = bytearray(manifest.path.read_bytes())

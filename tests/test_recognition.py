@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from kiosk.imageio import read_image
-from kiosk.quality import QualityGates, QualityProblem
+from kiosk.recognition.quality import QualityGates, QualityProblem
 from tests.conftest import lfw_photo
 
 
@@ -20,7 +20,7 @@ def test_same_person_is_closer_than_different_people(pipeline, sample_photos):
 
 def test_lfw_pairs_are_told_apart_at_the_calibrated_threshold(pipeline, lfw_dir):
     from kiosk.evaluation.lfw import LfwPairs
-    from kiosk.faces import central_face
+    from kiosk.recognition.faces import central_face
 
     pairs = LfwPairs.load(lfw_dir).subset(6)  # 60 real pairs, half genuine, from all ten folds
     def embed(name):

@@ -33,7 +33,7 @@ def test_video_file_frames_carry_the_file_clock(visit_video):
 
 
 def test_faces_in_a_video_match_their_photos(models_built, visit_video, lfw_dir):
-    from kiosk.pipeline import FacePipeline
+    from kiosk.recognition.pipeline import FacePipeline
 
     with FacePipeline.from_manifests(video=True, provider="cpu") as tracker:
         per_frame = [tracker.encode(frame.rgb, frame.timestamp_ms) for frame in open_source(str(visit_video)).frames()]

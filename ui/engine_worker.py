@@ -54,7 +54,7 @@ class EngineWorker(QObject):
 
     def run(self) -> None:
         from kiosk.errors import FacegateError
-        from kiosk.pipeline import FacePipeline
+        from kiosk.recognition.pipeline import FacePipeline
         from kiosk.runtime.capture import CaptureThread
         from kiosk.runtime.door_factory import build_outputs
         from kiosk.runtime.doors import DoorDispatcher

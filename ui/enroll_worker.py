@@ -8,7 +8,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from kiosk.config import KioskConfig
-from kiosk.quality import QualityProblem
+from kiosk.recognition.quality import QualityProblem
 from ui.engine_worker import to_qimage
 
 FRONTAL_FRAMES = 3
@@ -45,7 +45,7 @@ class EnrollWorker(QObject):
 
     def run(self) -> None:
         from kiosk.errors import FacegateError
-        from kiosk.pipeline import FacePipeline
+        from kiosk.recognition.pipeline import FacePipeline
 
         try:
             if self.photos is not None:

@@ -22,7 +22,7 @@ from kiosk.bench.frames import FRAME_SIZE, door_frame
 from kiosk.bench.timing import StageTiming
 from kiosk.enrollment import enroll_photos
 from kiosk.imageio import read_image
-from kiosk.pipeline import FacePipeline
+from kiosk.recognition.pipeline import FacePipeline
 from kiosk.sources import Frame
 
 FPS = 15

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kiosk.embedder import preprocess_chips
+from kiosk.recognition.embedder import preprocess_chips
 from kiosk.errors import FacegateError
 from kiosk.manifest import load_embedder_manifest
 

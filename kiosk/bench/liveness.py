@@ -8,7 +8,7 @@ from kiosk.bench.timing import StageTiming, time_calls
 
 def liveness_timings(video: Path, provider: str, frames: int = 90) -> list[StageTiming]:
     """Each liveness cue's cost per frame on a real live video (and what blendshapes add to landmarks)."""
-    from kiosk.landmarks import FaceLandmarkDetector
+    from kiosk.recognition.landmarks import FaceLandmarkDetector
     from kiosk.liveness.fusion import LivenessPolicy, LivenessSession
     from kiosk.liveness.texture import TextureLivenessModel
     from kiosk.manifest import load_landmarker_manifest, load_liveness_manifest

@@ -67,7 +67,7 @@ def measure_kiosk_memory(config_path: Path, frame: np.ndarray) -> dict:
 def _probe(config_path: Path, frame_path: Path) -> None:
     """The child: a kiosk as `main.py run` builds it, 60 frames through it, then its memory."""
     from kiosk.config import load_config
-    from kiosk.pipeline import FacePipeline
+    from kiosk.recognition.pipeline import FacePipeline
     from kiosk.runtime.doors import DoorDispatcher
     from kiosk.runtime.kiosk import KioskRunner
     from kiosk.sources import Frame

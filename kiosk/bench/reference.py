@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from kiosk.errors import FacegateError
 from kiosk.evaluation.lfw import EncodedSet, LfwPairs, encode_lfw, evaluate
-from kiosk.faces import central_face
+from kiosk.recognition.faces import central_face
 from kiosk.imageio import read_image
 from kiosk.paths import cache_dir
 
@@ -73,7 +73,7 @@ def encode_lfw_reference(pairs: LfwPairs, workers: int = 2) -> EncodedSet:
 
 def time_per_face(photos: list[Path], passes: int = 2) -> dict[str, list[float]]:
     """Milliseconds per photo for both, interleaved photo by photo so the machine's noise hits both."""
-    from kiosk.pipeline import FacePipeline
+    from kiosk.recognition.pipeline import FacePipeline
 
     decoded = [read_image(p) for p in photos]
     times: dict[str, list[float]] = {"facegate": [], "face_recognition": []}

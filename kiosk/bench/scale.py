@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kiosk.evaluation.lfw import EncodedSet
-from kiosk.matching import GalleryIndex, nearest_person, pairwise_distances
+from kiosk.recognition.matching import GalleryIndex, nearest_person, pairwise_distances
 from kiosk.protection import TemplateProtector
 
 

@@ -7,14 +7,14 @@ import numpy as np
 from kiosk.bench.frames import door_frame
 from kiosk.bench.liveness import liveness_timings
 from kiosk.bench.timing import StageTiming, time_calls
-from kiosk.faces import central_face
+from kiosk.recognition.faces import central_face
 from kiosk.imageio import decode_image
-from kiosk.pipeline import FacePipeline
+from kiosk.recognition.pipeline import FacePipeline
 
 
 def _protector_timings(embeddings: np.ndarray, provider: str, repeats: int) -> list[StageTiming]:
     """Protect (adversarial network + keyed layer) and 1:N match per template, with throwaway secrets."""
-    from kiosk.matching import nearest_person
+    from kiosk.recognition.matching import nearest_person
     from kiosk.store.access import protector_for
     from kiosk.store.keys import KioskSecrets
 

@@ -63,7 +63,7 @@ def _plan(args: argparse.Namespace) -> tuple[dict, str]:
 
 def _apply(args: argparse.Namespace) -> tuple[dict, str]:
     from kiosk.gallery.apply import EnrollmentPolicy, apply_changes
-    from kiosk.pipeline import FacePipeline
+    from kiosk.recognition.pipeline import FacePipeline
 
     config = load_config(args.config)
     store, secrets = open_store(config.store.resolved_path, config.store.keys)

@@ -8,7 +8,7 @@ import numpy as np
 from kiosk.commands import add_command
 from kiosk.errors import FacegateError, ImageError
 from kiosk.imageio import read_image
-from kiosk.pipeline import EncodedFace, FacePipeline
+from kiosk.recognition.pipeline import EncodedFace, FacePipeline
 from kiosk.sources import IMAGE_SUFFIXES
 
 

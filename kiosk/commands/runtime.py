@@ -37,7 +37,7 @@ def register(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> tuple[dict, str]:
-    from kiosk.pipeline import FacePipeline
+    from kiosk.recognition.pipeline import FacePipeline
     from kiosk.runtime.capture import CaptureThread
     from kiosk.runtime.door_factory import build_outputs
     from kiosk.runtime.doors import DoorDispatcher

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from kiosk.errors import DatasetError, FacegateError
 from kiosk.evaluation.metrics import (all_impostor_distances, roc_against_all_impostors, roc_summary,
                                       ten_fold_accuracy, threshold_at_fmr)
-from kiosk.faces import central_face
+from kiosk.recognition.faces import central_face
 from kiosk.imageio import read_image
 from kiosk.manifest import EmbedderManifest, load_embedder_manifest, load_landmarker_manifest
 from kiosk.paths import cache_dir
@@ -82,7 +82,7 @@ _worker_pipeline = None
 def _start_worker() -> None:
     global _worker_pipeline
     os.environ.setdefault("GLOG_minloglevel", "2")
-    from kiosk.pipeline import FacePipeline
+    from kiosk.recognition.pipeline import FacePipeline
 
     _worker_pipeline = FacePipeline.from_manifests(provider="cpu", threads=1)
 

@@ -12,10 +12,10 @@ from tqdm import tqdm
 from kiosk.enrollment import enroll_photos
 from kiosk.errors import ConfigError, ImageError, ProtectionError
 from kiosk.gallery.plan import Change
-from kiosk.matching import GalleryIndex
-from kiosk.pipeline import FacePipeline
+from kiosk.recognition.matching import GalleryIndex
+from kiosk.recognition.pipeline import FacePipeline
 from kiosk.protection import TemplateProtector
-from kiosk.quality import QualityGates
+from kiosk.recognition.quality import QualityGates
 from kiosk.store.gallery import GalleryStore
 from kiosk.store.records import TemplateSet
 

@@ -13,7 +13,7 @@ from enum import Enum
 
 import numpy as np
 
-from kiosk.faces import DetectedFace
+from kiosk.recognition.faces import DetectedFace
 from kiosk.liveness.challenge import Challenge, Step
 from kiosk.liveness.eyes import BlinkDetector, BlinkRule
 from kiosk.liveness.motion import MotionConsistency, MotionRule

@@ -15,7 +15,7 @@ from enum import Enum
 import numpy as np
 
 from kiosk.manifest import ThresholdSpec
-from kiosk.quality import FaceQuality, QualityGates, QualityProblem
+from kiosk.recognition.quality import FaceQuality, QualityGates, QualityProblem
 from kiosk.runtime.tracker import Track
 from kiosk.store.records import Person
 

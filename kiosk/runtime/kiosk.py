@@ -16,12 +16,12 @@ from datetime import datetime, timezone
 import numpy as np
 
 from kiosk.config import DoorConfig, KioskConfig
-from kiosk.faces import DetectedFace
+from kiosk.recognition.faces import DetectedFace
 from kiosk.liveness.fusion import LivenessSession, LivenessState, Verdict
 from kiosk.liveness.texture import TextureLivenessModel
 from kiosk.manifest import load_liveness_manifest
-from kiosk.matching import GalleryIndex
-from kiosk.pipeline import FacePipeline
+from kiosk.recognition.matching import GalleryIndex
+from kiosk.recognition.pipeline import FacePipeline
 from kiosk.protection import TemplateProtector
 from kiosk.runtime.attendance import AttendanceRecorder
 from kiosk.runtime.capture import CaptureThread, SourceEvent

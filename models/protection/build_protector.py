@@ -22,7 +22,7 @@ from models.protection.nets import AdversarialProtector, FaceDecoder
 from models.protection.torch_descriptor import load_torch_descriptor
 from models.protection.training import protect_numpy, train_decoder, train_protector
 from kiosk.evaluation.metrics import cross_impostor_distances, threshold_at_fmr
-from models.registry import sha256_of
+from kiosk.checksums import sha256_of
 
 PROTECTOR_DIR = PROJECT_ROOT / "models" / "protector"
 SEED = 20261126

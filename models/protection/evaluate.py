@@ -15,11 +15,11 @@ import numpy as np
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from kiosk.embedder import OnnxEmbedder
+from kiosk.recognition.embedder import OnnxEmbedder
 from kiosk.evaluation.lfw import LfwPairs
 from kiosk.evaluation.metrics import roc_summary, ten_fold_accuracy
 from kiosk.manifest import load_embedder_manifest
-from kiosk.matching import pairwise_distances
+from kiosk.recognition.matching import pairwise_distances
 from kiosk.paths import cache_dir, shared_data_dir
 from kiosk.protection import AdversarialProtector
 from models.protection.faces import FaceSet, load_face_sets

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from kiosk.errors import FacegateError
 from kiosk.evaluation.lfw import LfwPairs, identity_of
-from kiosk.faces import central_face
+from kiosk.recognition.faces import central_face
 from kiosk.imageio import read_image
 from kiosk.paths import cache_dir, shared_data_dir
 
@@ -39,7 +39,7 @@ _pipeline = None
 def _start() -> None:
     global _pipeline
     os.environ.setdefault("GLOG_minloglevel", "2")
-    from kiosk.pipeline import FacePipeline
+    from kiosk.recognition.pipeline import FacePipeline
 
     _pipeline = FacePipeline.from_manifests(provider="cpu", threads=1)
 

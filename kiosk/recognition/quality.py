@@ -6,7 +6,7 @@ from enum import Enum
 import cv2
 import numpy as np
 
-from kiosk.faces import DetectedFace
+from kiosk.recognition.faces import DetectedFace
 
 
 class QualityProblem(str, Enum):

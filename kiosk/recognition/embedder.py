@@ -5,7 +5,7 @@ import numpy as np
 from kiosk.errors import ModelError
 from kiosk.manifest import EmbedderManifest, InputSpec
 from kiosk.providers import ProviderChoice, active_provider, create_session
-from models.registry import verify_sha256
+from kiosk.checksums import verify_sha256
 
 
 def preprocess_chips(chips: np.ndarray, spec: InputSpec) -> np.ndarray:

@@ -8,10 +8,10 @@ from mediapipe.tasks.python import BaseOptions
 from mediapipe.tasks.python.vision import FaceLandmarker, FaceLandmarkerOptions, RunningMode
 
 from kiosk.errors import ModelError
-from kiosk.faces import DetectedFace
+from kiosk.recognition.faces import DetectedFace
 from kiosk.manifest import LandmarkerManifest
 from kiosk.native_logs import native_stderr_silenced
-from models.registry import verify_sha256
+from kiosk.checksums import verify_sha256
 
 log = logging.getLogger(__name__)
 

@@ -6,15 +6,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kiosk.alignment import FaceAligner
-from kiosk.embedder import OnnxEmbedder
+from kiosk.recognition.alignment import FaceAligner
+from kiosk.recognition.embedder import OnnxEmbedder
 from kiosk.errors import NoFaceError
-from kiosk.faces import DetectedFace, largest_face
-from kiosk.landmarks import FaceLandmarkDetector
+from kiosk.recognition.faces import DetectedFace, largest_face
+from kiosk.recognition.landmarks import FaceLandmarkDetector
 from kiosk.manifest import (EMBEDDER_MANIFEST, LANDMARKER_MANIFEST, POINT_NAMES, EmbedderManifest,
                             load_embedder_manifest, load_landmarker_manifest)
 from kiosk.providers import ProviderChoice
-from kiosk.quality import FaceQuality, measure_quality
+from kiosk.recognition.quality import FaceQuality, measure_quality
 
 if TYPE_CHECKING:
     from kiosk.config import KioskConfig
