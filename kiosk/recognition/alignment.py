@@ -1,4 +1,4 @@
-"""5-point similarity alignment onto the embedder's chip template (dlib's get_face_chip, in numpy)."""
+"""Similarity alignment of named face points onto a chip template (dlib's get_face_chip, in numpy)."""
 
 import cv2
 import numpy as np
@@ -31,18 +31,21 @@ def similarity_transform(source: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 class FaceAligner:
-    """Warps a face onto the chip template named in the embedder manifest.
+    """Warps a face onto a chip template (the embedder manifest's, or the quality chip's).
 
     Large faces are first reduced with an area filter around the face, as dlib does, so that the
     bilinear warp does not alias: a 600 px face sampled straight to 150 px loses fine detail unevenly.
     """
 
-    def __init__(self, alignment: AlignmentSpec, chip_size: int, point_names: tuple[str, ...]):
+    def __init__(self, alignment: AlignmentSpec, chip_size: int):
         self.chip_size = chip_size
-        self.point_names = point_names
-        pad = alignment.padding
-        unit = np.array([alignment.template[name] for name in point_names], dtype=np.float64)
-        self.template = (pad + unit) / (2 * pad + 1) * chip_size
+        self.point_names = alignment.point_names
+        given = np.array(list(alignment.template.values()), dtype=np.float64)
+        if alignment.units == "pixels":
+            self.template = given
+        else:
+            pad = alignment.padding
+            self.template = (pad + given) / (2 * pad + 1) * chip_size
 
     def transform(self, points: np.ndarray) -> np.ndarray:
         """2x3 matrix that maps image coordinates of the named points onto the chip template."""

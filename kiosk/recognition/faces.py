@@ -42,10 +42,6 @@ class DetectedFace:
         x0, y0, x1, y1 = self.box
         return (x1 - x0) * (y1 - y0)
 
-    def points(self, indices: list[int]) -> np.ndarray:
-        """The (K, 2) image positions of the given landmark indices."""
-        return self.landmarks[indices, :2]
-
 
 def largest_face(faces: list[DetectedFace]) -> DetectedFace | None:
     """The kiosk's rule: the closest person (the largest face) is the one who acts."""

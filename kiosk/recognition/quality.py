@@ -6,6 +6,7 @@ from enum import Enum
 import cv2
 import numpy as np
 
+from kiosk.manifest import AlignmentSpec
 from kiosk.recognition.faces import DetectedFace
 
 
@@ -67,10 +68,18 @@ def head_pose_degrees(pose: np.ndarray) -> tuple[float, float, float]:
     return float(yaw), float(pitch), float(roll)
 
 
-def measure_quality(face: DetectedFace, eye_points: np.ndarray, chip: np.ndarray) -> FaceQuality:
-    """Measure a face from its landmarks, its (4, 2) eye corner points and its aligned RGB chip."""
-    left_eye = eye_points[:2].mean(axis=0)
-    right_eye = eye_points[2:4].mean(axis=0)
+# The chip quality is read from, whatever the descriptor: the face framed as dlib frames it, 150 px.
+# Sharpness and brightness are properties of the photo, so their gates (calibrated on this chip)
+# keep their meaning when the descriptor and its own chip change.
+QUALITY_CHIP = AlignmentSpec(units="unit", padding=0.25, template={
+    "left_eye_outer": (0.8595674595992, 0.2134981538014), "left_eye_inner": (0.6460604764104, 0.2289674387677),
+    "right_eye_outer": (0.1205750620789, 0.2137274526848), "right_eye_inner": (0.3340850613712, 0.2290642403242),
+    "nose_base": (0.4901123135679, 0.6277975316475)})
+QUALITY_CHIP_SIZE = 150
+
+
+def measure_quality(face: DetectedFace, left_eye: np.ndarray, right_eye: np.ndarray, chip: np.ndarray) -> FaceQuality:
+    """Measure a face from its landmarks, its eye centres and its RGB quality chip (QUALITY_CHIP)."""
     grey = cv2.cvtColor(chip, cv2.COLOR_RGB2GRAY)
     yaw, pitch, roll = head_pose_degrees(face.pose) if face.pose is not None else (0.0, 0.0, 0.0)
     return FaceQuality(
