@@ -52,7 +52,7 @@ def enroll_photos(pipeline: FacePipeline, photos: list[Path], gates: QualityGate
         chips.append(aligned.chip)
         measures.append(aligned.quality.sharpness)
     if chips:
-        result.embeddings = list(pipeline.embedder.embed(np.stack(chips)))
+        result.embeddings = list(pipeline.embedder.embed(np.stack(chips), "template"))
         result.sharpness = measures
     return result
 

@@ -60,8 +60,8 @@ def main() -> None:
     config = KioskConfig(store=StoreConfig(path=scratch / "gallery.db", keys=keys), liveness=LivenessConfig(enabled=False))
     store, secrets = open_store(config.store.path, keys, create=True)
     with FacePipeline.from_config(config) as pipeline:
-        embeddings = np.stack([pipeline.encode_one(sample(n), n).embedding for n in ("obama", "obama3")])
-        protector = protector_for(secrets, pipeline.embedder.dim, provider="cpu")
+        embeddings = np.stack([pipeline.encode_one(sample(n), n).template for n in ("obama", "obama3")])
+        protector = protector_for(secrets, pipeline.manifest, provider="cpu")
         save_enrollment(store, Person("e1044", "Barack Obama", "staff"), Consent("Barack Obama", date.today(), "door access"),
                         embeddings, [100.0, 100.0], protector, pipeline.manifest.id, None)
     set_pin(store, "2468")

@@ -185,10 +185,10 @@ def test_rotating_the_template_secret_renews_templates_without_re_enrolling(kios
     after = load_secrets(config.store.keys)
     assert after.template_secret_version == 2 and after.template_secret != before.template_secret
     assert after.database_key == before.database_key
-    probe = pipeline.encode_one(read_image(lfw_dir / "images/Colin_Powell/Colin_Powell_0003.jpg"), "probe").embedding[None]
+    probe = pipeline.encode_one(read_image(lfw_dir / "images/Colin_Powell/Colin_Powell_0003.jpg"), "probe").probe[None]
     with stored(kiosk) as store:
-        gallery = store.gallery_matrix("dlib-resnet-v1")
+        gallery = store.gallery_matrix(pipeline.manifest.id)
         assert gallery.secret_version == 2
-    new, old = protector_for(after, 128, provider="cpu"), protector_for(before, 128, provider="cpu")
+    new, old = (protector_for(secrets, pipeline.manifest, provider="cpu") for secrets in (after, before))
     assert np.linalg.norm(new.probe_space(probe) - gallery.templates, axis=1).min() < new.threshold.value
     assert np.linalg.norm(old.probe_space(probe) - gallery.templates, axis=1).min() > old.threshold.value

@@ -4,7 +4,7 @@ follows the gallery's size."""
 import numpy as np
 
 from kiosk.bench.scale import synthetic_embeddings
-from kiosk.manifest import load_protector_manifest
+from kiosk.manifest import load_embedder_manifest, load_protector_for
 from kiosk.recognition.matching import GalleryIndex, nearest_person
 from kiosk.runtime.decisions import threshold_for_gallery
 from kiosk.store.access import protector_for
@@ -15,14 +15,14 @@ PEOPLE = ("Colin_Powell", "Tony_Blair", "Serena_Williams", "Gerhard_Schroeder", 
 
 
 def test_the_gallery_index_finds_exactly_what_brute_force_finds(pipeline, lfw_dir):
-    enrolled = np.stack([pipeline.encode_one(_read(lfw_dir, p, 1), p).embedding for p in PEOPLE])
-    probes = np.stack([pipeline.encode_one(_read(lfw_dir, p, 2), p).embedding for p in PEOPLE])
+    enrolled = np.stack([pipeline.encode_one(_read(lfw_dir, p, 1), p).template for p in PEOPLE])
+    probes = np.stack([pipeline.encode_one(_read(lfw_dir, p, 2), p).probe for p in PEOPLE])
     unit = enrolled / np.linalg.norm(enrolled, axis=1, keepdims=True)
     rng = np.random.default_rng(3)
     crowds = {"random faces": rng.standard_normal((20_000, unit.shape[1])).astype(np.float32),
               # crowded round the five people: near ties that only an exact search resolves like brute force
               "look-alikes": synthetic_embeddings(np.concatenate([unit, unit + 0.05]), 20_000, rng)}
-    protector = protector_for(KioskSecrets.generate(), enrolled.shape[1], provider="cpu")
+    protector = protector_for(KioskSecrets.generate(), pipeline.manifest, provider="cpu")
     for crowd_name, crowd in crowds.items():
         templates = protector.protect(np.concatenate([enrolled, crowd]))
         ids = np.array([*PEOPLE, *(f"other-{i}" for i in range(len(crowd)))], dtype=object)
@@ -41,8 +41,8 @@ def test_the_gallery_index_finds_exactly_what_brute_force_finds(pipeline, lfw_di
     assert GalleryIndex(np.empty((0, 0), np.float32), np.array([], dtype=object)).nearest(probes[:1]) == (None, float("inf"))
 
 
-def test_the_threshold_tightens_with_the_gallery_and_stops_at_the_strictest_calibrated_point():
-    spec = load_protector_manifest().threshold
+def test_the_threshold_tightens_with_the_templates_and_stops_at_the_strictest_calibrated_point():
+    spec = load_protector_for(load_embedder_manifest()).threshold
     small = threshold_for_gallery(spec, 0.1, 200, 4)       # needs FMR 1.25e-4: the 1e-4 point
     large = threshold_for_gallery(spec, 0.1, 200, 100_000)  # needs 5e-9: beyond calibration
     assert small == spec.at_fmr(1e-4) < spec.value

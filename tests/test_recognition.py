@@ -5,15 +5,18 @@ import numpy as np
 import pytest
 
 from kiosk.imageio import read_image
+from kiosk.recognition.matching import descriptor_distance
 from kiosk.recognition.quality import QualityGates, QualityProblem
 from tests.conftest import lfw_photo
 
 
 def test_same_person_is_closer_than_different_people(pipeline, sample_photos):
-    embeddings = {name: pipeline.encode_one(rgb, name).embedding for name, rgb in sample_photos.items()}
-    same = [np.linalg.norm(embeddings[a] - embeddings[b]) for a, b in
-            [("obama", "obama2"), ("obama", "obama3"), ("obama2", "obama3")]]
-    different = [np.linalg.norm(embeddings[o] - embeddings["biden"]) for o in ("obama", "obama2", "obama3")]
+    faces = {name: pipeline.encode_one(rgb, name) for name, rgb in sample_photos.items()}
+    metric = pipeline.manifest.metric
+    def distance(enrolled, probe):
+        return descriptor_distance(faces[enrolled].template, faces[probe].probe, metric)
+    same = [distance(a, b) for a, b in [("obama", "obama2"), ("obama", "obama3"), ("obama2", "obama3")]]
+    different = [distance(o, "biden") for o in ("obama", "obama2", "obama3")]
     threshold = pipeline.manifest.threshold.value
     assert max(same) < threshold < min(different), (same, different)
 
@@ -24,8 +27,10 @@ def test_lfw_pairs_are_told_apart_at_the_calibrated_threshold(pipeline, lfw_dir)
 
     pairs = LfwPairs.load(lfw_dir).subset(6)  # 60 real pairs, half genuine, from all ten folds
     def embed(name):
-        return pipeline.encode_one(read_image(lfw_dir / "images" / name), name, select=central_face).embedding
-    distances = np.array([np.linalg.norm(embed(a) - embed(b)) for a, b in zip(pairs.img_a, pairs.img_b)])
+        return pipeline.encode_one(read_image(lfw_dir / "images" / name), name, select=central_face)
+    metric = pipeline.manifest.metric
+    distances = np.array([descriptor_distance(embed(a).template, embed(b).probe, metric)
+                          for a, b in zip(pairs.img_a, pairs.img_b)])
     correct = (distances < pipeline.manifest.threshold.value) == pairs.same
     assert correct.mean() >= 0.9, f"{correct.sum()} of {len(correct)} pairs decided correctly"
     assert distances[pairs.same].mean() + 0.2 < distances[~pairs.same].mean()
@@ -33,14 +38,14 @@ def test_lfw_pairs_are_told_apart_at_the_calibrated_threshold(pipeline, lfw_dir)
 
 def test_batched_embeddings_equal_one_at_a_time(pipeline, sample_photos):
     chips = np.stack([pipeline.encode_one(rgb, n).chip for n, rgb in sample_photos.items()])
-    batched = pipeline.embedder.embed(chips, batch_size=4)
-    single = np.stack([pipeline.embedder.embed(chip[None])[0] for chip in chips])
+    batched = pipeline.embedder.embed(chips, "template", batch_size=4)
+    single = np.stack([pipeline.embedder.embed(chip[None], "template")[0] for chip in chips])
     np.testing.assert_allclose(batched, single, atol=1e-4)
 
 
-def test_mirror_averaging_is_symmetric(pipeline, sample_photos):
+def test_mirror_averaged_templates_are_symmetric(pipeline, sample_photos):
     chip = pipeline.encode_one(sample_photos["obama"], "obama").chip
-    both = pipeline.embedder.embed(np.stack([chip, np.ascontiguousarray(chip[:, ::-1])]))
+    both = pipeline.embedder.embed(np.stack([chip, np.ascontiguousarray(chip[:, ::-1])]), "template")
     np.testing.assert_allclose(both[0], both[1], atol=1e-4)
 
 

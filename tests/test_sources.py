@@ -6,6 +6,7 @@ import pytest
 
 from kiosk.errors import SourceError
 from kiosk.imageio import read_image
+from kiosk.recognition.matching import descriptor_distance
 from kiosk.sources import ImageFilesSource, VideoCaptureSource, open_source
 from tests.conftest import lfw_photo
 
@@ -39,9 +40,10 @@ def test_faces_in_a_video_match_their_photos(models_built, visit_video, lfw_dir)
         per_frame = [tracker.encode(frame.rgb, frame.timestamp_ms) for frame in open_source(str(visit_video)).frames()]
     assert all(len(faces) == 1 for faces in per_frame)
     with FacePipeline.from_manifests(provider="cpu") as photos:
-        powell = photos.encode_one(read_image(lfw_photo(lfw_dir, "Colin_Powell", 2)), "Powell 2").embedding
-    distances = np.array([np.linalg.norm(faces[0].embedding - powell) for faces in per_frame])
-    assert distances[:15].max() < 0.6 < distances[15:].min()
+        powell = photos.encode_one(read_image(lfw_photo(lfw_dir, "Colin_Powell", 2)), "Powell 2").template
+        metric, threshold = photos.manifest.metric, photos.manifest.threshold.value
+    distances = np.array([descriptor_distance(powell, faces[0].probe, metric) for faces in per_frame])
+    assert distances[:15].max() < threshold < distances[15:].min()
 
 
 def test_a_folder_of_photos_is_a_source_in_name_order(tmp_path, lfw_dir):

@@ -34,7 +34,7 @@ def enroll(store: GalleryStore, person_id: str, name: str, templates: np.ndarray
 @pytest.fixture
 def real_templates(pipeline, sample_photos) -> dict[str, np.ndarray]:
     protector = KeyedProtector(b"s" * 32, 1, 128)
-    return {n: protector.protect(pipeline.encode_one(rgb, n).embedding[None]) for n, rgb in sample_photos.items()}
+    return {n: protector.protect(pipeline.encode_one(rgb, n).template[None]) for n, rgb in sample_photos.items()}
 
 
 def test_files_on_disk_hold_nothing_readable(tmp_path, keys_config, real_templates):

@@ -98,4 +98,4 @@ class EnrollWorker(QObject):
             if len(chips) < FRONTAL_FRAMES:
                 self.failed.emit("not enough good frames: ask the person to face the camera in good light")
                 return
-            self.done.emit(pipeline.embedder.embed(np.stack(chips)), sharpness, {})
+            self.done.emit(pipeline.embedder.embed(np.stack(chips), "template"), sharpness, {})

@@ -12,13 +12,13 @@ from kiosk.imageio import decode_image
 from kiosk.recognition.pipeline import FacePipeline
 
 
-def _protector_timings(embeddings: np.ndarray, provider: str, repeats: int) -> list[StageTiming]:
+def _protector_timings(manifest, embeddings: np.ndarray, provider: str, repeats: int) -> list[StageTiming]:
     """Protect (adversarial network + keyed layer) and 1:N match per template, with throwaway secrets."""
     from kiosk.recognition.matching import nearest_person
     from kiosk.store.access import protector_for
     from kiosk.store.keys import KioskSecrets
 
-    protector = protector_for(KioskSecrets.generate(), embeddings.shape[1], provider=provider)
+    protector = protector_for(KioskSecrets.generate(), manifest, provider=provider)
     batch = np.resize(embeddings, (32, embeddings.shape[1]))
     gallery = protector.protect(np.resize(embeddings, (1000, embeddings.shape[1])))
     ids = np.array([f"p{i}" for i in range(len(gallery))], dtype=object)
@@ -46,14 +46,16 @@ def run_benchmark(photo_files: list[Path], repeats: int = 5, provider: str = "au
                                    [lambda f=f, face=face: pipeline.align(f, face) for f, face in usable], repeats))
         chips = np.stack([pipeline.align(f, face).chip for f, face in usable])
         embedder = pipeline.embedder
-        flip = " (with mirror)" if embedder.manifest.flip_average else ""
-        timings.append(time_calls(f"embed batch 1{flip}", "face",
-                                   [lambda c=c: embedder.embed(c[None]) for c in chips], repeats))
+        policy = embedder.manifest.mirror_average
+        for role, mirrored in (("probe", policy.probes), ("template", policy.templates)):
+            flip = " (with mirror)" if mirrored else ""
+            timings.append(time_calls(f"embed {role} batch 1{flip}", "face",
+                                       [lambda c=c, r=role: embedder.embed(c[None], r) for c in chips], repeats))
         batch = np.resize(chips, (32, *chips.shape[1:]))
-        timings.append(time_calls(f"embed batch 32{flip}", "face", [lambda: embedder.embed(batch, 32)],
-                                   repeats * 2, per=32))
+        timings.append(time_calls(f"embed template batch 32{' (with mirror)' if policy.templates else ''}", "face",
+                                   [lambda: embedder.embed(batch, "template", 32)], repeats * 2, per=32))
         provider_used = embedder.provider
-        timings += _protector_timings(embedder.embed(chips), provider, repeats)
+        timings += _protector_timings(embedder.manifest, embedder.embed(chips, "template"), provider, repeats)
     with FacePipeline.from_manifests(video=True, max_faces=1, provider=provider) as tracker:
         clock = iter(range(0, 10**9, 33))
         sequence = [f for f in frames for _ in range(10)]  # a person standing still for ten frames each

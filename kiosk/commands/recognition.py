@@ -8,6 +8,7 @@ import numpy as np
 from kiosk.commands import add_command
 from kiosk.errors import FacegateError, ImageError
 from kiosk.imageio import read_image
+from kiosk.recognition.matching import descriptor_distance
 from kiosk.recognition.pipeline import EncodedFace, FacePipeline
 from kiosk.sources import IMAGE_SUFFIXES
 
@@ -43,9 +44,9 @@ def _embed(args: argparse.Namespace) -> tuple[dict, str]:
     with FacePipeline.from_manifests(provider=args.provider) as pipeline:
         face = _encode_photo(pipeline, args.photo)
         data = {"photo": str(args.photo), "model": pipeline.manifest.id, "provider": pipeline.embedder.provider,
-                "quality": _quality_dict(face), "embedding": [round(float(v), 6) for v in face.embedding]}
-    preview = " ".join(f"{v:+.3f}" for v in face.embedding[:8])
-    text = (f"{args.photo}: {len(face.embedding)}-d embedding ({data['model']}, {data['provider']})\n"
+                "quality": _quality_dict(face), "embedding": [round(float(v), 6) for v in face.template]}
+    preview = " ".join(f"{v:+.3f}" for v in face.template[:8])
+    text = (f"{args.photo}: {len(face.template)}-d embedding ({data['model']}, {data['provider']})\n"
             f"  first values: {preview} ...\n  quality: {data['quality']}")
     return data, text
 
@@ -53,8 +54,8 @@ def _embed(args: argparse.Namespace) -> tuple[dict, str]:
 def _verify(args: argparse.Namespace) -> tuple[dict, str]:
     with FacePipeline.from_manifests(provider=args.provider) as pipeline:
         a, b = (_encode_photo(pipeline, path) for path in (args.photo_a, args.photo_b))
-        threshold = pipeline.manifest.threshold
-    distance = float(np.linalg.norm(a.embedding - b.embedding))
+        threshold, metric = pipeline.manifest.threshold, pipeline.manifest.metric
+    distance = descriptor_distance(a.template, b.probe, metric)
     same = distance < threshold.value
     data = {"photo_a": str(args.photo_a), "photo_b": str(args.photo_b), "distance": round(distance, 4),
             "threshold": threshold.value, "target_fmr": threshold.target_fmr, "same_person": same}
@@ -82,7 +83,7 @@ def _identify(args: argparse.Namespace) -> tuple[dict, str]:
     best: dict[str, float] = {}
     with FacePipeline.from_manifests(provider=args.provider) as pipeline:
         probe = _encode_photo(pipeline, args.photo)
-        threshold = pipeline.manifest.threshold.value
+        threshold, metric = pipeline.manifest.threshold.value, pipeline.manifest.metric
         for name, photos in people.items():
             for photo in photos:
                 try:
@@ -90,7 +91,7 @@ def _identify(args: argparse.Namespace) -> tuple[dict, str]:
                 except (ImageError, FacegateError) as exc:
                     skipped[str(photo)] = str(exc)
                     continue
-                distance = float(np.linalg.norm(probe.embedding - reference.embedding))
+                distance = descriptor_distance(reference.template, probe.probe, metric)
                 best[name] = min(distance, best.get(name, np.inf))
     ranked = sorted(best.items(), key=lambda item: item[1])[: args.top]
     match = ranked[0][0] if ranked and ranked[0][1] < threshold else None

@@ -16,14 +16,15 @@ import numpy as np
 from tqdm import tqdm
 
 from kiosk.errors import DatasetError, FacegateError
-from kiosk.evaluation.metrics import (all_impostor_distances, roc_against_all_impostors, roc_summary,
-                                      ten_fold_accuracy, threshold_at_fmr)
+from kiosk.evaluation.metrics import (all_genuine_distances, cross_impostor_distances, roc_against_all_impostors,
+                                      roc_summary, ten_fold_accuracy, threshold_at_fmr)
 from kiosk.recognition.faces import central_face
+from kiosk.recognition.matching import comparable
 from kiosk.imageio import read_image
-from kiosk.manifest import EmbedderManifest, load_embedder_manifest, load_landmarker_manifest
+from kiosk.manifest import EMBEDDER_MANIFEST, EmbedderManifest, load_embedder_manifest, load_landmarker_manifest
 from kiosk.paths import cache_dir
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 OPERATING_FMRS = (1e-3, 1e-4, 1e-5, 1e-6)
 
 
@@ -79,70 +80,90 @@ def identity_of(image: str) -> str:
 _worker_pipeline = None
 
 
-def _start_worker() -> None:
+def _start_worker(embedder: str) -> None:
     global _worker_pipeline
     os.environ.setdefault("GLOG_minloglevel", "2")
     from kiosk.recognition.pipeline import FacePipeline
 
-    _worker_pipeline = FacePipeline.from_manifests(provider="cpu", threads=1)
+    _worker_pipeline = FacePipeline.from_manifests(provider="cpu", threads=1, embedder_name=embedder)
 
 
-def _encode_path(path: str) -> tuple[np.ndarray | None, str | None]:
-    """Embedding of the central face, or the reason there is none."""
+def _encode_path(path: str) -> tuple[np.ndarray | None, np.ndarray | None, str | None]:
+    """Template and probe embeddings of the central face, or the reason there is none."""
     try:
-        rgb = read_image(path)
-        return _worker_pipeline.encode_one(rgb, path, select=central_face).embedding, None
+        encoded = _worker_pipeline.encode_one(read_image(path), path, select=central_face)
+        return encoded.template, encoded.probe, None
     except FacegateError as exc:
-        return None, str(exc)
+        return None, None, str(exc)
 
 
 @dataclass
 class EncodedSet:
-    """Embeddings of a list of images; rows of failed images are NaN and their reasons kept."""
+    """Embeddings of a list of images, as an enrolled template and as a live probe (the manifest's
+    mirror policy); rows of failed images are NaN and their reasons kept."""
 
     names: list[str]
-    embeddings: np.ndarray
+    templates: np.ndarray
+    probes: np.ndarray
     failures: dict[str, str] = field(default_factory=dict)
 
     def index(self) -> dict[str, int]:
         return {name: i for i, name in enumerate(self.names)}
 
+    @property
+    def ok(self) -> np.ndarray:
+        return ~np.isnan(self.templates[:, 0])
+
+    def comparable(self, metric: str) -> "EncodedSet":
+        """The same set with descriptors as the metric compares them (unit length for cosine)."""
+        return EncodedSet(self.names, comparable(self.templates, metric), comparable(self.probes, metric),
+                          self.failures)
+
 
 def _cache_key(manifest: EmbedderManifest, names: list[str]) -> str:
+    landmarker = load_landmarker_manifest()
     recipe = {
         "version": CACHE_VERSION,
-        "landmarker": load_landmarker_manifest().sha256,
+        "landmarker": landmarker.sha256,
+        "points": {name: landmarker.points[name] for name in manifest.alignment.point_names},
         "embedder": manifest.sha256,
-        "flip": manifest.flip_average,
+        "mirror": manifest.mirror_average.model_dump(),
         "alignment": manifest.alignment.model_dump(),
         "images": hashlib.sha256("\n".join(names).encode()).hexdigest(),
     }
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def encode_lfw(pairs: LfwPairs, workers: int = 2, use_cache: bool = True) -> EncodedSet:
+def encode_lfw(pairs: LfwPairs, embedder: str = EMBEDDER_MANIFEST, workers: int = 2, use_cache: bool = True) -> EncodedSet:
     """Embed every image of the pairs, in worker processes, caching the result by model and recipe."""
-    names = pairs.images
-    manifest = load_embedder_manifest()
-    cache_file = cache_dir() / "eval" / f"lfw_{_cache_key(manifest, names)}.npz"
+    return encode_images(pairs.root / "images", pairs.images, embedder, workers, use_cache, "LFW images")
+
+
+def encode_images(root: Path, names: list[str], embedder: str = EMBEDDER_MANIFEST, workers: int = 2,
+                  use_cache: bool = True, label: str = "images") -> EncodedSet:
+    """Embed the central face of each image under `root` (raw descriptors; failures kept with reasons)."""
+    manifest = load_embedder_manifest(embedder)
+    cache_file = cache_dir() / "eval" / f"{root.parent.name}_{_cache_key(manifest, names)}.npz"
     if use_cache and cache_file.exists():
         stored = np.load(cache_file, allow_pickle=False)
         failures = dict(zip(stored["failed_names"].tolist(), stored["failed_reasons"].tolist()))
-        return EncodedSet(names, stored["embeddings"], failures)
-    embeddings = np.full((len(names), manifest.dim), np.nan, dtype=np.float32)
+        return EncodedSet(names, stored["templates"], stored["probes"], failures)
+    templates = np.full((len(names), manifest.dim), np.nan, dtype=np.float32)
+    probes = templates.copy()
     failures: dict[str, str] = {}
-    paths = [str(pairs.root / "images" / name) for name in names]
-    with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker) as pool:
+    paths = [str(root / name) for name in names]
+    with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(embedder,)) as pool:
         results = pool.map(_encode_path, paths, chunksize=16)
-        for row, (embedding, reason) in enumerate(tqdm(results, total=len(paths), desc="LFW images", unit="img")):
-            if embedding is None:
+        for row, (template, probe, reason) in enumerate(tqdm(results, total=len(paths), desc=label, unit="img",
+                                                             mininterval=5)):
+            if template is None:
                 failures[names[row]] = reason or "unknown"
             else:
-                embeddings[row] = embedding
+                templates[row], probes[row] = template, probe
     cache_file.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache_file, embeddings=embeddings, failed_names=np.array(list(failures), dtype=str),
+    np.savez(cache_file, templates=templates, probes=probes, failed_names=np.array(list(failures), dtype=str),
              failed_reasons=np.array(list(failures.values()), dtype=str))
-    return EncodedSet(names, embeddings, failures)
+    return EncodedSet(names, templates, probes, failures)
 
 
 @dataclass(frozen=True)
@@ -164,6 +185,8 @@ class LfwReport:
     impostor_pairs_for_threshold: int
     tar_at_fmr_threshold: float
     operating_points: dict[float, float]
+    genuine_pairs_all: int
+    tar_all_pairs: dict[float, float]  # FMR -> TAR over every genuine pair among the images
     failed_images: dict[str, str]
 
     def to_dict(self) -> dict:
@@ -171,10 +194,11 @@ class LfwReport:
 
 
 def pair_distances(pairs: LfwPairs, encoded: EncodedSet) -> tuple[np.ndarray, np.ndarray]:
-    """Distances of every pair, and which pairs touch a detection failure (scored as errors)."""
+    """Distances of every pair (the first image enrolled, the second as the live probe), and which
+    pairs touch a detection failure (scored as errors)."""
     index = encoded.index()
-    a = encoded.embeddings[[index[n] for n in pairs.img_a]]
-    b = encoded.embeddings[[index[n] for n in pairs.img_b]]
+    a = encoded.templates[[index[n] for n in pairs.img_a]]
+    b = encoded.probes[[index[n] for n in pairs.img_b]]
     distances = np.linalg.norm(a - b, axis=1)
     failed = np.isnan(distances)
     # A failed pair is scored wrong whatever the threshold: genuine as far apart, impostor as identical.
@@ -189,15 +213,18 @@ RocCurves = dict[str, tuple[np.ndarray, np.ndarray]]
 
 def evaluate(pairs: LfwPairs, encoded: EncodedSet, target_fmr: float) -> tuple[LfwReport, RocCurves]:
     """The report plus ROC curves (FAR, TAR) for plotting: against the 3,000 impostor pairs of the
-    protocol, and against every impostor pair among the images (which resolves FAR 1e-3 and below)."""
+    protocol, and against every impostor pair among the images (which resolves FAR 1e-3 and below):
+    every probe of one person against every template of another."""
     distances, failed = pair_distances(pairs, encoded)
     folds = ten_fold_accuracy(distances, pairs.same, pairs.fold)
     roc = roc_summary(distances, pairs.same)
-    ok = ~np.isnan(encoded.embeddings[:, 0])
+    ok = encoded.ok
     identities = np.array([identity_of(n) for n in encoded.names])
-    impostors = all_impostor_distances(encoded.embeddings[ok], identities[ok])
+    impostors = cross_impostor_distances(encoded.probes[ok], encoded.templates[ok], identities[ok])
     threshold = threshold_at_fmr(impostors, target_fmr)
     genuine = distances[pairs.same]
+    every_genuine = all_genuine_distances(encoded.templates, encoded.probes, identities)
+    operating_points = {fmr: threshold_at_fmr(impostors, fmr) for fmr in OPERATING_FMRS if fmr * len(impostors) >= 1}
     report = LfwReport(
         pairs=len(pairs.same),
         images=len(encoded.names),
@@ -213,8 +240,9 @@ def evaluate(pairs: LfwPairs, encoded: EncodedSet, target_fmr: float) -> tuple[L
         target_fmr=target_fmr,
         impostor_pairs_for_threshold=len(impostors),
         tar_at_fmr_threshold=float(np.mean(genuine < threshold)),
-        operating_points={fmr: threshold_at_fmr(impostors, fmr) for fmr in OPERATING_FMRS
-                          if fmr * len(impostors) >= 1},
+        operating_points=operating_points,
+        genuine_pairs_all=len(every_genuine),
+        tar_all_pairs={fmr: float(np.mean(every_genuine < value)) for fmr, value in operating_points.items()},
         failed_images=encoded.failures,
     )
     curves = {

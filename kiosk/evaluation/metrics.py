@@ -82,6 +82,21 @@ def all_impostor_distances(embeddings: np.ndarray, identities: np.ndarray, chunk
     return np.concatenate(collected)
 
 
+def all_genuine_distances(templates: np.ndarray, probes: np.ndarray, identities: np.ndarray) -> np.ndarray:
+    """Distances from every probe to every template of the same identity but another image (row);
+    a pair with a failed (NaN) row is infinitely far, so it counts as a miss at any threshold
+    instead of being dropped."""
+    collected = []
+    for identity in np.unique(identities):
+        rows = np.flatnonzero(identities == identity)
+        if len(rows) < 2:
+            continue
+        distances = np.linalg.norm(probes[rows][:, None, :] - templates[rows][None, :, :], axis=-1)
+        distances = distances[~np.eye(len(rows), dtype=bool)]
+        collected.append(np.where(np.isnan(distances), np.inf, distances).astype(np.float32))
+    return np.concatenate(collected) if collected else np.empty(0, dtype=np.float32)
+
+
 def cross_impostor_distances(probes: np.ndarray, templates: np.ndarray, identities: np.ndarray,
                              chunk: int = 1024) -> np.ndarray:
     """Distances from every probe to every template of another identity (probe and template sets differ)."""

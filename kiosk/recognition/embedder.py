@@ -1,11 +1,16 @@
 """ONNX face descriptor: aligned chips in, one embedding per chip out, in batches."""
 
+from typing import Literal
+
 import numpy as np
 
 from kiosk.errors import ModelError
 from kiosk.manifest import EmbedderManifest, InputSpec
 from kiosk.providers import ProviderChoice, active_provider, create_session
 from kiosk.checksums import verify_sha256
+
+
+Role = Literal["template", "probe"]
 
 
 def preprocess_chips(chips: np.ndarray, spec: InputSpec) -> np.ndarray:
@@ -36,19 +41,30 @@ class OnnxEmbedder:
     def dim(self) -> int:
         return self.manifest.dim
 
-    def embed(self, chips: np.ndarray, batch_size: int = 32) -> np.ndarray:
-        """(N, S, S, 3) chips -> (N, D) float32 embeddings; mirror-averaged if the manifest says so."""
+    def embed(self, chips: np.ndarray, role: Role, batch_size: int = 32) -> np.ndarray:
+        """(N, S, S, 3) chips -> (N, D) float32 embeddings for templates (enrollment) or probes
+        (matching), mirror-averaged where the manifest's policy says so for that role."""
+        mirror = getattr(self.manifest.mirror_average, f"{role}s")
         if len(chips) == 0:
             return np.empty((0, self.dim), dtype=np.float32)
-        outputs = [self._embed_batch(chips[start:start + batch_size]) for start in range(0, len(chips), batch_size)]
-        return np.concatenate(outputs)
+        batches = [chips[start:start + batch_size] for start in range(0, len(chips), batch_size)]
+        return np.concatenate([self._mirror_pair(batch)[0] if mirror else self.describe(batch) for batch in batches])
 
-    def _embed_batch(self, chips: np.ndarray) -> np.ndarray:
-        if not self.manifest.flip_average:
-            return self.describe(chips)
+    def embed_both(self, chips: np.ndarray, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+        """Template and probe embeddings of the same chips, sharing the passes (evaluation)."""
+        if len(chips) == 0:
+            empty = np.empty((0, self.dim), dtype=np.float32)
+            return empty, empty
+        pairs = [self._mirror_pair(chips[start:start + batch_size]) for start in range(0, len(chips), batch_size)]
+        mirrored, plain = np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
+        policy = self.manifest.mirror_average
+        return (mirrored if policy.templates else plain), (mirrored if policy.probes else plain)
+
+    def _mirror_pair(self, chips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(mirror-averaged, plain) descriptors of a batch, in one call of the network."""
         descriptors = self.describe(np.concatenate([chips, chips[:, :, ::-1]]))
-        half = len(chips)
-        return (descriptors[:half] + descriptors[half:]) / 2
+        plain = descriptors[:len(chips)]
+        return (plain + descriptors[len(chips):]) / 2, plain
 
     def describe(self, chips: np.ndarray) -> np.ndarray:
         """The network's raw output for one batch of chips, without mirror averaging."""

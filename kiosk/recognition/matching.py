@@ -5,6 +5,20 @@ from collections import Counter
 import numpy as np
 
 
+def comparable(embeddings: np.ndarray, metric: str) -> np.ndarray:
+    """Descriptors as their manifest's metric compares them: unit vectors for "cosine" (the L2
+    distance between unit vectors is sqrt(2 - 2 cos), so thresholds stay distances), raw otherwise."""
+    embeddings = np.asarray(embeddings, dtype=np.float32)
+    if metric != "cosine":
+        return embeddings
+    return embeddings / np.linalg.norm(embeddings, axis=-1, keepdims=True)
+
+
+def descriptor_distance(template: np.ndarray, probe: np.ndarray, metric: str) -> float:
+    """Distance of one template and one probe under their manifest's metric."""
+    return float(np.linalg.norm(comparable(template, metric) - comparable(probe, metric)))
+
+
 def pairwise_distances(probes: np.ndarray, gallery: np.ndarray) -> np.ndarray:
     """(P, G) Euclidean distances, via |a|^2 + |b|^2 - 2ab so the work is one matrix product."""
     if len(gallery) == 0 or len(probes) == 0:

@@ -11,10 +11,11 @@ from kiosk.recognition.embedder import OnnxEmbedder
 from kiosk.errors import NoFaceError
 from kiosk.recognition.faces import DetectedFace, largest_face
 from kiosk.recognition.landmarks import FaceLandmarkDetector
-from kiosk.manifest import (EMBEDDER_MANIFEST, LANDMARKER_MANIFEST, POINT_NAMES, EmbedderManifest,
-                            load_embedder_manifest, load_landmarker_manifest)
+from kiosk.manifest import (EMBEDDER_MANIFEST, LANDMARKER_MANIFEST, EmbedderManifest, load_embedder_manifest,
+                            load_landmarker_manifest)
 from kiosk.providers import ProviderChoice
-from kiosk.recognition.quality import FaceQuality, measure_quality
+from kiosk.recognition.layout import LandmarkLayout
+from kiosk.recognition.quality import QUALITY_CHIP, QUALITY_CHIP_SIZE, FaceQuality, measure_quality
 
 if TYPE_CHECKING:
     from kiosk.config import KioskConfig
@@ -33,20 +34,26 @@ class AlignedFace:
 
 @dataclass(frozen=True)
 class EncodedFace(AlignedFace):
-    """An aligned face with its embedding (clean: it never leaves memory unprotected)."""
+    """An aligned face with its clean embeddings (they never leave memory unprotected): as a template
+    would be enrolled, and as a live probe would be matched (the manifest's mirror policy)."""
 
-    embedding: np.ndarray
+    template: np.ndarray
+    probe: np.ndarray
 
 
 class FacePipeline:
     """The recognition core: one object that owns the landmarker, the aligner and the embedder."""
 
-    def __init__(self, detector: FaceLandmarkDetector, embedder: OnnxEmbedder, point_indices: list[int]):
+    def __init__(self, detector: FaceLandmarkDetector, embedder: OnnxEmbedder, layout: LandmarkLayout):
         manifest = embedder.manifest
         self.detector = detector
         self.embedder = embedder
-        self.aligner = FaceAligner(manifest.alignment, manifest.input.size, POINT_NAMES)
-        self.point_indices = point_indices
+        self.layout = layout
+        self.aligner = FaceAligner(manifest.alignment, manifest.input.size)
+        # quality is read from a chip of its own unless the descriptor's chip is that same chip
+        shares_chip = manifest.alignment == QUALITY_CHIP and manifest.input.size == QUALITY_CHIP_SIZE
+        self.quality_aligner = None if shares_chip else FaceAligner(QUALITY_CHIP, QUALITY_CHIP_SIZE)
+        layout.require(points=(*self.aligner.point_names, *QUALITY_CHIP.point_names, "left_eye", "right_eye"))
 
     @classmethod
     def from_manifests(cls, *, video: bool = False, max_faces: int = 4, provider: ProviderChoice = "auto",
@@ -55,7 +62,7 @@ class FacePipeline:
         landmarker = load_landmarker_manifest(landmarker_name)
         detector = FaceLandmarkDetector(landmarker, video=video, max_faces=max_faces, blendshapes=blendshapes)
         embedder = OnnxEmbedder(load_embedder_manifest(embedder_name), provider=provider, threads=threads)
-        return cls(detector, embedder, [landmarker.points[name] for name in POINT_NAMES])
+        return cls(detector, embedder, LandmarkLayout(landmarker))
 
     @classmethod
     def from_config(cls, config: "KioskConfig", *, video: bool = False) -> "FacePipeline":
@@ -72,20 +79,24 @@ class FacePipeline:
         return self.embedder.manifest
 
     def align(self, rgb: np.ndarray, face: DetectedFace) -> AlignedFace:
-        points = face.points(self.point_indices)
-        chip = self.aligner.align(rgb, points)
-        return AlignedFace(face, chip, measure_quality(face, points[:4], chip))
+        layout = self.layout
+        chip = self.aligner.align(rgb, layout.points(face.landmarks, self.aligner.point_names))
+        quality_chip = chip if self.quality_aligner is None else self.quality_aligner.align(
+            rgb, layout.points(face.landmarks, self.quality_aligner.point_names))
+        quality = measure_quality(face, layout.point(face.landmarks, "left_eye"),
+                                  layout.point(face.landmarks, "right_eye"), quality_chip)
+        return AlignedFace(face, chip, quality)
 
     def detect_and_align(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> list[AlignedFace]:
         return [self.align(rgb, face) for face in self.detector.detect(rgb, timestamp_ms)]
 
     def encode(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> list[EncodedFace]:
-        """Every face in the frame with its embedding, embedded in one batch."""
+        """Every face in the frame with its embeddings, embedded in one batch."""
         aligned = self.detect_and_align(rgb, timestamp_ms)
         if not aligned:
             return []
-        embeddings = self.embedder.embed(np.stack([a.chip for a in aligned]))
-        return [EncodedFace(a.face, a.chip, a.quality, e) for a, e in zip(aligned, embeddings)]
+        templates, probes = self.embedder.embed_both(np.stack([a.chip for a in aligned]))
+        return [EncodedFace(a.face, a.chip, a.quality, t, p) for a, t, p in zip(aligned, templates, probes)]
 
     def encode_one(self, rgb: np.ndarray, name: str, select: FaceSelector | None = None) -> EncodedFace:
         """The one face a photo is about (the largest by default); NoFaceError names the photo."""
@@ -94,8 +105,8 @@ class FacePipeline:
         if chosen is None:
             raise NoFaceError(f"{name}: no face found")
         aligned = self.align(rgb, chosen)
-        embedding = self.embedder.embed(aligned.chip[None])[0]
-        return EncodedFace(aligned.face, aligned.chip, aligned.quality, embedding)
+        templates, probes = self.embedder.embed_both(aligned.chip[None])
+        return EncodedFace(aligned.face, aligned.chip, aligned.quality, templates[0], probes[0])
 
     def close(self) -> None:
         self.detector.close()
