@@ -10,8 +10,8 @@ import sys
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from kiosk.commands import (bench, config_check, evaluation, gallery, models, recognition,  # noqa: E402
-                            runtime, store)
+from kiosk.commands import (bench, config_check, evaluation, gallery, recognition, runtime,  # noqa: E402
+                            store)
 from kiosk.errors import FacegateError  # noqa: E402
 
 log = logging.getLogger("facegate")
@@ -21,13 +21,13 @@ def build_parser(extra_modules: tuple = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python main.py", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the engine does (providers, models)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (models, recognition, evaluation, bench, config_check, store, gallery, runtime, *extra_modules):
+    for module in (recognition, evaluation, bench, config_check, store, gallery, runtime, *extra_modules):
         module.register(commands)
     return parser
 
 
 def main(argv: list[str] | None = None, extra_modules: tuple = ()) -> int:
-    """`extra_modules` add commands from outside the engine (the GUI), which the engine never imports."""
+    """`extra_modules` add commands from outside the engine (models/, the GUI), which it never imports."""
     args = build_parser(extra_modules).parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")

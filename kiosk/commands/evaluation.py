@@ -1,4 +1,5 @@
-"""`eval lfw`, `eval liveness`, `eval privacy`: accuracy, presentation-attack detection and template protection."""
+"""`eval lfw`, `eval liveness`: recognition accuracy and presentation-attack detection (`eval privacy`
+lives with the protector's training code, in models/cli.py)."""
 
 import argparse
 import sys
@@ -6,16 +7,15 @@ from pathlib import Path
 
 import numpy as np
 
-from kiosk.commands import add_command, require_training_extra
+from kiosk.commands import add_command, command_group
 from kiosk.config import DEFAULT_CONFIG
 from kiosk.errors import FacegateError
-from kiosk.manifest import EMBEDDER_MANIFEST, load_embedder_manifest, manifest_path
+from kiosk.manifest import embedder_manifest_names, load_embedder_manifest
 from kiosk.paths import PROJECT_ROOT, shared_data_dir
 
 
 def register(subparsers) -> None:
-    group = subparsers.add_parser("eval", help="measure accuracy on the shared data sets").add_subparsers(
-        dest="eval_command", required=True, metavar="BENCHMARK")
+    group = command_group(subparsers, "eval", "measure accuracy on the shared data sets")
     lfw = add_command(group, "lfw", "LFW View 2: 10-fold accuracy, ROC AUC, TAR at FAR, ROC curve PNG", _lfw)
     lfw.add_argument("--data", type=Path, default=None, help="LFW folder (default: ../shared/data/lfw)")
     lfw.add_argument("--workers", type=int, default=2, help="processes that detect and embed")
@@ -23,20 +23,20 @@ def register(subparsers) -> None:
     lfw.add_argument("--roc", type=Path, default=PROJECT_ROOT / "out" / "lfw_roc.png", help="where to write the ROC curve")
     lfw.add_argument("--pairs-per-fold", type=int, default=0,
                      help="use only this many pairs of each fold (a quick look; 0 = all 600)")
-    lfw.add_argument("--calibrate", action="store_true",
-                     help="record the threshold for the manifest's target FMR in the model manifest")
+    lfw.add_argument("--embedder", action="append", default=None, metavar="NAME",
+                     help="descriptor manifest to measure (repeat for several; default: every descriptor)")
+    identify = add_command(group, "identify", "1:N open set on every LFW image at the kiosk's own gallery threshold: "
+                           "FNIR, FPIR and rank-1 for single photos and fused three-photo visits", _identify)
+    identify.add_argument("--data", type=Path, default=None, help="LFW folder (default: ../shared/data/lfw)")
+    identify.add_argument("--workers", type=int, default=2, help="processes that detect and embed")
+    identify.add_argument("--embedder", action="append", default=None, metavar="NAME",
+                          help="descriptor manifest to measure (repeat for several; default: every descriptor)")
     liveness = add_command(group, "liveness", "liveness on ../shared/data/liveness: APCER and BPCER per attack type, "
                            "per cue and fused, file by file", _liveness)
     liveness.add_argument("--data", type=Path, default=None, help="liveness folder with labels.csv")
     liveness.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="kiosk config whose liveness policy is measured")
     liveness.add_argument("--plot", type=Path, default=PROJECT_ROOT / "out" / "liveness_texture.png",
                           help="the texture cue over time per video (shows people: kept out of git)")
-    privacy = add_command(group, "privacy", "protected-template accuracy, four reconstruction attackers, "
-                          "unlinkability, renewal, and a reconstruction grid PNG (needs the train extra)", _privacy)
-    privacy.add_argument("--attack-steps", type=int, default=700, help="training steps of each attacker")
-    privacy.add_argument("--victims", type=int, default=1000, help="evaluation people attacked")
-    privacy.add_argument("--grid", type=Path, default=PROJECT_ROOT / "out" / "reconstructions.png",
-                         help="LFW faces and their reconstructions: research data, kept out of git")
 
 
 def _liveness(args: argparse.Namespace) -> tuple[dict, str]:
@@ -94,35 +94,74 @@ def _lfw(args: argparse.Namespace) -> tuple[dict, str]:
     from kiosk.evaluation.plots import write_roc_png
 
     pairs = LfwPairs.load(args.data or shared_data_dir() / "lfw")
-    if args.calibrate and args.pairs_per_fold:
-        raise FacegateError("--calibrate needs every pair: a threshold set on a subset would not hold")
     if args.pairs_per_fold:
         pairs = pairs.subset(args.pairs_per_fold)
-    manifest = load_embedder_manifest()
-    encoded = encode_lfw(pairs, workers=args.workers, use_cache=not args.no_cache)
-    report, curves = evaluate(pairs, encoded, manifest.threshold.target_fmr)
-    roc_path = write_roc_png(args.roc, curves, f"{manifest.id} on LFW View 2 ({report.pairs} pairs)",
-                             {"FAR 1e-3": 1e-3, "FAR 1e-2": 1e-2})
-    data = report.to_dict() | {"model": manifest.id, "flip_average": manifest.flip_average, "roc_png": str(roc_path)}
-    if args.calibrate:
-        _record_threshold(report, pairs)
-        data["calibrated"] = True
-    return data, _describe(report, manifest.id, roc_path, args.calibrate)
+    reports, texts, curves_by_model = {}, [], {}
+    for name in args.embedder or embedder_manifest_names():
+        manifest = load_embedder_manifest(name)
+        encoded = encode_lfw(pairs, name, workers=args.workers, use_cache=not args.no_cache)
+        report, curves = evaluate(pairs, encoded.comparable(manifest.metric), manifest.threshold.target_fmr)
+        curves_by_model |= {f"{manifest.id}: {label}": curve for label, curve in curves.items()}
+        reports[name] = report.to_dict() | {"model": manifest.id, "metric": manifest.metric,
+                                            "mirror_average": manifest.mirror_average.model_dump()}
+        texts.append(_describe(report, manifest.id))
+    roc_path = write_roc_png(args.roc, curves_by_model, f"LFW View 2 ({len(pairs.same)} pairs)",
+                             {"FAR 1e-3": 1e-3, "FAR 1e-6": 1e-6})
+    first = next(iter(reports.values()))
+    data = first | {"descriptors": reports, "roc_png": str(roc_path)}
+    return data, "\n".join(texts + [f"ROC curves: {roc_path}"])
 
 
-def _record_threshold(report, pairs) -> None:
-    from models.manifest_edit import replace_top_level
+def _identify(args: argparse.Namespace) -> tuple[dict, str]:
+    from kiosk.config import KioskConfig
+    from kiosk.evaluation.identify import identify
+    from kiosk.evaluation.lfw import encode_images
+    from kiosk.manifest import load_protector_for
 
-    replace_top_level(manifest_path(EMBEDDER_MANIFEST), "threshold", {
-        "value": round(report.fmr_threshold, 4),
-        "target_fmr": report.target_fmr,
-        "calibrated_on": f"LFW View 2 images ({report.images}), all impostor pairs among them",
-        "impostor_pairs": report.impostor_pairs_for_threshold,
-        "operating_points": {fmr: round(value, 4) for fmr, value in report.operating_points.items()},
-    })
+    root = (args.data or shared_data_dir() / "lfw") / "images"
+    if not root.is_dir():
+        raise FacegateError(f"{root} not found: LFW lives in ../shared/data/lfw next to the checkout; pass --data")
+    names = sorted(f"{person.name}/{photo.name}" for person in root.iterdir() if person.is_dir()
+                   for photo in person.glob("*.jpg"))
+    recognition = KioskConfig().recognition
+    reports, lines = {}, []
+    for name in args.embedder or embedder_manifest_names():
+        manifest = load_embedder_manifest(name)
+        protector = load_protector_for(manifest)
+        if protector.fused_threshold is None:
+            raise FacegateError(f"{protector.id} has no fused-visit threshold: run `python main.py models calibrate "
+                                f"--embedder {name}` first")
+        encoded = encode_images(root, names, name, workers=args.workers, label="LFW, every image")
+        report = identify(encoded, manifest, protector, (protector.threshold, protector.fused_threshold),
+                          recognition.false_accepts_per_day, recognition.attempts_per_day)
+        reports[name] = _identify_dict(report)
+        lines += _identify_lines(report)
+    return {"descriptors": reports}, "\n".join(lines)
 
 
-def _describe(report, model_id: str, roc_path: Path, calibrated: bool) -> str:
+def _identify_dict(report) -> dict:
+    from dataclasses import asdict
+
+    return asdict(report)
+
+
+def _identify_lines(report) -> list[str]:
+    single, fused, voted = report.single, report.fused, report.voted
+    lines = [f"FNIR at the kiosk threshold ({report.embedder}): single {100 * single.fnir:.2f}%, "
+             f"fused {100 * fused.fnir:.2f}%; FPIR {100 * single.fpir:.2f}%",
+             f"  gallery {report.enrolled} people (first photo each), threshold {report.threshold:.4f} single, "
+             f"{report.fused_threshold:.4f} fused (FMR needed {report.target_fmr:.1g} per comparison)",
+             f"  single photos: {single.mated} mated, {single.non_mated} non-mated; rank-1 {100 * single.rank1:.2f}%",
+             f"  three-photo visits: {fused.mated} mated, {fused.non_mated} non-mated; fused FNIR {100 * fused.fnir:.2f}% "
+             f"FPIR {100 * fused.fpir:.2f}% rank-1 {100 * fused.rank1:.2f}%; vote 2 of 3 FNIR {100 * voted.fnir:.2f}% "
+             f"FPIR {100 * voted.fpir:.2f}%"]
+    first = next(iter(report.templates.values()))
+    lines.append(f"  two templates per person ({first.mated} mated, {first.non_mated} non-mated probes): " + "; ".join(
+        f"{name} FNIR {100 * rates.fnir:.2f}% FPIR {100 * rates.fpir:.2f}%" for name, rates in report.templates.items()))
+    return lines
+
+
+def _describe(report, model_id: str) -> str:
     lines = [
         f"LFW View 2 with {model_id}: {report.pairs} pairs over {report.images} images",
         f"  10-fold accuracy   {100 * report.accuracy_mean:.2f}% +- {100 * report.accuracy_std:.2f}",
@@ -136,40 +175,7 @@ def _describe(report, model_id: str, roc_path: Path, calibrated: bool) -> str:
         f"each scored as an error",
     ]
     lines += [f"    {reason}" for reason in report.failed_images.values()]
-    lines.append(f"  ROC curve: {roc_path}")
-    if calibrated:
-        lines.append(f"  threshold {report.fmr_threshold:.4f} recorded in {manifest_path(EMBEDDER_MANIFEST)}")
+    lines += [f"  TAR at FMR {fmr:g} (all pairs): {100 * tar:.2f}%" for fmr, tar in report.tar_all_pairs.items()]
+    lines.append(f"    ({report.genuine_pairs_all:,} genuine pairs among the images, thresholds from all "
+                 f"{report.impostor_pairs_for_threshold:,} impostor pairs)")
     return "\n".join(lines)
-
-
-def _privacy(args: argparse.Namespace) -> tuple[dict, str]:
-    require_training_extra()
-    from kiosk.manifest import load_protector_manifest
-    from models.protection.evaluate import evaluate_privacy
-
-    report = evaluate_privacy(load_protector_manifest(), args.attack_steps, args.victims, args.grid)
-    accuracy, renewal = report["accuracy"], report["renewal"]
-    a0 = next(a for a in report["attackers"] if a["name"] == "A0")["reidentified"]
-    lines = [
-        f"LFW View 2, 10-fold accuracy: clean vs clean {100 * accuracy['clean_vs_clean']:.2f}%, clean probe vs "
-        f"protected template {100 * accuracy['clean_probe_vs_protected']:.2f}%",
-        f"TAR at FAR 1e-3: clean {100 * accuracy['tar_far_1e3_clean']:.2f}%, protected "
-        f"{100 * accuracy['tar_far_1e3_protected']:.2f}%",
-        f"attackers on {report['victims']} evaluation people (re-identified: the reconstruction matches the person's "
-        f"other photo at FMR 1e-3, {report['threshold']:.4f} clean / {report['protected_threshold']:.4f} protected):",
-        f"  {'attacker':<8} {'re-ID':>7} {'of A0':>7} {'SSIM':>6} {'PSNR':>6} {'trained':>8}",
-    ]
-    for attacker in report["attackers"]:
-        ratio = attacker["reidentified"] / a0 if a0 else float("nan")
-        lines.append(f"  {attacker['name']:<8} {100 * attacker['reidentified']:>6.1f}% {ratio:>7.2f} "
-                     f"{attacker['ssim']:>6.3f} {attacker['psnr']:>6.2f} {attacker['train_minutes']:>6.1f} min")
-    lines += [
-        f"unlinkability D_sys between two sites: {report['unlinkability_d_sys']:.3f} mean, "
-        f"{report['unlinkability_d_sys_max']:.3f} worst of {len(report['unlinkability_d_sys_per_site_pair'])} site pairs "
-        f"(estimator with nothing to link: {report['unlinkability_control']:.3f}; clean embeddings: "
-        f"{report['unprotected_d_sys']:.3f})",
-        f"renewal: old templates under the new secret {100 * renewal['old_templates_accuracy']:.2f}% "
-        f"(TAR {100 * renewal['old_templates_tar']:.2f}%), renewed {100 * renewal['renewed_accuracy']:.2f}%",
-        f"reconstructions: {report['grid_png']}",
-    ]
-    return report, "\n".join(lines)
