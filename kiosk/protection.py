@@ -16,7 +16,7 @@ import numpy as np
 from kiosk.errors import ProtectionError
 
 if TYPE_CHECKING:
-    from kiosk.manifest import ThresholdSpec
+    from kiosk.manifest import ProtectorManifest, ThresholdSpec
 
 
 class TemplateProtector(Protocol):
@@ -24,7 +24,8 @@ class TemplateProtector(Protocol):
 
     protector_id: str
     secret_version: int
-    threshold: "ThresholdSpec | None"  # clean probe vs protected template, as calibrated
+    threshold: "ThresholdSpec | None"        # clean probe vs protected template, as calibrated
+    fused_threshold: "ThresholdSpec | None"  # a visit's fused probe vs protected template
 
     def protect(self, embeddings: np.ndarray) -> np.ndarray: ...
 
@@ -51,6 +52,7 @@ class KeyedProtector:
 
     protector_id = "keyed-orthogonal-v1"
     threshold = None  # distances are the clean ones: the embedder's calibration applies
+    fused_threshold = None
 
     def __init__(self, secret: bytes, secret_version: int, dim: int):
         self.secret_version = secret_version
@@ -74,18 +76,19 @@ class AdversarialProtector:
     """The ONNX protector network followed by the site's keyed layer (both inside the ONNX graph:
     the keyed matrix is an input, so the secret never lives in the model file)."""
 
-    def __init__(self, model_path, sha256: str, protector_id: str, secret: bytes, secret_version: int, dim: int,
-                 provider: str = "auto", threshold=None):
-        from kiosk.providers import create_session
+    def __init__(self, manifest: "ProtectorManifest", secret: bytes, secret_version: int, provider: str = "auto"):
         from kiosk.checksums import verify_sha256
+        from kiosk.providers import create_session
 
-        verify_sha256(model_path, sha256, protector_id)
-        self.protector_id = protector_id
+        verify_sha256(manifest.path, manifest.sha256, manifest.id)
+        self.manifest = manifest
+        self.protector_id = manifest.id
         self.secret_version = secret_version
-        self.dim = dim
-        self.threshold = threshold  # ThresholdSpec of clean probe vs protected template
-        self._keyed = KeyedProtector(secret, secret_version, dim)
-        self._session = create_session(str(model_path), provider, label=protector_id)
+        self.dim = manifest.dim
+        self.threshold = manifest.threshold  # clean probe vs protected template, as calibrated
+        self.fused_threshold = manifest.fused_threshold
+        self._keyed = KeyedProtector(secret, secret_version, manifest.dim)
+        self._session = create_session(str(manifest.path), provider, label=manifest.id)
 
     @property
     def provider(self) -> str:

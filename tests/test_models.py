@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kiosk.errors import ChecksumError, ModelError, ModelFetchError
-from kiosk.manifest import load_embedder_manifest, load_landmarker_manifest
+from kiosk.manifest import embedder_manifest_names, load_embedder_manifest, load_landmarker_manifest
 from kiosk.checksums import sha256_of
 from models.registry import Package, fetch, load_packages
 from models.tfjs_weights import load_tfjs_weights
@@ -14,15 +14,20 @@ from models.validate import validate_embedder
 
 
 def test_built_models_carry_their_pinned_checksums(models_built):
-    for manifest in (load_landmarker_manifest(), load_embedder_manifest()):
+    embedders = [load_embedder_manifest(name) for name in embedder_manifest_names()]
+    for manifest in (load_landmarker_manifest(), *embedders):
         assert sha256_of(manifest.path) == manifest.sha256
 
 
-def test_converted_and_quantised_descriptors_reproduce_dlib_on_a_real_face(models_built):
-    manifest = load_embedder_manifest()
+@pytest.mark.parametrize("name", embedder_manifest_names())
+def test_converted_and_quantised_descriptors_reproduce_their_reference_on_a_real_face(models_built, name):
+    """dlib's own C++ for dlib's descriptor; OpenCV's FaceRecognizerSF, run live, for SFace."""
+    manifest = load_embedder_manifest(name)
     cosines = validate_embedder(manifest, load_packages())
     assert cosines[manifest.converted.file] >= 0.999
-    assert cosines[manifest.file] >= 0.998
+    assert cosines[manifest.file] >= manifest.quantization.min_cosine >= 0.98
+    if manifest.known_answer.live_reference:
+        assert cosines["live reference"] >= 0.9999
 
 
 @pytest.fixture
@@ -43,7 +48,7 @@ def test_a_tampered_model_is_refused_with_a_clear_error(models_built, private_ca
     data = bytearray(manifest.path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     manifest.path.write_bytes(bytes(data))
-    with pytest.raises(ChecksumError, match=r"dlib-resnet-v1: .* has SHA-256 .*expected .*models build"):
+    with pytest.raises(ChecksumError, match=rf"{manifest.id}: .* has SHA-256 .*expected .*models build"):
         OnnxEmbedder(manifest, provider="cpu")
 
 

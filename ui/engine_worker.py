@@ -74,7 +74,7 @@ class EngineWorker(QObject):
         runner: KioskRunner | None = None
         dispatcher = DoorDispatcher(build_outputs(door), lambda d, o, e: runner and runner.door_failure(d, o, e))
         runner = KioskRunner(self.config, store, pipeline,
-                             protector_for(secrets, pipeline.embedder.dim, self.config.models.protector,
+                             protector_for(secrets, pipeline.manifest, self.config.models.protector,
                                            self.config.models.provider), dispatcher, door)
         self.provider_known.emit(pipeline.embedder.provider)
 

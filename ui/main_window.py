@@ -77,7 +77,7 @@ class MainWindow(QMainWindow):
 
         manifest = load_embedder_manifest(self.config.models.embedder)
         enrollment = self.config.enrollment
-        protector = protector_for(self._secrets, manifest.dim, self.config.models.protector, self.config.models.provider)
+        protector = protector_for(self._secrets, manifest, self.config.models.protector, self.config.models.provider)
         threshold = protector.threshold.at_fmr(enrollment.duplicate_fmr) if enrollment.duplicate_check else None
         wizard = EnrollWizard(self.config, self.store, protector, manifest.id, threshold, source, self.language, self)
         wizard.finished.connect(lambda _: self.admin.refresh())

@@ -57,7 +57,7 @@ def gpu_report(provider: str, repeats: int = 20) -> tuple[dict, list[str]]:
     chips = np.random.default_rng(0).integers(0, 255, (max(BATCHES), manifest.input.size, manifest.input.size, 3), np.uint8)
     proof = nodes_by_provider(_cuda_session(model, profile=True),
                               {manifest.input.name: preprocess_chips(chips[:2], manifest.input)})
-    protector = protector_for(KioskSecrets.generate(), manifest.dim, provider="cuda")
+    protector = protector_for(KioskSecrets.generate(), manifest, provider="cuda")
     rows = {}
     for batch in BATCHES:
         mirrored = np.concatenate([chips[:batch], chips[:batch, :, ::-1]])  # the manifest's mirror averaging

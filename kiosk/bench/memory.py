@@ -29,6 +29,7 @@ def _status_mb(field: str) -> float:
 def write_store(folder: Path, templates: np.ndarray, model_id: str) -> tuple[Path, float]:
     """A kiosk config and an encrypted store holding these templates, one person each; seconds taken."""
     from kiosk.config import load_config
+    from kiosk.manifest import load_embedder_manifest
     from kiosk.store.access import open_store, protector_for
     from kiosk.store.keys import KeySourceConfig, KioskSecrets, save_secrets
     from kiosk.store.records import Consent, Person, TemplateSet
@@ -40,7 +41,7 @@ def write_store(folder: Path, templates: np.ndarray, model_id: str) -> tuple[Pat
     save_secrets(KeySourceConfig(file=folder / "keys.json"), KioskSecrets.generate())
     started = time.perf_counter()
     store, secrets = open_store(config.store.resolved_path, config.store.keys, create=True)
-    protector = protector_for(secrets, templates.shape[1], provider="cpu")
+    protector = protector_for(secrets, load_embedder_manifest(config.models.embedder), provider="cpu")
     consent = Consent("benchmark", date.today(), "memory benchmark")
     with store, store.transaction():
         for row, template in enumerate(templates):
@@ -79,7 +80,7 @@ def _probe(config_path: Path, frame_path: Path) -> None:
     started = time.perf_counter()
     store, secrets = open_store(config.store.resolved_path, config.store.keys)
     with store, FacePipeline.from_config(config, video=True) as pipeline:
-        protector = protector_for(secrets, pipeline.embedder.dim, provider=config.models.provider)
+        protector = protector_for(secrets, pipeline.manifest, provider=config.models.provider)
         runner = KioskRunner(config, store, pipeline, protector, DoorDispatcher([], lambda *a: None))
         ready = time.perf_counter() - started
         for index in range(60):

@@ -126,17 +126,19 @@ def _real_faces(lfw_root) -> RealFaces:
     return RealFaces.from_lfw(encode_lfw(LfwPairs.load(lfw_root)))
 
 
-def _throwaway_protector(dim: int, provider: str):
+def _throwaway_protector(provider: str):
+    from kiosk.manifest import load_embedder_manifest
     from kiosk.store.access import protector_for
     from kiosk.store.keys import KioskSecrets
 
-    return protector_for(KioskSecrets.generate(), dim, provider="cpu" if provider == "auto" else provider)
+    return protector_for(KioskSecrets.generate(), load_embedder_manifest(),
+                         provider="cpu" if provider == "auto" else provider)
 
 
 def scale_report(lfw_root, sizes: list[int], provider: str, probes: int = 300, hnsw_up_to: int = 100_000) -> tuple[dict, list[str]]:
     """Search speed, recall and identification rate of real probes at each gallery size."""
     real = _real_faces(lfw_root)
-    protector = _throwaway_protector(real.enrolled.shape[1], provider)
+    protector = _throwaway_protector(provider)
     rng = np.random.default_rng(2026)
     real_nearest, synthetic_nearest = nearest_impostor_distances(real, protector, rng)
     threshold = protector.threshold
@@ -178,7 +180,7 @@ def memory_report(lfw_root, templates: int) -> tuple[dict, list[str]]:
     from kiosk.manifest import load_embedder_manifest
 
     real = _real_faces(lfw_root)
-    protector = _throwaway_protector(real.enrolled.shape[1], "cpu")
+    protector = _throwaway_protector("cpu")
     frame = door_frame(read_image(sorted((Path(lfw_root) / "images" / "Colin_Powell").glob("*.jpg"))[0]))
     model_id = load_embedder_manifest().id
     rows = {}

@@ -107,7 +107,7 @@ def _rotate_secret(args: argparse.Namespace) -> tuple[dict, str]:
     The new key set is written beside the old one first, so an interruption loses nothing."""
     import secrets as random_secrets
 
-    from kiosk.manifest import load_protector_manifest
+    from kiosk.manifest import load_embedder_manifest
 
     config = load_config(args.config)
     keys = config.store.keys
@@ -118,9 +118,9 @@ def _rotate_secret(args: argparse.Namespace) -> tuple[dict, str]:
                   template_secret_version=old.template_secret_version + 1)
     pending = keys.model_copy(update={"file": keys.file.expanduser().with_suffix(".pending.json")})
     save_secrets(pending, new)
-    dim = load_protector_manifest(config.models.protector).dim
-    old_protector = protector_for(old, dim, config.models.protector, "cpu")
-    new_protector = protector_for(new, dim, config.models.protector, "cpu")
+    embedder = load_embedder_manifest(config.models.embedder)
+    old_protector = protector_for(old, embedder, config.models.protector, "cpu")
+    new_protector = protector_for(new, embedder, config.models.protector, "cpu")
     with GalleryStore.open(config.store.resolved_path, old) as store:
         count = store.renew_templates(lambda block: old_protector.renew(block, new_protector), new)
     save_secrets(keys, new)

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from kiosk.manifest import PROTECTOR_MANIFEST, load_protector_manifest
+from kiosk.manifest import EmbedderManifest, load_protector_for
 from kiosk.protection import AdversarialProtector
 from kiosk.store.gallery import GalleryStore
 from kiosk.store.keys import KeySourceConfig, KioskSecrets, load_secrets
@@ -13,10 +13,8 @@ def open_store(path: Path, keys: KeySourceConfig, create: bool = False) -> tuple
     return GalleryStore.open(path.expanduser(), secrets, create=create), secrets
 
 
-def protector_for(secrets: KioskSecrets, dim: int, manifest_name: str = PROTECTOR_MANIFEST,
+def protector_for(secrets: KioskSecrets, embedder: EmbedderManifest, manifest_name: str | None = None,
                   provider: str = "auto") -> AdversarialProtector:
-    manifest = load_protector_manifest(manifest_name)
-    if manifest.dim != dim:
-        raise ValueError(f"protector {manifest.id} protects {manifest.dim}-d embeddings, the embedder gives {dim}")
-    return AdversarialProtector(manifest.path, manifest.sha256, manifest.id, secrets.template_secret,
-                                secrets.template_secret_version, dim, provider, manifest.threshold)
+    """The site's protector for this descriptor (the named one, or the one trained for it)."""
+    manifest = load_protector_for(embedder, manifest_name)
+    return AdversarialProtector(manifest, secrets.template_secret, secrets.template_secret_version, provider)

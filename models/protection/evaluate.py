@@ -4,6 +4,11 @@ unlinkability between sites, renewal, and a picture of what each attacker rebuil
 Attackers are trained here on the training pool only (never an evaluation identity):
 A0 clean -> clean; A1 = A0 on protected templates; A2 trained on templates it makes with the
 shipped protector and its own secret; A2+ trained with the site's secret too.
+
+Two judges say whether a reconstruction gives the person away: the kiosk's own descriptor (which
+the attackers trained against, through its identity loss) and another descriptor they never saw,
+with its own clean enrollment of the victim. A reconstruction that fools only the model it was
+trained on reveals less than one that another system (or a person) would recognise.
 """
 
 import hashlib
@@ -18,13 +23,13 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from kiosk.recognition.embedder import OnnxEmbedder
 from kiosk.evaluation.lfw import LfwPairs
 from kiosk.evaluation.metrics import roc_summary, ten_fold_accuracy
-from kiosk.manifest import load_embedder_manifest
-from kiosk.recognition.matching import pairwise_distances
+from kiosk.manifest import embedder_manifest_names, load_embedder_manifest
+from kiosk.recognition.matching import comparable, pairwise_distances
 from kiosk.paths import cache_dir, shared_data_dir
 from kiosk.protection import AdversarialProtector
 from models.protection.faces import FaceSet, load_face_sets
 from models.protection.nets import FaceDecoder
-from models.protection.torch_descriptor import load_torch_descriptor
+from models.protection.torch_onnx import comparable_embeddings, load_torch_onnx_descriptor
 from models.protection.training import decode, train_decoder
 
 ATTACK_SEED = 777
@@ -33,7 +38,8 @@ ATTACK_SEED = 777
 @dataclass(frozen=True)
 class AttackResult:
     name: str
-    reidentified: float
+    reidentified: float               # by the kiosk's descriptor
+    reidentified_second_judge: float  # by the other descriptor, which the attacker never trained against
     ssim: float
     psnr: float
     train_minutes: float
@@ -74,8 +80,8 @@ def _unlinkability(evaluation: FaceSet, make_protector, pairs_of_sites: int) -> 
     linkability, control = [], []
     for _ in range(pairs_of_sites):
         site_a, site_b = make_protector(random_secrets.token_bytes(32)), make_protector(random_secrets.token_bytes(32))
-        distances = pairwise_distances(site_a.protect(evaluation.embeddings[rows]),
-                                       site_b.protect(evaluation.embeddings[rows]))
+        distances = pairwise_distances(site_a.protect(evaluation.templates[rows]),
+                                       site_b.protect(evaluation.templates[rows]))
         linkability.append(_d_sys_of(distances, identities, rng))
         non_mated = distances[identities[:, None] != identities[None, :]]
         shuffled = non_mated[rng.permutation(len(non_mated))]
@@ -109,9 +115,59 @@ def _victims(evaluation: FaceSet, count: int, seed: int) -> tuple[np.ndarray, np
 
 
 def _reidentified(embedder: OnnxEmbedder, faces: np.ndarray, targets: np.ndarray, to_space, threshold: float) -> float:
+    """Share of reconstructions that, shown to the kiosk as a live probe, match the victim's template."""
     chips = np.stack([cv2.resize(f, (embedder.manifest.input.size,) * 2, interpolation=cv2.INTER_LINEAR) for f in faces])
-    probes = to_space(embedder.embed(chips, batch_size=64))
+    probes = to_space(comparable(embedder.embed(chips, "probe", batch_size=64), embedder.manifest.metric))
     return float(np.mean(np.linalg.norm(probes - targets, axis=1) < threshold))
+
+
+@dataclass(frozen=True)
+class SecondJudge:
+    """Another descriptor with its own clean enrollment of each victim, and the map from the kiosk
+    descriptor's chip to its own (a fixed similarity, the median over real faces)."""
+
+    embedder: OnnxEmbedder
+    chip_to_chip: np.ndarray  # 2x3: kiosk chip pixels -> judge chip pixels
+    templates: np.ndarray     # (victims, D) comparable clean templates of the victims' enrolled photos
+    enrolled_ok: np.ndarray   # (victims,) the judge found the enrolled photo's face
+
+    def reidentified(self, faces: np.ndarray, kiosk_chip_size: int) -> float:
+        size = self.embedder.manifest.input.size
+        chips = np.stack([cv2.warpAffine(cv2.resize(f, (kiosk_chip_size,) * 2, interpolation=cv2.INTER_LINEAR),
+                                         self.chip_to_chip, (size, size), flags=cv2.INTER_LINEAR,
+                                         borderMode=cv2.BORDER_REFLECT_101) for f in faces])
+        manifest = self.embedder.manifest
+        probes = comparable(self.embedder.embed(chips, "probe", batch_size=64), manifest.metric)
+        matched = np.linalg.norm(probes - self.templates, axis=1) < manifest.threshold.value
+        return float(np.mean(matched & self.enrolled_ok))
+
+
+def second_judge(judge_name: str, kiosk_name: str, enrolled_photos: list[str]) -> SecondJudge:
+    """The judge descriptor, its chip-to-chip map, and its templates of the victims' enrolled photos."""
+    from kiosk.imageio import read_image
+    from kiosk.recognition.faces import central_face
+    from kiosk.recognition.pipeline import FacePipeline
+
+    lfw_images = shared_data_dir() / "lfw" / "images"
+    with FacePipeline.from_manifests(provider="cpu", embedder_name=judge_name) as judge, \
+            FacePipeline.from_manifests(provider="cpu", embedder_name=kiosk_name) as kiosk:
+        maps, templates, found = [], [], []
+        for index, name in enumerate(enrolled_photos):
+            rgb = read_image(lfw_images / name)
+            face = central_face(judge.detector.detect(rgb), rgb.shape)
+            if face is None:
+                templates.append(np.zeros(judge.manifest.dim, np.float32))
+                found.append(False)
+                continue
+            templates.append(judge.embedder.embed(judge.align(rgb, face).chip[None], "template")[0])
+            found.append(True)
+            if index < 300:  # the chip-to-chip map from real landmarks
+                to_kiosk = np.vstack([kiosk.aligner.transform(kiosk.layout.points(face.landmarks, kiosk.aligner.point_names)), [0, 0, 1]])
+                to_judge = judge.aligner.transform(judge.layout.points(face.landmarks, judge.aligner.point_names))
+                maps.append(to_judge @ np.linalg.inv(to_kiosk))
+        embedder = judge.embedder
+    return SecondJudge(embedder, np.median(np.stack(maps), axis=0), comparable(np.stack(templates), embedder.manifest.metric),
+                       np.array(found))
 
 
 def _image_scores(originals: np.ndarray, rebuilt: np.ndarray) -> tuple[float, float]:
@@ -135,81 +191,86 @@ def write_grid(path, originals: np.ndarray, columns: dict[str, np.ndarray]) -> N
     cv2.imwrite(str(path), cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
 
 
-def evaluate_privacy(protector_manifest, attack_steps: int, victims: int, grid_path) -> dict:
-    manifest = load_embedder_manifest()
+def evaluate_privacy(protector_manifest, embedder_name: str, attack_steps: int, victims: int, grid_path) -> dict:
+    manifest = load_embedder_manifest(embedder_name)
+    judge_name = next(name for name in embedder_manifest_names() if name != embedder_name)
     threshold = manifest.threshold.value                  # clean probe vs clean template
     protected_threshold = protector_manifest.threshold.value  # clean probe vs protected template
-    train, evaluation = load_face_sets()
-    descriptor = load_torch_descriptor(manifest)
+    train, evaluation = load_face_sets(embedder_name)
+    descriptor = load_torch_onnx_descriptor(manifest)
+    targets = comparable_embeddings(train.templates, manifest)  # the attackers' identity loss compares these
     embedder = OnnxEmbedder(manifest, provider="cpu")
-    dim = manifest.dim
 
     def protector(secret: bytes, version: int = 1) -> AdversarialProtector:
-        return AdversarialProtector(protector_manifest.path, protector_manifest.sha256, protector_manifest.id,
-                                    secret, version, dim, provider="cpu", threshold=protector_manifest.threshold)
+        return AdversarialProtector(protector_manifest, secret, version, provider="cpu")
 
     # Fixed evaluation secrets: a cached A2+ must hold exactly this site's secret.
     site_secret, attacker_secret = (hashlib.sha256(f"facegate evaluation {who}".encode()).digest()
                                     for who in ("site", "attacker"))
     site = protector(site_secret)
-    site_templates = site.protect(evaluation.embeddings)
+    site_templates = site.protect(evaluation.templates)
+    clean_templates = comparable(evaluation.templates, manifest.metric)
+    clean_probes = comparable(evaluation.probes, manifest.metric)
 
     # Accuracy on LFW View 2: clean vs clean, clean probe vs protected template.
     pairs = LfwPairs.load(shared_data_dir() / "lfw")
     index = {str(name): i for i, name in enumerate(evaluation.names)}
-    clean_acc, clean_tar = _pairs_accuracy(pairs, index, evaluation.embeddings, evaluation.embeddings)
-    prot_acc, prot_tar = _pairs_accuracy(pairs, index, site.probe_space(evaluation.embeddings), site_templates)
+    clean_acc, clean_tar = _pairs_accuracy(pairs, index, clean_probes, clean_templates)
+    prot_acc, prot_tar = _pairs_accuracy(pairs, index, site.probe_space(evaluation.probes), site_templates)
 
     # Attackers.
     stolen, enrolled = _victims(evaluation, victims, ATTACK_SEED)
     originals = evaluation.faces[stolen]
+    judge = second_judge(judge_name, embedder_name, [str(evaluation.names[i]) for i in enrolled])
     results = []
 
     def attack(name: str, train_templates: np.ndarray, key: str):
         """Train (or load the cached) attacker; the key names what its training data depended on."""
-        cached = cache_dir() / "protection" / f"attacker_{name}_{attack_steps}_{key[:24]}.pt"
+        cached = cache_dir() / "protection" / f"attacker_{manifest.id}_{name}_{attack_steps}_{key[:24]}.pt"
         if cached.exists():
             saved = torch.load(cached, weights_only=True)
-            decoder = FaceDecoder(dim)
+            decoder = FaceDecoder(manifest.dim)
             decoder.load_state_dict(saved["state"])
             return decoder.eval(), float(saved["minutes"])
-        decoder, log = train_decoder(train_templates, train.faces, train.embeddings, descriptor, attack_steps,
+        decoder, log = train_decoder(train_templates, train.faces, targets, descriptor, attack_steps,
                                      ATTACK_SEED + len(name), f"attacker {name}")
         torch.save({"state": decoder.state_dict(), "minutes": log["minutes"]}, cached)
         return decoder, log["minutes"]
 
-    a0, a0_minutes = attack("A0", train.embeddings, "clean")
+    a0, a0_minutes = attack("A0", comparable(train.templates, manifest.metric), "clean")
     rebuilt = {}
-    rebuilt["A0"] = decode(a0, evaluation.embeddings[stolen])
+    rebuilt["A0"] = decode(a0, clean_templates[stolen])
     rebuilt["A1"] = decode(a0, site_templates[stolen])
-    a2, a2_minutes = attack("A2", protector(attacker_secret).protect(train.embeddings), protector_manifest.sha256)
+    a2, a2_minutes = attack("A2", protector(attacker_secret).protect(train.templates), protector_manifest.sha256)
     rebuilt["A2"] = decode(a2, site_templates[stolen])
-    a2p, a2p_minutes = attack("A2+", site.protect(train.embeddings),
+    a2p, a2p_minutes = attack("A2+", site.protect(train.templates),
                               protector_manifest.sha256[:12] + hashlib.sha256(site_secret).hexdigest()[:12])
     rebuilt["A2+"] = decode(a2p, site_templates[stolen])
     minutes = {"A0": a0_minutes, "A1": 0.0, "A2": a2_minutes, "A2+": a2p_minutes}
     for name, faces in rebuilt.items():
         if name == "A0":  # the unprotected kiosk stores clean templates and matches clean probes
-            rate = _reidentified(embedder, faces, evaluation.embeddings[enrolled], lambda e: e, threshold)
+            rate = _reidentified(embedder, faces, clean_templates[enrolled], lambda e: e, threshold)
         else:
             rate = _reidentified(embedder, faces, site_templates[enrolled], site.probe_space, protected_threshold)
         ssim, psnr = _image_scores(originals, faces)
-        results.append(AttackResult(name, rate, ssim, psnr, minutes[name]))
+        results.append(AttackResult(name, rate, judge.reidentified(faces, manifest.input.size), ssim, psnr,
+                                    minutes[name]))
     write_grid(grid_path, originals[:12], {name: faces[:12] for name, faces in rebuilt.items()})
 
     # Unlinkability: the same people's templates at pairs of sites with different secrets.
     unlinkability, control = _unlinkability(evaluation, protector, pairs_of_sites=5)
     rows = np.arange(min(len(evaluation.identities), 3000))
-    clean = pairwise_distances(evaluation.embeddings[rows], evaluation.embeddings[rows])
+    clean = pairwise_distances(clean_templates[rows], clean_templates[rows])
     unprotected = _d_sys_of(clean, evaluation.identities[rows], np.random.default_rng(ATTACK_SEED), include_diagonal=False)
 
     # Renewal: rotate the site's secret; old templates stop matching, renewed ones match as before.
     renewed_site = protector(site_secret, version=2)
     renewed = site.renew(site_templates, renewed_site)
-    old_acc, old_tar = _pairs_accuracy(pairs, index, renewed_site.probe_space(evaluation.embeddings), site_templates)
-    new_acc, new_tar = _pairs_accuracy(pairs, index, renewed_site.probe_space(evaluation.embeddings), renewed)
+    old_acc, old_tar = _pairs_accuracy(pairs, index, renewed_site.probe_space(evaluation.probes), site_templates)
+    new_acc, new_tar = _pairs_accuracy(pairs, index, renewed_site.probe_space(evaluation.probes), renewed)
 
     return {
+        "embedder": manifest.id, "judges": [manifest.id, judge.embedder.manifest.id],
         "accuracy": {"clean_vs_clean": clean_acc, "clean_probe_vs_protected": prot_acc,
                      "tar_far_1e3_clean": clean_tar, "tar_far_1e3_protected": prot_tar},
         "attackers": [r.__dict__ for r in results],
@@ -219,6 +280,6 @@ def evaluate_privacy(protector_manifest, attack_steps: int, victims: int, grid_p
         "unlinkability_control": float(np.mean(control)), "unprotected_d_sys": unprotected,
         "renewal": {"old_templates_accuracy": old_acc, "old_templates_tar": old_tar,
                     "renewed_accuracy": new_acc, "renewed_tar": new_tar},
-        "threshold": threshold, "protected_threshold": protected_threshold, "attack_steps": attack_steps, "training_faces": len(train.faces),
-        "grid_png": str(grid_path),
+        "threshold": threshold, "protected_threshold": protected_threshold, "attack_steps": attack_steps,
+        "training_faces": len(train.faces), "grid_png": str(grid_path),
     }

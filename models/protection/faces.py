@@ -22,26 +22,30 @@ from kiosk.paths import cache_dir, shared_data_dir
 FACE_SIZE = 64
 
 
+FIELDS = ("faces", "templates", "probes", "identities", "names")
+
+
 @dataclass(frozen=True)
 class FaceSet:
     faces: np.ndarray        # (N, 64, 64, 3) uint8 RGB, aligned like the descriptor's chips
-    embeddings: np.ndarray   # (N, 128) float32 clean embeddings
+    templates: np.ndarray    # (N, D) float32 clean embeddings as enrolled (the manifest's mirror policy)
+    probes: np.ndarray       # (N, D) float32 clean embeddings as a live probe would give them
     identities: np.ndarray   # (N,) str; UTKFace images are their own identity
     names: np.ndarray        # (N,) str, relative image names
 
     def subset(self, mask: np.ndarray) -> "FaceSet":
-        return FaceSet(self.faces[mask], self.embeddings[mask], self.identities[mask], self.names[mask])
+        return FaceSet(*(getattr(self, name)[mask] for name in FIELDS))
 
 
 _pipeline = None
 
 
-def _start() -> None:
+def _start(embedder: str) -> None:
     global _pipeline
     os.environ.setdefault("GLOG_minloglevel", "2")
     from kiosk.recognition.pipeline import FacePipeline
 
-    _pipeline = FacePipeline.from_manifests(provider="cpu", threads=1)
+    _pipeline = FacePipeline.from_manifests(provider="cpu", threads=1, embedder_name=embedder)
 
 
 def _encode(path: str):
@@ -51,29 +55,29 @@ def _encode(path: str):
     except FacegateError:
         return None
     face = cv2.resize(encoded.chip, (FACE_SIZE, FACE_SIZE), interpolation=cv2.INTER_AREA)
-    return face, encoded.embedding
+    return face, encoded.template, encoded.probe
 
 
-def _build(paths: list[Path], names: list[str], identities: list[str], label: str, workers: int) -> FaceSet:
-    faces, embeddings, keep = [], [], []
-    with ProcessPoolExecutor(workers, initializer=_start) as pool:
+def _build(paths: list[Path], names: list[str], identities: list[str], label: str, workers: int,
+           embedder: str) -> FaceSet:
+    found, keep = [], []
+    with ProcessPoolExecutor(workers, initializer=_start, initargs=(embedder,)) as pool:
         results = pool.map(_encode, [str(p) for p in paths], chunksize=32)
-        for index, result in enumerate(tqdm(results, total=len(paths), desc=label, unit="img")):
+        for index, result in enumerate(tqdm(results, total=len(paths), desc=label, unit="img", mininterval=5)):
             if result is not None:
-                faces.append(result[0])
-                embeddings.append(result[1])
+                found.append(result)
                 keep.append(index)
-    return FaceSet(np.stack(faces), np.stack(embeddings).astype(np.float32),
+    faces, templates, probes = (np.stack(column) for column in zip(*found))
+    return FaceSet(faces, templates.astype(np.float32), probes.astype(np.float32),
                    np.array([identities[i] for i in keep]), np.array([names[i] for i in keep]))
 
 
-def load_face_sets(workers: int = 2) -> tuple[FaceSet, FaceSet]:
-    """(training pool, evaluation set), built once and cached next to the models."""
-    cached = cache_dir() / "protection" / "faces.npz"
+def load_face_sets(embedder: str, workers: int = 2) -> tuple[FaceSet, FaceSet]:
+    """(training pool, evaluation set) for one descriptor, built once and cached next to the models."""
+    cached = cache_dir() / "protection" / f"faces_{embedder}.npz"
     if cached.exists():
         data = np.load(cached, allow_pickle=False)
-        return tuple(FaceSet(*(data[f"{part}_{key}"] for key in ("faces", "embeddings", "identities", "names")))
-                     for part in ("train", "eval"))
+        return tuple(FaceSet(*(data[f"{part}_{key}"] for key in FIELDS)) for part in ("train", "eval"))
     data_root = shared_data_dir()
     lfw, utk = data_root / "lfw", data_root / "utkface" / "images"
     if not lfw.exists() or not utk.exists():
@@ -85,10 +89,11 @@ def load_face_sets(workers: int = 2) -> tuple[FaceSet, FaceSet]:
                        and p.name not in evaluated_people for f in p.glob("*.jpg"))
     train_utk = sorted(p.name for p in utk.glob("*.jpg"))
     train = _build([lfw / "images" / n for n in train_lfw] + [utk / n for n in train_utk],
-                   train_lfw + train_utk, [identity_of(n) for n in train_lfw] + train_utk, "training faces", workers)
+                   train_lfw + train_utk, [identity_of(n) for n in train_lfw] + train_utk, "training faces", workers,
+                   embedder)
     evaluation = _build([lfw / "images" / n for n in evaluated], evaluated, [identity_of(n) for n in evaluated],
-                        "evaluation faces", workers)
+                        "evaluation faces", workers, embedder)
     cached.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cached, **{f"{part}_{key}": getattr(face_set, key) for part, face_set in (("train", train), ("eval", evaluation))
-                        for key in ("faces", "embeddings", "identities", "names")})
+                        for key in FIELDS})
     return train, evaluation
