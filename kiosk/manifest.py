@@ -8,19 +8,16 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from kiosk.errors import ModelError
 from kiosk.paths import PROJECT_ROOT, model_dir, shared_models_dir
 
 MANIFEST_DIR = PROJECT_ROOT / "models" / "manifests"
 
-EMBEDDER_MANIFEST = "dlib_resnet_v1"
+EMBEDDER_MANIFEST = "sface_2021dec"
 LANDMARKER_MANIFEST = "face_landmarker"
-PROTECTOR_MANIFEST = "advface_protector"
 LIVENESS_MANIFEST = "minifasnet"
-
-POINT_NAMES = ("left_eye_outer", "left_eye_inner", "right_eye_outer", "right_eye_inner", "nose_base")
 
 
 class _Strict(BaseModel):
@@ -37,7 +34,7 @@ class PackageSource(_Strict):
 
 
 class LandmarkerManifest(_Strict):
-    """A MediaPipe landmarker bundle and which of its landmarks stand for the alignment points."""
+    """A MediaPipe landmarker bundle and where on its mesh the named points and contours lie."""
 
     id: str
     kind: Literal["landmarker"]
@@ -45,7 +42,17 @@ class LandmarkerManifest(_Strict):
     sha256: str
     source: PackageSource
     landmark_count: int = Field(gt=0)
-    points: dict[str, int] = Field(description="semantic point name -> landmark index")
+    points: dict[str, list[int]] = Field(description="point name -> landmark indices whose mean stands for it")
+    contours: dict[str, list[int]] = Field(default_factory=dict, description="name -> ordered landmark indices")
+    blendshapes: dict[str, str] = Field(default_factory=dict, description="role -> the bundle's category name")
+
+    @model_validator(mode="after")
+    def _indices_exist(self) -> "LandmarkerManifest":
+        for table in (self.points, self.contours):
+            for name, indices in table.items():
+                if not indices or not all(0 <= i < self.landmark_count for i in indices):
+                    raise ValueError(f"{name}: indices must be 0..{self.landmark_count - 1}, got {indices}")
+        return self
 
     @property
     def path(self) -> Path:
@@ -64,10 +71,19 @@ class InputSpec(_Strict):
 
 
 class AlignmentSpec(_Strict):
-    """dlib-style chip template: points in [0,1] before padding, and the padding around them."""
+    """Where the named landmarker points go on the chip (in the order listed).
 
-    padding: float = Field(ge=0)
-    template: dict[str, tuple[float, float]]
+    units "unit": dlib's style, [0, 1] of the face before `padding` is added round it;
+    units "pixels": chip pixels (the 112 px ArcFace template), padding 0.
+    """
+
+    units: Literal["unit", "pixels"] = "unit"
+    padding: float = Field(0.0, ge=0)
+    template: dict[str, tuple[float, float]] = Field(min_length=2)
+
+    @property
+    def point_names(self) -> tuple[str, ...]:
+        return tuple(self.template)
 
 
 class ThresholdSpec(_Strict):
@@ -79,6 +95,8 @@ class ThresholdSpec(_Strict):
     impostor_pairs: int | None = None
     operating_points: dict[float, float] = Field(
         default_factory=dict, description="false match rate -> distance threshold, from the same impostor pairs")
+    false_matches: dict[float, int] = Field(
+        default_factory=dict, description="false match rate -> impostor pairs below its threshold")
 
     def at_fmr(self, fmr: float) -> float:
         """The calibrated threshold for a false match rate (the strictest known one at or below it)."""
@@ -86,7 +104,7 @@ class ThresholdSpec(_Strict):
         usable = [rate for rate in points if rate <= fmr]
         if not usable:
             raise ModelError(f"no threshold calibrated for FMR {fmr:g}; known: {sorted(points)} "
-                             f"(run `python main.py eval lfw --calibrate`)")
+                             f"(run `python main.py models calibrate`)")
         return points[max(usable)]
 
 
@@ -99,6 +117,8 @@ class KnownAnswer(_Strict):
     expected: list[float]
     min_cosine: float
     reference: str
+    live_reference: Literal["opencv_face_recognizer_sf"] | None = Field(
+        None, description="also compare, at every build, with this implementation run on the shipped file")
 
 
 class ModelFile(_Strict):
@@ -116,6 +136,7 @@ class QuantizationSpec(_Strict):
     """Static int8 quantisation of the converted model, from a committed calibration table."""
 
     calibration: str = Field(description="ONNX Runtime calibration cache (tensor ranges), relative to the project root")
+    format: Literal["QDQ", "QOperator"] = Field("QDQ", description="QDQ pairs around float ops, or QLinear* operators")
     method: Literal["MinMax"]
     activations: Literal["uint8"]
     weights: Literal["int8"]
@@ -126,6 +147,14 @@ class QuantizationSpec(_Strict):
     @property
     def calibration_path(self) -> Path:
         return PROJECT_ROOT / self.calibration
+
+
+class MirrorPolicy(_Strict):
+    """Averaging a chip's descriptor with its mirror image's costs a second pass: worth it for the
+    templates enrolled once, a choice for the probes of every video frame."""
+
+    templates: bool
+    probes: bool
 
 
 class EmbedderManifest(_Strict):
@@ -141,9 +170,10 @@ class EmbedderManifest(_Strict):
     input: InputSpec
     output_name: str
     dim: int = Field(gt=0)
-    flip_average: bool = Field(description="average the descriptor of the chip and its mirror image")
+    mirror_average: MirrorPolicy = Field(description="where the descriptors of a chip and its mirror image are averaged")
     alignment: AlignmentSpec
-    metric: Literal["euclidean"]
+    metric: Literal["euclidean", "cosine"] = Field(
+        description="euclidean: L2 between raw descriptors; cosine: compared as unit vectors (L2 between them)")
     threshold: ThresholdSpec
     known_answer: KnownAnswer
 
@@ -163,7 +193,9 @@ class ProtectorManifest(_Strict):
     embedder: str = Field(description="id of the descriptor whose embeddings it protects")
     noise_budget: float = Field(gt=0)
     report: str = Field(description="training report, relative to the project root")
-    threshold: ThresholdSpec = Field(description="clean probe vs protected template, calibrated on LFW")
+    threshold: ThresholdSpec = Field(description="clean probe vs protected template")
+    fused_threshold: ThresholdSpec | None = Field(
+        None, description="a visit's fused probe (three photos) vs protected template")
 
     @property
     def path(self) -> Path:
@@ -212,6 +244,26 @@ def manifest_path(name: str) -> Path:
     return MANIFEST_DIR / f"{name}.yaml"
 
 
+def _manifests_of_kind(kind: str) -> dict[str, dict]:
+    found = {path.stem: yaml.safe_load(path.read_text()) or {} for path in sorted(MANIFEST_DIR.glob("*.yaml"))}
+    return {name: raw for name, raw in found.items() if raw.get("kind") == kind}
+
+
+def embedder_manifest_names() -> list[str]:
+    """Every descriptor the kiosk can be configured with (the manifests of kind `embedder`)."""
+    return list(_manifests_of_kind("embedder"))
+
+
+def protector_manifest_name(embedder_id: str) -> str:
+    """The protector trained for a descriptor: templates of one descriptor mean nothing to another."""
+    names = [name for name, raw in _manifests_of_kind("protector").items() if raw.get("embedder") == embedder_id]
+    if len(names) != 1:
+        raise ModelError(f"{len(names) or 'no'} protector manifests in {MANIFEST_DIR} name the embedder "
+                         f"{embedder_id}{': ' + ', '.join(names) if names else ''}; exactly one is needed "
+                         f"(train one with `python main.py models train-protector`)")
+    return names[0]
+
+
 def _load(name: str, model: type[BaseModel]) -> BaseModel:
     path = manifest_path(name)
     if not path.exists():
@@ -231,8 +283,18 @@ def load_embedder_manifest(name: str = EMBEDDER_MANIFEST) -> EmbedderManifest:
     return _load(name, EmbedderManifest)  # type: ignore[return-value]
 
 
-def load_protector_manifest(name: str = PROTECTOR_MANIFEST) -> ProtectorManifest:
+def load_protector_manifest(name: str) -> ProtectorManifest:
     return _load(name, ProtectorManifest)  # type: ignore[return-value]
+
+
+def load_protector_for(embedder: EmbedderManifest, name: str | None = None) -> ProtectorManifest:
+    """The named protector, or the one trained for this descriptor; refused if it belongs to another."""
+    manifest = load_protector_manifest(name or protector_manifest_name(embedder.id))
+    if manifest.embedder != embedder.id or manifest.dim != embedder.dim:
+        raise ModelError(f"protector {manifest.id} was trained for {manifest.embedder} ({manifest.dim}-d), but the "
+                         f"configured descriptor is {embedder.id} ({embedder.dim}-d); set models.protector to the "
+                         f"protector of {embedder.id}, or leave it empty to choose it by descriptor")
+    return manifest
 
 
 def load_liveness_manifest(name: str = LIVENESS_MANIFEST) -> LivenessManifest:

@@ -16,11 +16,15 @@ _ListsInline.add_representer(list, lambda dumper, data: dumper.represent_sequenc
 
 
 def replace_top_level(path: Path, key: str, value: Any) -> None:
-    """Replace the block `key: ...` (up to the next top-level line) with `value` dumped as YAML."""
+    """Replace the block `key: ...` (up to the next top-level line) with `value` dumped as YAML, or
+    append it when the manifest has no such block yet."""
     lines = path.read_text().splitlines(keepends=True)
     start = next((i for i, line in enumerate(lines) if re.match(rf"{re.escape(key)}\s*:", line)), None)
     if start is None:
-        raise KeyError(f"{path} has no top-level key {key!r}")
+        text = "".join(lines)
+        block = yaml.dump({key: value}, Dumper=_ListsInline, sort_keys=False, default_flow_style=False, width=100)
+        path.write_text(text + ("" if text.endswith("\n") else "\n") + block)
+        return
     end = start + 1
     while end < len(lines) and (lines[end].startswith((" ", "\t")) or not lines[end].strip()):
         end += 1

@@ -1,0 +1,162 @@
+"""1:N open-set identification on LFW, decided as the kiosk decides (`eval identify`).
+
+Seeded split: of the people with two or more images, 70% are enrolled with their first image;
+probes are their other images (mated) and every image of everyone else (non-mated). Templates are
+protected, probes cross the keyed layer, and the threshold is the one the kiosk picks for that
+gallery size (`threshold_for_gallery` with the default config).
+
+- FNIR: mated probes not identified as the right person below the threshold;
+- FPIR: non-mated probes whose nearest template is below the threshold;
+- rank-1: mated probes whose nearest template is their own person's, whatever the distance.
+
+A visit is three photos of one person: mated visits from enrolled people with three other photos,
+non-mated ones from people outside the gallery with three photos. Fused: the mean of the three
+unit probes, at the fused threshold; voted: each photo on its own, two of three naming the same
+person. Templates per person: people with four photos or more enrolled with their first two,
+matched by the nearer template, by their mean, or by both, at the threshold for two templates a
+person (every template is a comparison).
+"""
+
+import secrets
+from dataclasses import dataclass
+
+import numpy as np
+
+from kiosk.evaluation.calibration import fuse
+from kiosk.evaluation.lfw import EncodedSet, identity_of
+from kiosk.manifest import EmbedderManifest, ProtectorManifest, ThresholdSpec
+from kiosk.protection import AdversarialProtector
+from kiosk.recognition.matching import GalleryIndex, comparable
+from kiosk.runtime.decisions import threshold_for_gallery
+
+ENROLLED_SHARE = 0.7
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Open-set figures of one way of deciding."""
+
+    mated: int
+    non_mated: int
+    fnir: float
+    fpir: float
+    rank1: float
+
+    @classmethod
+    def of(cls, mated_ids: np.ndarray, mated_found: tuple[np.ndarray, np.ndarray],
+           non_mated_found: tuple[np.ndarray, np.ndarray], threshold: float) -> "Rates":
+        (nearest, distance), (_, stranger_distance) = mated_found, non_mated_found
+        right = nearest == mated_ids
+        return cls(len(mated_ids), len(stranger_distance), float(np.mean(~(right & (distance < threshold)))),
+                   float(np.mean(stranger_distance < threshold)), float(np.mean(right)))
+
+
+@dataclass(frozen=True)
+class IdentifyReport:
+    embedder: str
+    enrolled: int
+    threshold: float
+    fused_threshold: float
+    target_fmr: float
+    single: Rates
+    fused: Rates
+    voted: Rates
+    templates: dict[str, Rates]  # nearest / mean / both, people enrolled with two photos
+
+
+def _nearest(index: GalleryIndex, probes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    found = [index.nearest(probe[None]) for probe in probes]
+    return np.array([person for person, _ in found], dtype=object), np.array([d for _, d in found])
+
+
+def _visits(rows_by_person: dict[str, list[int]], people: list[str], skip_first: int) -> list[tuple[str, np.ndarray]]:
+    """Consecutive groups of three photos per person, after the `skip_first` enrolled ones."""
+    visits = []
+    for person in people:
+        rows = rows_by_person[person][skip_first:]
+        visits += [(person, np.array(rows[i:i + 3])) for i in range(0, len(rows) - 2, 3)]
+    return visits
+
+
+def _vote(index: GalleryIndex, probes: np.ndarray, visits: list[tuple[str, np.ndarray]],
+          threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Two of three photos naming the same person below the threshold: that person, else no one."""
+    names, distances = [], []
+    for _, rows in visits:
+        found = [index.nearest(probes[row][None]) for row in rows]
+        accepted = [person for person, distance in found if distance < threshold]
+        leader = max(set(accepted), key=accepted.count) if accepted else None
+        wins = leader is not None and accepted.count(leader) >= 2
+        names.append(leader if wins else None)
+        distances.append(min(d for p, d in found if p == leader) if wins else np.inf)
+    return np.array(names, dtype=object), np.array(distances)
+
+
+def identify(encoded: EncodedSet, embedder: EmbedderManifest, protector_manifest: ProtectorManifest,
+             thresholds: tuple[ThresholdSpec, ThresholdSpec], false_accepts_per_day: float, attempts_per_day: int,
+             seed: int = 20261202) -> IdentifyReport:
+    """The report for one descriptor on every LFW image (failed detections are probes that fail)."""
+    protector = AdversarialProtector(protector_manifest, secrets.token_bytes(32), 1, provider="cpu")
+    usable = encoded.ok
+    templates = np.full_like(encoded.templates, np.nan)
+    templates[usable] = protector.protect(encoded.templates[usable])
+    probes = np.full_like(encoded.probes, 10.0)  # a failed photo is far from everyone: never identified
+    probes[usable] = protector.probe_space(encoded.probes[usable])
+    clean_probes = comparable(encoded.probes, embedder.metric)
+
+    rows_by_person: dict[str, list[int]] = {}
+    for row, name in enumerate(encoded.names):
+        rows_by_person.setdefault(identity_of(name), []).append(row)
+    repeated = sorted(p for p, rows in rows_by_person.items() if len(rows) >= 2)
+    order = np.random.default_rng(seed).permutation(len(repeated))
+    enrolled = sorted(repeated[i] for i in order[: int(round(ENROLLED_SHARE * len(repeated)))])
+    enrolled = [p for p in enrolled if usable[rows_by_person[p][0]]]  # enrollment refuses a photo without a face
+    strangers = sorted(set(rows_by_person) - set(enrolled))
+
+    single_spec, fused_spec = thresholds
+    threshold = threshold_for_gallery(single_spec, false_accepts_per_day, attempts_per_day, len(enrolled))
+    fused_threshold = min(threshold, threshold_for_gallery(fused_spec, false_accepts_per_day, attempts_per_day,
+                                                           len(enrolled)))
+    first = [rows_by_person[p][0] for p in enrolled]
+    index = GalleryIndex(templates[first], np.array(enrolled, dtype=object))
+    mated_rows = [row for p in enrolled for row in rows_by_person[p][1:]]
+    mated_ids = np.array([identity_of(encoded.names[row]) for row in mated_rows], dtype=object)
+    stranger_rows = [row for p in strangers for row in rows_by_person[p]]
+    single = Rates.of(mated_ids, _nearest(index, probes[mated_rows]), _nearest(index, probes[stranger_rows]), threshold)
+
+    mated_visits, stranger_visits = _visits(rows_by_person, enrolled, 1), _visits(rows_by_person, strangers, 0)
+
+    def fused_probes(visits):
+        return np.stack([protector.probe_space(fuse(clean_probes[rows][usable[rows]])[None])[0]
+                         if usable[rows].any() else np.full(embedder.dim, 10.0, np.float32) for _, rows in visits])
+
+    visit_ids = np.array([person for person, _ in mated_visits], dtype=object)
+    fused = Rates.of(visit_ids, _nearest(index, fused_probes(mated_visits)),
+                     _nearest(index, fused_probes(stranger_visits)), fused_threshold)
+    voted = Rates.of(visit_ids, _vote(index, probes, mated_visits, threshold),
+                     _vote(index, probes, stranger_visits, threshold), threshold)
+    return IdentifyReport(embedder.id, len(enrolled), threshold, fused_threshold,
+                          false_accepts_per_day / (attempts_per_day * len(enrolled)), single, fused, voted,
+                          _template_policies(templates, probes, rows_by_person, enrolled, stranger_rows, encoded,
+                                             false_accepts_per_day, attempts_per_day, single_spec))
+
+
+def _template_policies(templates: np.ndarray, probes: np.ndarray, rows_by_person: dict[str, list[int]],
+                       enrolled: list[str], stranger_rows: list[int], encoded: EncodedSet,
+                       false_accepts_per_day: float, attempts_per_day: int,
+                       spec: ThresholdSpec) -> dict[str, Rates]:
+    """People with four photos or more, enrolled with their first two: nearer template, mean, both."""
+    two = [p for p in enrolled if len(rows_by_person[p]) >= 4 and not np.isnan(templates[rows_by_person[p][1], 0])]
+    pairs = np.stack([templates[rows_by_person[p][:2]] for p in two])
+    means = pairs.mean(axis=1)
+    means /= np.linalg.norm(means, axis=1, keepdims=True)
+    ids = np.array(two, dtype=object)
+    galleries = {"nearest": (pairs.reshape(-1, pairs.shape[-1]), np.repeat(ids, 2)),
+                 "mean": (means, ids),
+                 "both": (np.concatenate([pairs.reshape(-1, pairs.shape[-1]), means]), np.concatenate([np.repeat(ids, 2), ids]))}
+    threshold = threshold_for_gallery(spec, false_accepts_per_day, attempts_per_day, 2 * len(two))
+    mated_rows = [row for p in two for row in rows_by_person[p][2:]]
+    mated_ids = np.array([identity_of(encoded.names[row]) for row in mated_rows], dtype=object)
+    return {name: Rates.of(mated_ids, _nearest(GalleryIndex(matrix, people), probes[mated_rows]),
+                           _nearest(GalleryIndex(matrix, people), probes[stranger_rows]), threshold)
+            for name, (matrix, people) in galleries.items()}
