@@ -16,8 +16,9 @@ import pytest
 from kiosk.runtime.decisions import Decision, Outcome
 from kiosk.runtime.doors import DoorDispatcher, DoorOutputError, MqttOutput, SerialRelayOutput, WebhookOutput
 
-GRANT = Decision(Outcome.GRANTED, 1000, 1, "e1001", "Ada Lovelace", 0.31, "", 1, "main")
-UNKNOWN = Decision(Outcome.UNKNOWN, 2000, 2, distance=0.8, door="main")
+GRANT = Decision(outcome=Outcome.GRANTED, at_ms=1000, track_id=1, person_id="e1001", display_name="Ada Lovelace",
+                 distance=0.31, door="main")
+UNKNOWN = Decision(outcome=Outcome.UNKNOWN, at_ms=2000, track_id=2, distance=0.8, door="main")
 
 
 def free_port() -> int:

@@ -73,7 +73,7 @@ def _kiosk(folder: Path, visitors: list[Visitor], liveness: bool, max_faces: int
     save_secrets(KeySourceConfig(file=folder / "keys.json"), KioskSecrets.generate())
     store, secrets = open_store(config.store.resolved_path, config.store.keys, create=True)
     pipeline = FacePipeline.from_config(config, video=True)
-    protector = protector_for(secrets, pipeline.embedder.dim, provider=config.models.provider)
+    protector = protector_for(secrets, pipeline.manifest, provider=config.models.provider)
     with FacePipeline.from_config(config) as photos:
         for number, visitor in enumerate(visitors):
             result = enroll_photos(photos, visitor.enrollment_photos, config.recognition.quality.gates())
@@ -98,7 +98,7 @@ def frame_timings(visitors: list[Visitor], faces_in_view: int, liveness: bool, p
         runner, store, pipeline = _kiosk(Path(scratch), visitors, liveness, max(2, faces_in_view))
         stages: dict[str, list[float]] = {name: [] for name in (
             "decode JPEG", "landmarks VIDEO", "track + align + quality", "embed (acting face)",
-            "protect-space probe", "match (GalleryIndex)", "vote")}
+            "protect-space probe", "fuse + match (GalleryIndex)")}
         end_to_end, decisions, first_decision = [], [], []
         profiler = cProfile.Profile() if profile else None
         for index, jpeg in enumerate(video):
@@ -148,23 +148,20 @@ def _stage_by_stage(runner, pipeline: FacePipeline, video: list[bytes], stages: 
         if not faces:
             continue
         started = time.perf_counter()
-        tracks = tracker.update(faces, at_ms)
+        tracker.update(faces, at_ms)
         acting = max(range(len(faces)), key=lambda i: faces[i].area)
         aligned = pipeline.align(rgb, faces[acting])
         stages["track + align + quality"].append(_since(started))
         started = time.perf_counter()
-        embedding = pipeline.embedder.embed(aligned.chip[None])
+        embedding = pipeline.embedder.embed(aligned.chip[None], "probe")
         stages["embed (acting face)"].append(_since(started))
         started = time.perf_counter()
         probe = runner.protector.probe_space(embedding)
         stages["protect-space probe"].append(_since(started))
         started = time.perf_counter()
-        person_id, distance = runner.gallery.nearest(probe)
-        stages["match (GalleryIndex)"].append(_since(started))
-        started = time.perf_counter()
-        tracks[acting].decided = False  # vote every frame: the stage is timed, not the decision
-        runner.decider.vote(tracks[acting], person_id, distance, at_ms, len(faces), datetime.now())
-        stages["vote"].append(_since(started))
+        evidence = probe[0] if index == 0 else evidence + probe[0]
+        runner.gallery.index.nearest((evidence / np.linalg.norm(evidence))[None])
+        stages["fuse + match (GalleryIndex)"].append(_since(started))
 
 
 def _since(started: float) -> float:
@@ -186,7 +183,7 @@ def enrollment_throughput(photos: list[Path]) -> dict:
 
     config = KioskConfig()
     with FacePipeline.from_config(config) as pipeline:
-        protector = protector_for(KioskSecrets.generate(), pipeline.embedder.dim, provider=config.models.provider)
+        protector = protector_for(KioskSecrets.generate(), pipeline.manifest, provider=config.models.provider)
         enroll_photos(pipeline, photos[:4], config.recognition.quality.gates())  # warm-up
         started = time.perf_counter()
         result = enroll_photos(pipeline, photos, config.recognition.quality.gates())

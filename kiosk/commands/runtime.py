@@ -56,7 +56,7 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
     with store, FacePipeline.from_config(config, video=True) as pipeline:
         runner: KioskRunner | None = None
         dispatcher = DoorDispatcher(build_outputs(door), lambda d, o, e: runner and runner.door_failure(d, o, e))
-        runner = KioskRunner(config, store, pipeline, protector_for(secrets, pipeline.embedder.dim, config.models.protector, config.models.provider), dispatcher, door)
+        runner = KioskRunner(config, store, pipeline, protector_for(secrets, pipeline.manifest, config.models.protector, config.models.provider), dispatcher, door)
         runner.audit_config(args.config.read_text())
         capture = CaptureThread(lambda: open_source(spec), live=live, on_event=runner.source_event, pace=not live).start()
         if args.max_seconds:

@@ -1,4 +1,4 @@
-"""From matched frames to one decision per visit: quality hints, an N-of-M vote, the person's rights.
+"""From a recognised (or unknown) visit to a decision: quality hints, and the person's rights.
 
 Outcomes: granted; denied (known, but disabled, outside validity, or not for this door); unknown;
 spoof suspected (the liveness check failed: a photo, a screen, a replay); and hints that are not
@@ -7,16 +7,12 @@ decisions (come closer, look at the camera, hold still, blink). Several faces in
 """
 
 import logging
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import Enum
 
-import numpy as np
-
 from kiosk.manifest import ThresholdSpec
 from kiosk.recognition.quality import FaceQuality, QualityGates, QualityProblem
-from kiosk.runtime.tracker import Track
 from kiosk.store.records import Person
 
 log = logging.getLogger(__name__)
@@ -39,7 +35,7 @@ class Hint(str, Enum):
     TURN_RIGHT = "turn_right"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Decision:
     """One per visit; what the door, the audit log, attendance and the screen act on."""
 
@@ -62,27 +58,29 @@ class Decision:
         return data
 
 
-@dataclass(frozen=True)
-class DecisionPolicy:
-    threshold: float
-    votes_needed: int = 3      # N matching frames ...
-    vote_window: int = 5       # ... among the last M matched frames
-    cooldown_ms: int = 10_000  # the same person is not decided twice within this time
-    door: str = "main"
+@dataclass(frozen=True, kw_only=True)
+class VisitMoment:
+    """Where and when a visit reaches its decision: what every Decision repeats."""
+
+    at_ms: int
+    track_id: int
+    started_ms: int
+    faces_in_view: int
 
 
 def threshold_for_gallery(spec: ThresholdSpec, false_accepts_per_day: float, attempts_per_day: int,
-                          people: int) -> float:
+                          templates: int) -> float:
     """The threshold whose false match rate keeps expected false accepts per day under the target:
-    each attempt meets every enrolled person, so the rate per comparison must shrink as the gallery
-    grows. Never looser than the calibrated 1:1 threshold; past the strictest calibrated point the
-    strictest is used, and the expected false accepts it allows are logged."""
-    needed_fmr = false_accepts_per_day / max(1, attempts_per_day * max(1, people))
+    each attempt meets every stored template (a person with five templates is five comparisons), so
+    the rate per comparison must shrink as the gallery grows. Never looser than the calibrated 1:1
+    threshold; past the strictest calibrated point the strictest is used, and the expected false
+    accepts it allows are logged."""
+    needed_fmr = false_accepts_per_day / max(1, attempts_per_day * max(1, templates))
     strictest = min([spec.target_fmr, *spec.operating_points])
     if needed_fmr < strictest:
-        log.warning("%d people at %d visits a day need FMR %.1g for %.2g false accepts a day; the strictest "
-                    "calibrated threshold (FMR %g) allows about %.2g a day", people, attempts_per_day, needed_fmr,
-                    false_accepts_per_day, strictest, strictest * attempts_per_day * people)
+        log.warning("%d templates at %d visits a day need FMR %.1g for %.2g false accepts a day; the strictest "
+                    "calibrated threshold (FMR %g) allows about %.2g a day", templates, attempts_per_day, needed_fmr,
+                    false_accepts_per_day, strictest, strictest * attempts_per_day * templates)
     return min(spec.value, spec.at_fmr(max(needed_fmr, strictest)))
 
 
@@ -117,49 +115,42 @@ def access_problem(person: Person, door: str, now: datetime) -> str | None:
 
 @dataclass
 class Decider:
-    """Turns per-frame matches of the acting face into at most one decision per track."""
+    """Access policy, and nothing else: who may pass this door now, and one decision per person per
+    cooldown. Recognition (who is this?) is the visit's business (kiosk/runtime/visit.py)."""
 
-    policy: DecisionPolicy
+    door: str
+    cooldown_ms: int
     people: dict[str, Person]
     last_decided_ms: dict[str, int] = field(default_factory=dict)
 
-    def still_same_visit(self, track: Track, person_id: str | None, distance: float) -> bool:
-        """After a decision: does the face in this track still belong to whom it was decided for?"""
-        now_matches = person_id if distance < self.policy.threshold else None
-        return now_matches == track.decided_person
-
-    def vote(self, track: Track, person_id: str | None, distance: float, at_ms: int, faces_in_view: int,
-             now: datetime) -> Decision | None:
-        if track.decided:
+    def recognised(self, person_id: str, distance: float, moment: VisitMoment, now: datetime) -> Decision | None:
+        """Granted or denied for a recognised person; None within the cooldown (the same visit seen
+        again after a lost track)."""
+        last = self.last_decided_ms.get(person_id)
+        if last is not None and moment.at_ms - last < self.cooldown_ms:
             return None
-        match = person_id if distance < self.policy.threshold else None
-        track.votes = (track.votes + [(match, distance)])[-self.policy.vote_window:]
-        counts = Counter(pid for pid, _ in track.votes if pid is not None)
-        if counts:
-            leader, count = counts.most_common(1)[0]
-            if count >= self.policy.votes_needed:
-                return self._decide_known(track, leader, at_ms, faces_in_view, now)
-        if len(track.votes) >= self.policy.vote_window and not counts:
-            track.decided, track.decided_person = True, None
-            best = min(d for _, d in track.votes)
-            return Decision(Outcome.UNKNOWN, at_ms, track.track_id, distance=best, reason="no enrolled person matches",
-                            faces_in_view=faces_in_view, door=self.policy.door, visit_ms=at_ms - track.first_seen_ms)
-        return None
+        self.last_decided_ms[person_id] = moment.at_ms
+        person = self.people.get(person_id)
+        problem = access_problem(person, self.door, now) if person else "no longer in the gallery"
+        return self._decision(Outcome.DENIED if problem else Outcome.GRANTED, moment, person_id=person_id,
+                              display_name=person.display_name if person else person_id, distance=distance,
+                              reason=problem or "")
+
+    def unknown(self, distance: float, moment: VisitMoment) -> Decision:
+        return self._decision(Outcome.UNKNOWN, moment, distance=distance, reason="no enrolled person matches")
+
+    def spoof_suspected(self, reason: str, moment: VisitMoment, held: Decision | None) -> Decision:
+        """Never opens the door; a grant it cancels must not hold back the real person's visit."""
+        if held is not None:
+            self.forget(held.person_id)
+        return self._decision(Outcome.SPOOF_SUSPECTED, moment, person_id=held.person_id if held else None,
+                              display_name=held.display_name if held else None,
+                              distance=held.distance if held else None, reason=reason)
 
     def forget(self, person_id: str | None) -> None:
-        """A grant that never happened (liveness failed) must not hold back the real person's visit."""
         self.last_decided_ms.pop(person_id or "", None)
 
-    def _decide_known(self, track: Track, person_id: str, at_ms: int, faces_in_view: int, now: datetime) -> Decision | None:
-        track.decided, track.decided_person = True, person_id
-        last = self.last_decided_ms.get(person_id)
-        if last is not None and at_ms - last < self.policy.cooldown_ms:
-            return None  # the same visit seen again after a lost track
-        self.last_decided_ms[person_id] = at_ms
-        distance = float(np.median([d for pid, d in track.votes if pid == person_id]))
-        person = self.people.get(person_id)
-        name = person.display_name if person else person_id
-        problem = access_problem(person, self.policy.door, now) if person else "no longer in the gallery"
-        outcome = Outcome.DENIED if problem else Outcome.GRANTED
-        return Decision(outcome, at_ms, track.track_id, person_id, name, distance, problem or "",
-                        faces_in_view, self.policy.door, at_ms - track.first_seen_ms)
+    def _decision(self, outcome: Outcome, moment: VisitMoment, **details) -> Decision:
+        return Decision(outcome=outcome, at_ms=moment.at_ms, track_id=moment.track_id,
+                        faces_in_view=moment.faces_in_view, door=self.door,
+                        visit_ms=moment.at_ms - moment.started_ms, **details)

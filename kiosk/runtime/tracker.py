@@ -1,7 +1,6 @@
 """Faces followed across frames by the overlap of their boxes, so one visit is one track."""
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from kiosk.recognition.faces import DetectedFace
 
@@ -16,24 +15,12 @@ def box_iou(a: tuple[float, float, float, float], b: tuple[float, float, float, 
 
 @dataclass
 class Track:
+    """Where a face is and when it was seen; what the kiosk knows of the person is its Visit's."""
+
     track_id: int
     box: tuple[float, float, float, float]
     last_seen_ms: int
     first_seen_ms: int = 0
-    decided: bool = False
-    decided_person: str | None = None  # who the visit was decided for (None: unknown)
-    votes: list = field(default_factory=list)  # recent (person_id | None, distance) per matched frame
-    frames_since_check: int = 0
-    liveness: Any = None  # the visit's LivenessSession, where liveness is on
-    pending: Any = None   # a grant waiting for the live verdict
-    spoof_reported: bool = False
-    last_probe: Any = None  # the previous probe: a jump to another person restarts the visit
-
-    def restart(self, timestamp_ms: int) -> None:
-        """Someone else now stands where this track's face was: a new visit begins."""
-        self.decided, self.decided_person, self.votes = False, None, []
-        self.first_seen_ms, self.frames_since_check = timestamp_ms, 0
-        self.liveness, self.pending, self.spoof_reported, self.last_probe = None, None, False, None
 
 
 class FaceTracker:

@@ -1,0 +1,199 @@
+"""One visit: a face in front of the door, from its first frame to its decision, in one object.
+
+The tracker follows a face's box; the visit holds everything learnt about the person in it: the
+fused evidence of the frames seen so far, the liveness session, a grant held for the live verdict,
+and what was decided. `step` takes what one frame gave and returns a decision to act on, a hint
+for the screen, or nothing; it never touches the store or the doors (KioskRunner acts).
+
+States: COLLECTING (frames are fused until the evidence names someone below the threshold, or
+`max_frames` pass without), HELD (recognised and allowed, the grant waits for the live verdict),
+DECIDED (one decision made; re-checked every `recheck_every` frames, so that someone who steps
+into the same place gets a visit of their own), SPOOF (liveness refused the face; reported once).
+
+Evidence: the mean of the frames' unit probes, scaled back to unit length. One frame is judged at
+the single-probe threshold; several at the fused threshold, calibrated on fused three-photo visits
+and never looser than the single one (video frames are nearly alike, so a fused video probe is
+between the two). Consecutive probes further apart than `continuity` are not the same face: the
+visit starts over, and nothing (evidence, liveness, a held grant) carries to the newcomer.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import Enum
+from typing import Protocol
+
+import numpy as np
+
+from kiosk.liveness.fusion import LivenessState, Verdict
+from kiosk.recognition.faces import DetectedFace
+from kiosk.recognition.matching import GalleryIndex
+from kiosk.runtime.decisions import Decider, Decision, Hint, Outcome, VisitMoment
+
+
+class VisitState(str, Enum):
+    COLLECTING = "collecting"
+    HELD = "held"
+    DECIDED = "decided"
+    SPOOF = "spoof"
+
+
+@dataclass(frozen=True)
+class VisitPolicy:
+    """Thresholds for this gallery's size, and how much evidence a decision needs."""
+
+    single_threshold: float  # one frame's probe against a template
+    fused_threshold: float   # several frames fused against a template (never looser than single)
+    continuity: float        # consecutive probes further apart: another face
+    min_frames: int = 2      # frames of evidence before a grant
+    max_frames: int = 8      # frames of evidence without a match: unknown
+    recheck_every: int = 8   # frames between checks of a decided visit
+
+    def threshold(self, frames: int) -> float:
+        return self.single_threshold if frames == 1 else min(self.single_threshold, self.fused_threshold)
+
+
+@dataclass(frozen=True)
+class Gallery:
+    """What a visit is matched against; replaced as a whole when the store changes."""
+
+    index: GalleryIndex
+    policy: VisitPolicy
+    decider: Decider
+
+
+class LivenessJudge(Protocol):
+    def update(self, face: DetectedFace, rgb: np.ndarray, timestamp_ms: int) -> LivenessState: ...
+
+
+@dataclass(frozen=True)
+class FrameEvidence:
+    """What one frame shows of the visit's face; the probe is computed only if the visit needs it."""
+
+    at_ms: int
+    face: DetectedFace
+    rgb: np.ndarray
+    faces_in_view: int
+    hint: Hint | None                # a quality problem: no probe counts until it is fixed
+    probe: Callable[[], np.ndarray]  # the face's unit probe in the templates' space
+
+
+@dataclass(frozen=True)
+class VisitStep:
+    decision: Decision | None = None
+    hint: Hint | None = None
+    restarted: bool = False  # another face took this visit's place
+
+
+LIVE = LivenessState(Verdict.LIVE)
+
+
+class Visit:
+    def __init__(self, track_id: int, started_ms: int, liveness: Callable[[], LivenessJudge] | None):
+        self.track_id = track_id
+        self._new_liveness = liveness
+        self._begin(started_ms)
+
+    def _begin(self, started_ms: int) -> None:
+        """A fresh visit: no evidence, no liveness, nothing held or decided."""
+        self.state = VisitState.COLLECTING
+        self.started_ms = started_ms
+        self.evidence = np.empty(0, dtype=np.float32)
+        self.frames = 0
+        self.last_probe: np.ndarray | None = None
+        self.liveness = self._new_liveness() if self._new_liveness else None
+        self.held: Decision | None = None
+        self.decided_person: str | None = None
+        self.since_check = 0
+
+    def step(self, frame: FrameEvidence, gallery: Gallery, now: datetime) -> VisitStep:
+        if self.state in (VisitState.DECIDED, VisitState.SPOOF):
+            return self._recheck(frame, gallery, now)
+        if frame.hint is not None:
+            liveness = self._liveness(frame)  # the cues keep watching while the person fixes their pose
+            if liveness.verdict is Verdict.SPOOF:
+                return self._spoof(frame, gallery, liveness)
+            return VisitStep(hint=_prompt(liveness) or frame.hint)
+        return self._collect(frame, frame.probe(), gallery, now, restarted=False)
+
+    def _collect(self, frame: FrameEvidence, probe: np.ndarray, gallery: Gallery, now: datetime,
+                 restarted: bool) -> VisitStep:
+        if self._someone_else(probe, gallery.policy):
+            self._begin(frame.at_ms)
+            restarted = True
+        self.last_probe = probe
+        liveness = self._liveness(frame)
+        if liveness.verdict is Verdict.SPOOF:
+            return self._spoof(frame, gallery, liveness)
+        self.evidence = probe if self.frames == 0 else self.evidence + probe
+        self.frames += 1
+        if self.state is VisitState.HELD:
+            return self._release_if_live(frame, liveness, restarted)
+        fused = self.evidence / np.linalg.norm(self.evidence)
+        person_id, distance = gallery.index.nearest(fused[None])
+        moment = self._moment(frame)
+        if person_id is not None and distance < gallery.policy.threshold(self.frames) \
+                and self.frames >= gallery.policy.min_frames:
+            return self._recognised(person_id, distance, moment, liveness, gallery.decider, now, restarted)
+        if self.frames >= gallery.policy.max_frames:
+            self._decide(None)
+            return VisitStep(gallery.decider.unknown(distance, moment), restarted=restarted)
+        return VisitStep(hint=_prompt(liveness), restarted=restarted)
+
+    def _recognised(self, person_id: str, distance: float, moment: VisitMoment, liveness: LivenessState,
+                    decider: Decider, now: datetime, restarted: bool) -> VisitStep:
+        decision = decider.recognised(person_id, distance, moment, now)
+        if decision is not None and decision.outcome is Outcome.GRANTED and liveness.verdict is not Verdict.LIVE:
+            self.state, self.held, self.decided_person = VisitState.HELD, decision, person_id
+            return VisitStep(hint=_prompt(liveness), restarted=restarted)
+        self._decide(person_id)
+        return VisitStep(decision, restarted=restarted)  # None: decided moments ago, in a track now lost
+
+    def _release_if_live(self, frame: FrameEvidence, liveness: LivenessState, restarted: bool) -> VisitStep:
+        if liveness.verdict is not Verdict.LIVE:
+            return VisitStep(hint=_prompt(liveness), restarted=restarted)
+        held = self.held
+        self._decide(held.person_id)
+        return VisitStep(replace(held, at_ms=frame.at_ms, visit_ms=frame.at_ms - self.started_ms), restarted=restarted)
+
+    def _recheck(self, frame: FrameEvidence, gallery: Gallery, now: datetime) -> VisitStep:
+        """A decided (or refused) visit looks again now and then: is it still the same face?"""
+        self.since_check += 1
+        if frame.hint is not None or self.since_check < gallery.policy.recheck_every:
+            return VisitStep()
+        self.since_check = 0
+        probe = frame.probe()
+        if self.state is VisitState.DECIDED and not self._someone_else(probe, gallery.policy):
+            person_id, distance = gallery.index.nearest(probe[None])
+            now_matches = person_id if distance < gallery.policy.single_threshold else None
+            if now_matches == self.decided_person:
+                self.last_probe = probe
+                return VisitStep()
+        elif not self._someone_else(probe, gallery.policy):
+            return VisitStep()  # the refused face is still there
+        self._begin(frame.at_ms)
+        return self._collect(frame, probe, gallery, now, restarted=True)
+
+    def _spoof(self, frame: FrameEvidence, gallery: Gallery, liveness: LivenessState) -> VisitStep:
+        decision = gallery.decider.spoof_suspected(liveness.reason, self._moment(frame), self.held)
+        self.state, self.held, self.decided_person = VisitState.SPOOF, None, None
+        return VisitStep(decision)
+
+    def _decide(self, person_id: str | None) -> None:
+        self.state, self.held, self.decided_person, self.since_check = VisitState.DECIDED, None, person_id, 0
+
+    def _someone_else(self, probe: np.ndarray, policy: VisitPolicy) -> bool:
+        """Consecutive probes of one face further apart than the calibrated 1:1 threshold would not
+        even match each other: not the same face any more."""
+        return self.last_probe is not None and float(np.linalg.norm(self.last_probe - probe)) >= policy.continuity
+
+    def _liveness(self, frame: FrameEvidence) -> LivenessState:
+        return self.liveness.update(frame.face, frame.rgb, frame.at_ms) if self.liveness else LIVE
+
+    def _moment(self, frame: FrameEvidence) -> VisitMoment:
+        return VisitMoment(at_ms=frame.at_ms, track_id=self.track_id, started_ms=self.started_ms,
+                           faces_in_view=frame.faces_in_view)
+
+
+def _prompt(liveness: LivenessState) -> Hint | None:
+    return Hint(liveness.prompt.value) if liveness.prompt else None

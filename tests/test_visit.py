@@ -1,0 +1,149 @@
+"""A visit's states as a table: what each frame of a scripted visit gives, and what the visit returns.
+
+Probes are points round three people's templates in a 16-d unit space (a real GalleryIndex); the
+liveness verdict of each frame is scripted, because it is the input under test here (the real cues
+are tested on real videos in test_liveness). Each row is one case the kiosk met or must meet.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pytest
+
+from kiosk.liveness.fusion import LivenessState, Prompt, Verdict
+from kiosk.recognition.faces import DetectedFace
+from kiosk.recognition.matching import GalleryIndex
+from kiosk.runtime.decisions import Decider, Hint
+from kiosk.runtime.visit import FrameEvidence, Gallery, Visit, VisitPolicy, VisitState
+from kiosk.store.records import Person
+
+RNG = np.random.default_rng(7)
+CENTRES = {name: v / np.linalg.norm(v) for name, v in zip(("ada", "bob", "eve"), RNG.standard_normal((3, 16)))}
+PEOPLE = {"ada": Person("ada", "Ada"), "bob": Person("bob", "Bob"), "eve": Person("eve", "Eve", enabled=False)}
+POLICY = VisitPolicy(single_threshold=0.5, fused_threshold=0.45, continuity=0.9, min_frames=2, max_frames=4,
+                     recheck_every=3)
+FACE = DetectedFace(np.zeros((478, 3), np.float32))
+LIVE, PENDING, SPOOF = (LivenessState(Verdict.LIVE), LivenessState(Verdict.PENDING, prompt=Prompt.BLINK),
+                        LivenessState(Verdict.SPOOF, "moves like a flat picture"))
+
+
+def probe_of(who: str, seed: int) -> np.ndarray:
+    """A frame of `who` (a member's centre plus noise), or of a stranger far from all of them."""
+    centre = CENTRES.get(who)
+    if centre is None:
+        centre = np.random.default_rng(1000 + len(who)).standard_normal(16)
+        centre /= np.linalg.norm(centre)
+    noisy = centre + 0.05 * np.random.default_rng(seed).standard_normal(16)
+    return (noisy / np.linalg.norm(noisy)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One frame: whose face, its liveness verdict, and a quality hint (no probe counts then)."""
+
+    who: str
+    liveness: LivenessState = LIVE
+    hint: Hint | None = None
+
+
+class ScriptedLiveness:
+    """Gives the scripted verdict of the frame being played (`frame` is set by the player)."""
+
+    def __init__(self, shots: list[Shot]):
+        self.shots, self.calls, self.frame = shots, 0, 0
+
+    def update(self, face, rgb, timestamp_ms) -> LivenessState:
+        verdict = self.shots[self.frame].liveness
+        self.calls += 1
+        return verdict
+
+
+def run(shots: list[Shot], decider: Decider | None = None, visit: Visit | None = None):
+    """Outcomes per frame ('granted ada', 'unknown', None ...), and how many probes were computed."""
+    gallery = Gallery(GalleryIndex(np.stack(list(CENTRES.values())), np.array(list(CENTRES), dtype=object)), POLICY,
+                      decider or Decider("main", 10_000, PEOPLE))
+    liveness = ScriptedLiveness(shots)
+    visit = visit or Visit(1, 0, lambda: liveness)
+    probes, outcomes = [], []
+    for index, shot in enumerate(shots):
+        liveness.frame = index
+
+        def probe(who=shot.who, seed=index):
+            probes.append(index)
+            return probe_of(who, seed)
+        step = visit.step(FrameEvidence(at_ms=index * 67, face=FACE, rgb=np.zeros((4, 4, 3), np.uint8),
+                                        faces_in_view=1, hint=shot.hint, probe=probe), gallery, datetime(2026, 12, 2, 9))
+        decision = step.decision
+        outcomes.append(f"{decision.outcome.value} {decision.person_id}".replace(" None", "") if decision else
+                        ("restart" if step.restarted else None))
+    return outcomes, probes, visit
+
+
+ROWS = [
+    ("a member is granted once the fused frames match",
+     [Shot("ada"), Shot("ada"), Shot("ada")], [None, "granted ada", None]),
+    ("a stranger is unknown after max_frames of evidence",
+     [Shot("zed")] * 5, [None, None, None, "unknown", None]),
+    ("a disabled member is recognised and denied",
+     [Shot("eve"), Shot("eve")], [None, "denied eve"]),
+    ("a face swap before the decision starts over: nothing of the first face counts",
+     [Shot("ada"), Shot("bob"), Shot("bob")], [None, "restart", "granted bob"]),
+    ("a grant waits for the live verdict, then goes through",
+     [Shot("ada", PENDING), Shot("ada", PENDING), Shot("ada", PENDING), Shot("ada", LIVE)],
+     [None, None, None, "granted ada"]),
+    ("a held grant is never released by the live verdict of a face that replaced the member",
+     [Shot("ada", PENDING), Shot("ada", PENDING), Shot("bob", LIVE), Shot("bob", LIVE)],
+     [None, None, "restart", "granted bob"]),
+    ("a spoof verdict ends the visit once, cancelling a held grant",
+     [Shot("ada", PENDING), Shot("ada", PENDING), Shot("ada", SPOOF), Shot("ada", SPOOF), Shot("ada", SPOOF)],
+     [None, None, "spoof_suspected ada", None, None]),
+    ("after a spoof, a new face in the same place gets a visit of its own at the next check",
+     [Shot("zed", SPOOF), Shot("bob"), Shot("bob"), Shot("bob"), Shot("bob")],
+     ["spoof_suspected", None, None, "restart", "granted bob"]),
+    ("a decided visit re-checks and gives the next person in the queue a decision",
+     [Shot("ada"), Shot("ada"), Shot("ada"), Shot("ada"), Shot("bob"), Shot("bob")],
+     [None, "granted ada", None, None, "restart", "granted bob"]),
+    ("the decided person still standing there is not decided again",
+     [Shot("ada")] * 9, [None, "granted ada"] + [None] * 7),
+    ("quality hints count no evidence until the face is fixed",
+     [Shot("ada", hint=Hint.COME_CLOSER), Shot("ada", hint=Hint.COME_CLOSER), Shot("ada"), Shot("ada")],
+     [None, None, None, "granted ada"]),
+]
+
+
+@pytest.mark.parametrize("shots, expected", [(shots, expected) for _, shots, expected in ROWS],
+                         ids=[name for name, _, _ in ROWS])
+def test_a_visit_step_by_step(shots, expected):
+    outcomes, _, _ = run(shots)
+    assert outcomes == expected
+
+
+def test_probes_are_computed_only_when_they_add_evidence():
+    shots = [Shot("ada", hint=Hint.LOOK_AT_CAMERA), Shot("ada"), Shot("ada")] + [Shot("ada")] * 6
+    _, probes, visit = run(shots)
+    # not for the hinted frame; one per frame until the decision; then one per re-check
+    assert probes == [1, 2, 5, 8] and visit.state is VisitState.DECIDED
+
+
+def test_the_same_person_in_a_new_track_within_the_cooldown_gets_no_second_decision():
+    decider = Decider("main", 10_000, PEOPLE)
+    first, _, _ = run([Shot("ada"), Shot("ada")], decider)
+    second, _, _ = run([Shot("ada"), Shot("ada")], decider)
+    assert first == [None, "granted ada"] and second == [None, None]
+
+
+def test_a_restart_feeds_the_frame_to_the_new_visit_s_liveness_only():
+    sessions = []
+
+    def new_session():
+        sessions.append(ScriptedLiveness([Shot("ada")] * 3))
+        return sessions[-1]
+
+    visit = Visit(1, 0, new_session)
+    gallery = Gallery(GalleryIndex(np.stack(list(CENTRES.values())), np.array(list(CENTRES), dtype=object)), POLICY,
+                      Decider("main", 10_000, PEOPLE))
+    for index, who in enumerate(("ada", "bob")):
+        visit.step(FrameEvidence(at_ms=index * 67, face=FACE, rgb=np.zeros((4, 4, 3), np.uint8), faces_in_view=1,
+                                 hint=None, probe=lambda w=who, i=index: probe_of(w, i)), gallery, datetime.now())
+    assert [session.calls for session in sessions] == [1, 1]
