@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from kiosk.manifest import EMBEDDER_MANIFEST
 from kiosk.paths import PROJECT_ROOT
 from kiosk.recognition.quality import QualityGates
 from kiosk.store.keys import KeySourceConfig
@@ -28,8 +29,9 @@ class CameraConfig(_Section):
 
 class ModelsConfig(_Section):
     landmarker: str = Field("face_landmarker", description="manifest name in models/manifests")
-    embedder: str = Field("dlib_resnet_v1", description="manifest name in models/manifests")
-    protector: str = Field("advface_protector", description="template protector manifest in models/manifests")
+    embedder: str = Field(EMBEDDER_MANIFEST, description="manifest name in models/manifests")
+    protector: str | None = Field(None, description="template protector manifest in models/manifests; empty: the "
+                                  "one trained for the embedder")
     provider: Literal["auto", "cpu", "cuda"] = Field("auto", description="ONNX Runtime provider; auto = CUDA where it loads")
     threads: int = Field(0, ge=0, le=64, description="ONNX Runtime threads; 0 = one per core")
 
@@ -57,14 +59,27 @@ class QualityConfig(_Section):
 
 
 class RecognitionConfig(_Section):
+    """How a visit is recognised: its frames are fused into one probe (kiosk/runtime/visit.py)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _replaced_keys(cls, data):
+        if isinstance(data, dict) and {"votes_needed", "vote_window"} & set(data):
+            raise ValueError("recognition.votes_needed and vote_window are gone: a visit now fuses its frames; "
+                             "use recognition.min_frames (frames before a grant, default 2) and max_frames "
+                             "(frames without a match before 'unknown', default 8)")
+        return data
+
     max_faces: int = Field(2, ge=1, le=8, description="faces tracked per frame; the largest acts")
     threshold: float | None = Field(None, gt=0, description="distance threshold between a probe and a protected "
                                     "template; empty = set from the gallery size and false_accepts_per_day, never "
                                     "looser than the protector's calibrated one")
-    false_accepts_per_day: float = Field(0.1, gt=0, description="expected false accepts a day the threshold allows")
+    false_accepts_per_day: float = Field(0.5, gt=0, description="expected false accepts a day the threshold allows; "
+                                         "0.5 at 200 visits is a false positive identification rate of 0.25% per "
+                                         "visit, inside NIST's operating point for access to a facility (0.3%)")
     attempts_per_day: int = Field(200, gt=0, description="visits a day, for the figure above")
-    votes_needed: int = Field(3, ge=1, description="matching frames needed for a grant ...")
-    vote_window: int = Field(5, ge=1, le=60, description="... among this many frames of the visit")
+    min_frames: int = Field(2, ge=1, le=30, description="frames of a visit fused before a grant")
+    max_frames: int = Field(8, ge=1, le=60, description="frames fused without a match: the visitor is unknown")
     cooldown_s: float = Field(10.0, ge=0, description="the same person is not decided again within this time")
     quality: QualityConfig = QualityConfig()
 
@@ -200,9 +215,9 @@ class KioskConfig(_Section):
     gui: GuiConfig = GuiConfig()
 
     @model_validator(mode="after")
-    def _vote(self) -> "KioskConfig":
-        if self.recognition.votes_needed > self.recognition.vote_window:
-            raise ValueError("recognition: votes_needed must not exceed vote_window")
+    def _evidence(self) -> "KioskConfig":
+        if self.recognition.min_frames > self.recognition.max_frames:
+            raise ValueError("recognition: min_frames must not exceed max_frames")
         return self
 
     @model_validator(mode="after")

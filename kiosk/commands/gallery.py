@@ -10,6 +10,7 @@ from kiosk.config import KioskConfig, load_config
 from kiosk.errors import FacegateError
 from kiosk.gallery.plan import Change, plan_changes
 from kiosk.gallery.spec import load_gallery_file
+from kiosk.manifest import load_embedder_manifest, load_protector_for
 from kiosk.store.access import open_store, protector_for
 
 SYMBOLS = {"add": "+", "update": "~", "re-enroll": "*", "disable": "-", "remove": "x", "unchanged": "="}
@@ -35,8 +36,15 @@ def register(subparsers) -> None:
         add_config_option(parser)
 
 
+def _configured_descriptor(config: KioskConfig) -> tuple[str, str]:
+    """(descriptor id, protector id) the kiosk's templates must come from."""
+    embedder = load_embedder_manifest(config.models.embedder)
+    return embedder.id, load_protector_for(embedder, config.models.protector).id
+
+
 def _changes(config: KioskConfig, file: Path, store, prune: bool) -> list[Change]:
-    return plan_changes(load_gallery_file(file), store.list_people(), {d.name for d in config.doors}, prune)
+    return plan_changes(load_gallery_file(file), store.list_people(), {d.name for d in config.doors}, prune,
+                        store.template_origins(), _configured_descriptor(config))
 
 
 def _describe(changes: list[Change], prune: bool) -> str:
@@ -69,7 +77,7 @@ def _apply(args: argparse.Namespace) -> tuple[dict, str]:
     store, secrets = open_store(config.store.resolved_path, config.store.keys)
     with store, FacePipeline.from_config(config) as pipeline:
         changes = _changes(config, args.file, store, args.prune)
-        protector = protector_for(secrets, pipeline.embedder.dim, config.models.protector, config.models.provider)
+        protector = protector_for(secrets, pipeline.manifest, config.models.protector, config.models.provider)
         threshold = protector.threshold  # duplicates are found among protected templates
         policy = EnrollmentPolicy(
             gates=config.recognition.quality.gates(),
@@ -95,12 +103,13 @@ def _list(args: argparse.Namespace) -> tuple[dict, str]:
     config = load_config(args.config)
     store, _ = open_store(config.store.resolved_path, config.store.keys)
     with store:
-        people, counts = store.list_people(), store.template_counts()
+        people, counts, origins = store.list_people(), store.template_counts(), store.template_origins()
     rows = [{"id": p.id, "name": p.display_name, "role": p.role, "enabled": p.enabled,
-             "valid_until": p.valid_until.isoformat() if p.valid_until else None, "templates": counts.get(p.id, 0)}
+             "valid_until": p.valid_until.isoformat() if p.valid_until else None, "templates": counts.get(p.id, 0),
+             "descriptor": origins.get(p.id, ("-", "-"))[0]}
             for p in people]
     lines = [f"  {r['id']:<16} {r['name']:<28} {r['role']:<10} {'enabled' if r['enabled'] else 'disabled':<9} "
-             f"{r['templates']} templates" for r in rows]
+             f"{r['templates']} templates ({r['descriptor']})" for r in rows]
     return {"people": rows}, "\n".join(lines + [f"{len(rows)} people"])
 
 

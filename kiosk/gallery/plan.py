@@ -38,8 +38,13 @@ def _differences(old: Person, new: Person) -> list[str]:
     return [f"{name}: {a!r} -> {b!r}" for name, a, b in zip(names, old.metadata(), new.metadata()) if a != b]
 
 
-def plan_changes(gallery: GalleryFile, stored: list[Person], known_doors: set[str], prune: bool) -> list[Change]:
-    """Every change apply would make, in file order, then removals (made only with --prune)."""
+def plan_changes(gallery: GalleryFile, stored: list[Person], known_doors: set[str], prune: bool,
+                 origins: dict[str, tuple[str, str]] | None = None,
+                 descriptor: tuple[str, str] | None = None) -> list[Change]:
+    """Every change apply would make, in file order, then removals (made only with --prune).
+
+    `origins` (person -> descriptor and protector of their templates) and `descriptor` (the
+    configured pair): a person whose templates another descriptor made is enrolled again."""
     for index, spec in enumerate(gallery.people):
         unknown = sorted(set(spec.doors) - known_doors)
         if unknown:
@@ -55,6 +60,11 @@ def plan_changes(gallery: GalleryFile, stored: list[Person], known_doors: set[st
             changes.append(Change("add", spec.id, [f"{len(spec.photos)} photos"], spec, digest))
         elif old.photo_digest != digest:
             changes.append(Change("re-enroll", spec.id, ["photos changed", *_differences(old, wanted)], spec, digest))
+        elif descriptor and origins and origins.get(spec.id, descriptor) != descriptor:
+            made_by = " / ".join(origins[spec.id])
+            changes.append(Change("re-enroll", spec.id, [f"templates made by {made_by}: enrolled again with "
+                                                         f"{' / '.join(descriptor)}", *_differences(old, wanted)],
+                                  spec, digest))
         elif old.metadata() != wanted.metadata():
             action = "disable" if old.enabled and not wanted.enabled else "update"
             changes.append(Change(action, spec.id, _differences(old, wanted), spec, digest))

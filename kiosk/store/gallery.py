@@ -147,6 +147,25 @@ class GalleryStore:
     def template_counts(self) -> dict[str, int]:
         return dict(self._db.execute("SELECT person_id, count(*) FROM templates GROUP BY person_id"))
 
+    def template_origins(self) -> dict[str, tuple[str, str]]:
+        """person id -> (descriptor, protector) that made their templates."""
+        rows = self._db.execute("SELECT DISTINCT person_id, model_id, protector_id FROM templates ORDER BY person_id")
+        return {row[0]: (row[1], row[2]) for row in rows}
+
+    def require_templates_of(self, model_id: str, protector_id: str) -> None:
+        """Templates of one descriptor mean nothing to another: refuse rather than match no one."""
+        origins = self.template_origins()
+        foreign = {pid: origin for pid, origin in origins.items() if origin != (model_id, protector_id)}
+        if not foreign:
+            return
+        made_by = sorted({f"{m} / {p}" for m, p in foreign.values()})
+        raise StoreError(
+            f"{self.path}: {len(foreign)} of {len(origins)} people have templates made by {', '.join(made_by)}, but "
+            f"this kiosk is configured for {model_id} / {protector_id}, which cannot match them (no photos are kept, "
+            f"so they cannot be converted). Either keep their descriptor (models.embedder in the config) or enroll "
+            f"them again: `python main.py gallery apply GALLERY.yaml` re-enrolls everyone the file lists from their "
+            f"photos; `gallery list` shows each person's descriptor")
+
     # templates ------------------------------------------------------------------------------
     def replace_templates(self, person_id: str, templates: TemplateSet) -> None:
         """Drop the person's templates and store these (call inside a transaction)."""
