@@ -19,6 +19,9 @@ def create_session(model: bytes | str, choice: ProviderChoice = "auto", threads:
     """An inference session on CUDA where asked (auto: where it loads), else on the CPU."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
+    # ONNX Runtime's idle threads spin after each run by default, taking the core the landmarker (on
+    # the kiosk's other stage) needs; the kiosk runs one small network at a time, so they sleep.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3  # a failed CUDA load is reported below, in one line
     wanted = ["CPUExecutionProvider"]
     if choice in ("auto", "cuda") and "CUDAExecutionProvider" in ort.get_available_providers():

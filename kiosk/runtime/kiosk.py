@@ -8,9 +8,11 @@ act on what the visit returns (audit, attendance, doors). See kiosk/runtime/visi
 import hashlib
 import logging
 import queue
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 from datetime import datetime, timezone
 
 import numpy as np
@@ -21,9 +23,10 @@ from kiosk.liveness.texture import TextureLivenessModel
 from kiosk.manifest import load_liveness_manifest
 from kiosk.protection import TemplateProtector
 from kiosk.recognition.matching import GalleryIndex
+from kiosk.recognition.faces import DetectedFace
 from kiosk.recognition.pipeline import AlignedFace, FacePipeline
 from kiosk.runtime.attendance import AttendanceRecorder
-from kiosk.runtime.capture import CaptureThread, SourceEvent
+from kiosk.runtime.capture import SourceEvent
 from kiosk.runtime.decisions import Decider, Decision, Hint, Outcome, hint_for, threshold_for_gallery
 from kiosk.runtime.doors import DoorDispatcher
 from kiosk.runtime.tracker import FaceTracker, Track
@@ -35,6 +38,17 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class Perception:
+    """What the first stage found in a frame: the faces and the track of each, and which tracks
+    are still alive (a visit whose track ended is forgotten)."""
+
+    frame: Frame
+    faces: list[DetectedFace]
+    tracks: list[Track]
+    live_tracks: frozenset[int]
+
+
+@dataclass(frozen=True)
 class FrameStatus:
     """What the screen shows for a frame: the acting face's box and a hint, or the decision."""
 
@@ -43,6 +57,14 @@ class FrameStatus:
     faces: int
     hint: Hint | None
     decision: Decision | None
+
+
+class FrameFeed(Protocol):
+    """Where frames come from (a CaptureThread, or a recorded feed in the benchmark)."""
+
+    def frames(self) -> Iterator[Frame]: ...
+
+    def stop(self) -> None: ...
 
 
 class KioskRunner:
@@ -110,22 +132,34 @@ class KioskRunner:
                 self.store.log_event(event.kind, None, detail=event.detail, door=self.door.name)
 
     def process(self, frame: Frame, now: datetime | None = None) -> FrameStatus:
+        """One frame, start to end, on the calling thread."""
+        return self.decide(self.perceive(frame), now)
+
+    def perceive(self, frame: Frame) -> Perception:
+        """Landmarks and tracks: no store, no visit, so it may run on another thread."""
+        faces = self.pipeline.detector.detect(frame.rgb, frame.timestamp_ms)
+        tracks = self.tracker.update(faces, frame.timestamp_ms)
+        return Perception(frame, faces, tracks, frozenset(self.tracker.tracks))
+
+    def decide(self, seen: Perception, now: datetime | None = None) -> FrameStatus:
+        """The acting (largest) face is aligned and its visit takes the frame; decisions are acted
+        on here, on the store's thread."""
         self._drain_source_events()
-        aligned = self.pipeline.detect_and_align(frame.rgb, frame.timestamp_ms)
-        tracks = self.tracker.update([a.face for a in aligned], frame.timestamp_ms)
-        self._forget_ended_visits()
-        if not aligned:
+        frame, tracks = seen.frame, seen.tracks
+        for track_id in set(self.visits) - seen.live_tracks:
+            del self.visits[track_id]
+        if not seen.faces:
             return FrameStatus(frame, None, 0, None, None)
-        acting = max(range(len(aligned)), key=lambda i: aligned[i].face.area)
-        face, track = aligned[acting], tracks[acting]
+        acting = max(range(len(seen.faces)), key=lambda i: seen.faces[i].area)
+        face, track, in_view = self.pipeline.align(frame.rgb, seen.faces[acting]), tracks[acting], len(seen.faces)
         if len(self.gallery.index) == 0:
-            return FrameStatus(frame, face.face.box, len(aligned), hint_for(face.quality, self.gates), None)
-        evidence = FrameEvidence(at_ms=frame.timestamp_ms, face=face.face, rgb=frame.rgb, faces_in_view=len(aligned),
+            return FrameStatus(frame, face.face.box, in_view, hint_for(face.quality, self.gates), None)
+        evidence = FrameEvidence(at_ms=frame.timestamp_ms, face=face.face, rgb=frame.rgb, faces_in_view=in_view,
                                  hint=hint_for(face.quality, self.gates), probe=lambda: self._probe(face))
         step = self._visit(track).step(evidence, self.gallery, now or datetime.now())
         if step.decision is not None:
             self._act(step.decision)
-        return FrameStatus(frame, face.face.box, len(aligned), step.hint, step.decision)
+        return FrameStatus(frame, face.face.box, in_view, step.hint, step.decision)
 
     def _probe(self, face: AlignedFace) -> np.ndarray:
         """The face's unit probe in the templates' space: embedded once, when the visit asks."""
@@ -139,10 +173,6 @@ class KioskRunner:
 
     def _liveness_session(self) -> LivenessSession | None:
         return LivenessSession(self.liveness_policy, self.texture) if self.liveness_policy else None
-
-    def _forget_ended_visits(self) -> None:
-        for track_id in set(self.visits) - set(self.tracker.tracks):
-            del self.visits[track_id]
 
     def _act(self, decision: Decision) -> None:
         """Audit and attendance in one transaction, then the doors (on their own thread)."""
@@ -158,10 +188,41 @@ class KioskRunner:
         """Called from the door thread: queued as a source-style event for the worker to audit."""
         self._source_events.put(SourceEvent("door_output_failed", f"{output}: {error}"))
 
-    def run(self, capture: CaptureThread, on_status: Callable[[FrameStatus], None]) -> None:
-        for frame in capture.frames():
-            started = time.perf_counter()
-            status = self.process(frame)
-            self.frame_ms.append((time.perf_counter() - started) * 1000)
-            on_status(status)
+    def run(self, capture: "FrameFeed", on_status: Callable[[FrameStatus], None]) -> None:
+        """Two stages on the two cores: the landmarks of the next frame are found while this frame's
+        visit embeds, judges liveness and writes. `frame_ms` records the wall time between decided
+        frames (the cost per frame the kiosk sustains)."""
+        handoff: queue.Queue[Perception | None] = queue.Queue(maxsize=1)
+        stop = threading.Event()
+
+        def perceive_all() -> None:
+            try:
+                for frame in capture.frames():
+                    seen = self.perceive(frame)
+                    while not stop.is_set():
+                        try:
+                            handoff.put(seen, timeout=0.2)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+            finally:
+                handoff.put(None)
+
+        perception = threading.Thread(target=perceive_all, name="perception", daemon=True)
+        perception.start()
+        last = None
+        try:
+            while (seen := handoff.get()) is not None:
+                status = self.decide(seen)
+                done = time.perf_counter()
+                if last is not None:
+                    self.frame_ms.append((done - last) * 1000)
+                last = done
+                on_status(status)
+        finally:
+            stop.set()
+            capture.stop()
+            perception.join(timeout=5)
         self._drain_source_events()
