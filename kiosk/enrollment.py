@@ -1,11 +1,14 @@
 """Enrollment from photos: which photos are good enough, and why the others are not."""
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from kiosk.recognition.faces import DetectedFace
+from kiosk.errors import ImageError
 from kiosk.imageio import read_image
 from kiosk.recognition.pipeline import FacePipeline
 from kiosk.recognition.quality import QualityGates
@@ -33,11 +36,42 @@ def _faces_that_count(faces: list[DetectedFace]) -> list[DetectedFace]:
 def enroll_photos(pipeline: FacePipeline, photos: list[Path], gates: QualityGates) -> PhotoEnrollment:
     """Embed each photo's one face if it passes the gates. Unreadable photos raise ImageError:
     a corrupt file is an administrator's mistake to fix before anything is written."""
+    result, chips = _checked_chips(pipeline, photos, gates)
+    if chips:
+        result.embeddings = list(pipeline.embedder.embed(np.stack(chips), "template"))
+    return result
+
+
+def enroll_people(pipeline: FacePipeline, people: dict[str, list[Path]], gates: QualityGates,
+                  done: Callable[[int], None] = lambda photos: None) -> dict[str, PhotoEnrollment]:
+    """`enroll_photos` for many people, in two overlapping stages: while one person's chips are
+    embedded on a worker thread, the next person's photos are read and their landmarks found (the
+    landmarker and ONNX Runtime each keep one core busy). `done` hears how many photos each finished;
+    an unreadable photo raises ImageError naming the person."""
+    results: dict[str, PhotoEnrollment] = {}
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed") as embedding:
+        pending = []
+        for person, photos in people.items():
+            try:
+                result, chips = _checked_chips(pipeline, photos, gates)
+            except ImageError as exc:
+                raise ImageError(f"person {person}: {exc}") from None
+            results[person] = result
+            if chips:
+                pending.append((result, embedding.submit(pipeline.embedder.embed, np.stack(chips), "template")))
+            done(len(photos))
+        for result, future in pending:
+            result.embeddings = list(future.result())
+    return results
+
+
+def _checked_chips(pipeline: FacePipeline, photos: list[Path], gates: QualityGates) -> tuple[PhotoEnrollment, list]:
+    """The aligned chips of the photos that pass the gates, and a reason for every other photo."""
     result = PhotoEnrollment()
     chips, measures = [], []
     for photo in photos:
         rgb = read_image(photo)
-        faces = _faces_that_count(pipeline.detector.detect(rgb))
+        faces = _faces_that_count(pipeline.detect_photo(rgb))
         if not faces:
             result.rejected[str(photo)] = "no face found"
             continue
@@ -51,10 +85,8 @@ def enroll_photos(pipeline: FacePipeline, photos: list[Path], gates: QualityGate
             continue
         chips.append(aligned.chip)
         measures.append(aligned.quality.sharpness)
-    if chips:
-        result.embeddings = list(pipeline.embedder.embed(np.stack(chips), "template"))
-        result.sharpness = measures
-    return result
+    result.sharpness = measures
+    return result, chips
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from kiosk.enrollment import enroll_photos
+from kiosk.enrollment import enroll_people
 from kiosk.errors import ConfigError, ImageError, ProtectionError
 from kiosk.gallery.plan import Change
 from kiosk.recognition.matching import GalleryIndex
@@ -57,12 +57,12 @@ def _enroll_all(changes: list[Change], pipeline: FacePipeline, protector: Templa
     started = time.perf_counter()
     with tqdm(total=sum(len(c.spec.photos) for c in todo), desc="enrolling photos", unit="photo",
               disable=not progress) as bar:
+        try:
+            results = enroll_people(pipeline, {c.person_id: c.spec.photos for c in todo}, policy.gates, bar.update)
+        except ImageError as exc:
+            raise ConfigError(f"{exc}. Nothing was written.") from None
         for change in todo:
-            try:
-                result = enroll_photos(pipeline, change.spec.photos, policy.gates)
-            except ImageError as exc:
-                raise ConfigError(f"person {change.person_id}: {exc}. Nothing was written.") from None
-            bar.update(len(change.spec.photos))
+            result = results[change.person_id]
             report.photos += len(change.spec.photos)
             report.rejected_photos.update(result.rejected)
             if len(result.embeddings) < policy.min_photos:
