@@ -69,3 +69,22 @@ def test_head_turn_is_measured(pipeline, sample_photos):
     frontal = pipeline.encode_one(sample_photos["obama"], "obama").quality
     turned = pipeline.encode_one(sample_photos["obama2"], "obama2").quality
     assert abs(frontal.yaw_deg) < 5 < abs(turned.yaw_deg)
+
+
+def test_a_small_face_in_a_large_photo_is_found_on_a_second_pass_and_matches(pipeline, lfw_dir):
+    """An HR photo of the whole person: the face is 160 px of a 4000 px frame, which the
+    whole-frame pass (the detector sees 128x128) misses."""
+    face = cv2.resize(read_image(lfw_photo(lfw_dir, "Colin_Powell", 1)), None, fx=0.64, fy=0.64)
+    rng = np.random.default_rng(0)
+    photo = cv2.GaussianBlur(rng.integers(60, 200, (3000, 4000, 3), dtype=np.uint8), (0, 0), 9)
+    photo[1900:1900 + face.shape[0], 2600:2600 + face.shape[1]] = face
+    assert pipeline.detector.detect(photo) == []
+    found = pipeline.detect_photo(photo)
+    assert len(found) == 1
+    x0, y0, x1, y1 = found[0].box
+    assert 2600 < x0 < x1 < 2600 + face.shape[1] and 1900 < y0 < y1 < 1900 + face.shape[0]
+    enrolled = pipeline.encode_one(photo, "whole person").template
+    metric, threshold = pipeline.manifest.metric, pipeline.manifest.threshold.value
+    same = pipeline.encode_one(read_image(lfw_photo(lfw_dir, "Colin_Powell", 3)), "Powell 3").probe
+    other = pipeline.encode_one(read_image(lfw_photo(lfw_dir, "Tony_Blair", 1)), "Blair").probe
+    assert descriptor_distance(enrolled, same, metric) < threshold < descriptor_distance(enrolled, other, metric)

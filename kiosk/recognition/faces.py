@@ -43,6 +43,14 @@ class DetectedFace:
         return (x1 - x0) * (y1 - y0)
 
 
+def box_iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
+    x1, y1 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
 def largest_face(faces: list[DetectedFace]) -> DetectedFace | None:
     """The kiosk's rule: the closest person (the largest face) is the one who acts."""
     return max(faces, key=lambda face: face.area, default=None)

@@ -15,6 +15,7 @@ from kiosk.manifest import (EMBEDDER_MANIFEST, LANDMARKER_MANIFEST, EmbedderMani
                             load_landmarker_manifest)
 from kiosk.providers import ProviderChoice
 from kiosk.recognition.layout import LandmarkLayout
+from kiosk.recognition.tiling import detect_small_faces
 from kiosk.recognition.quality import QUALITY_CHIP, QUALITY_CHIP_SIZE, FaceQuality, measure_quality
 
 if TYPE_CHECKING:
@@ -98,9 +99,13 @@ class FacePipeline:
         templates, probes = self.embedder.embed_both(np.stack([a.chip for a in aligned]))
         return [EncodedFace(a.face, a.chip, a.quality, t, p) for a, t, p in zip(aligned, templates, probes)]
 
+    def detect_photo(self, rgb: np.ndarray) -> list[DetectedFace]:
+        """Every face in a photo; a large photo where none is found is searched again in crops."""
+        return self.detector.detect(rgb) or detect_small_faces(self.detector.detect, rgb)
+
     def encode_one(self, rgb: np.ndarray, name: str, select: FaceSelector | None = None) -> EncodedFace:
         """The one face a photo is about (the largest by default); NoFaceError names the photo."""
-        faces = self.detector.detect(rgb)
+        faces = self.detect_photo(rgb)
         chosen = (select or (lambda found, _shape: largest_face(found)))(faces, rgb.shape)
         if chosen is None:
             raise NoFaceError(f"{name}: no face found")
