@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QDateEdit, QFileDialog, QHBoxLayout, QHeaderView,
 from kiosk.admin_pin import PinError, set_pin
 from kiosk.runtime.attendance import export_attendance
 from kiosk.store.gallery import GalleryStore
+from ui.tasks import StoreTask
 from ui.texts import text
 
 COLUMNS = ("id", "name", "role", "enabled", "templates")
@@ -25,6 +26,7 @@ class AdminPanel(QWidget):
 
     def __init__(self, store: GalleryStore, language: str = "en"):
         super().__init__()
+        self.deleting: StoreTask | None = None  # a hard delete under way
         self.store, self.language = store, language
         self.search = QLineEdit(placeholderText=text("search", language))
         self.search.textChanged.connect(self.refresh)
@@ -89,6 +91,12 @@ class AdminPanel(QWidget):
         layout.addStretch()
         return page
 
+    def set_camera_state(self, kind: str, _detail: str = "") -> None:
+        self.camera_state = kind
+
+    def set_provider(self, provider: str) -> None:
+        self.provider = provider
+
     def refresh(self) -> None:
         needle = self.search.text().strip().lower()
         counts = self.store.template_counts()
@@ -128,7 +136,11 @@ class AdminPanel(QWidget):
         question = text("confirm_delete", self.language, name=person.display_name, id=person.id)
         if confirm and QMessageBox.question(self, text("delete", self.language), question) != QMessageBox.StandardButton.Yes:
             return
-        self.store.hard_delete(person.id, reason="deleted by administrator")
+        self.deleting = StoreTask.start(lambda: self.store.hard_delete(person.id, reason="deleted by administrator"),
+                                        self._deleted, self.status.setText)
+
+    def _deleted(self, _removed: object) -> None:
+        self.deleting = None
         self.gallery_changed.emit()
         self.refresh()
 

@@ -23,11 +23,13 @@ def measure_gui_fps(config: KioskConfig, source: str, seconds: float) -> dict:
     shown: list[float] = []
     decisions: list[str] = []
 
-    def count(view) -> None:
+    def count() -> None:
         shown.append(time.perf_counter())
-        if view.decision is not None:
-            decisions.append(view.decision.outcome.value)
+        if window.kiosk.last_decision is not None and window.kiosk.last_decision not in counted:
+            counted.append(window.kiosk.last_decision)
+            decisions.append(window.kiosk.last_decision.outcome.value)
 
+    counted: list = []
     window.engine.frame_ready.connect(count)
     QTimer.singleShot(int((seconds + 2) * 1000), app.quit)
     app.exec()

@@ -1,8 +1,9 @@
 """The engine in a worker thread: it owns the models, its own store connection and the camera, and
 sends each processed frame to the GUI as a signal. The Qt event loop never waits on a model."""
 
+import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -10,6 +11,8 @@ from PySide6.QtGui import QImage
 
 from kiosk.config import KioskConfig
 from kiosk.runtime.decisions import Decision, Hint
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -29,9 +32,12 @@ def to_qimage(rgb: np.ndarray) -> QImage:
 
 
 class EngineWorker(QObject):
-    """Run with `thread = QThread(); worker.moveToThread(thread); thread.started.connect(worker.run)`."""
+    """Run with `thread = QThread(); worker.moveToThread(thread); thread.started.connect(worker.run)`.
 
-    frame_ready = Signal(object)      # FrameView
+    Frames reach the screen through a latest-only slot: the worker keeps the newest view and signals
+    once; a screen that is behind skips to the newest frame instead of queueing old ones."""
+
+    frame_ready = Signal()            # a new view is waiting: take it with latest_view()
     camera_event = Signal(str, str)   # kind, detail
     provider_known = Signal(str)
     failed = Signal(str)
@@ -42,6 +48,8 @@ class EngineWorker(QObject):
         self.config, self.source = config, source
         self._stop = threading.Event()
         self._reload = threading.Event()
+        self._latest: FrameView | None = None
+        self._latest_lock = threading.Lock()
         self.frames_shown = 0
 
     def stop(self) -> None:
@@ -52,52 +60,46 @@ class EngineWorker(QObject):
         """Thread-safe: the worker rereads people and templates before its next frame."""
         self._reload.set()
 
+    def latest_view(self) -> "FrameView | None":
+        """The newest frame's view (None if the screen already took it)."""
+        with self._latest_lock:
+            view, self._latest = self._latest, None
+        return view
+
+    def _offer(self, view: FrameView) -> None:
+        """Replace the waiting view; a decision it carried is never dropped, it rides on the newer one."""
+        with self._latest_lock:
+            waiting = self._latest is not None
+            if waiting and view.decision is None and self._latest.decision is not None:
+                view = replace(view, decision=self._latest.decision)
+            self._latest = view
+        if not waiting:
+            self.frame_ready.emit()
+
     def run(self) -> None:
         from kiosk.errors import FacegateError
-        from kiosk.recognition.pipeline import FacePipeline
-        from kiosk.runtime.capture import CaptureThread
-        from kiosk.runtime.door_factory import build_outputs
-        from kiosk.runtime.doors import DoorDispatcher
-        from kiosk.runtime.kiosk import KioskRunner
-        from kiosk.sources import STREAM_SCHEMES, open_source
-        from kiosk.store.access import open_store, protector_for
+        from kiosk.runtime.session import KioskSession
 
         try:
-            store, secrets = open_store(self.config.store.resolved_path, self.config.store.keys)
-            pipeline = FacePipeline.from_config(self.config, video=True)
+            with KioskSession(self.config) as session:
+                runner = session.runner
+                self.provider_known.emit(runner.pipeline.embedder.provider)
+                capture = session.capture(self.source, realtime=True,
+                                          also=lambda event: self.camera_event.emit(event.kind, event.detail))
+                for frame in capture.frames():
+                    if self._stop.is_set():
+                        break
+                    if self._reload.is_set():
+                        self._reload.clear()
+                        runner.reload_gallery()
+                    status = runner.process(frame)
+                    self.frames_shown += 1
+                    self._offer(FrameView(to_qimage(frame.rgb), status.box, status.hint, status.decision, status.faces))
         except FacegateError as exc:
-            self.failed.emit(str(exc))
-            self.finished.emit()
-            return
-        live = self.source.isdigit() or self.source.startswith(STREAM_SCHEMES)
-        door = self.config.doors[0]
-        runner: KioskRunner | None = None
-        dispatcher = DoorDispatcher(build_outputs(door), lambda d, o, e: runner and runner.door_failure(d, o, e))
-        runner = KioskRunner(self.config, store, pipeline,
-                             protector_for(secrets, pipeline.manifest, self.config.models.protector,
-                                           self.config.models.provider), dispatcher, door)
-        self.provider_known.emit(pipeline.embedder.provider)
-
-        def on_camera(event) -> None:
-            runner.source_event(event)
-            self.camera_event.emit(event.kind, event.detail)
-
-        capture = CaptureThread(lambda: open_source(self.source), live=live, on_event=on_camera,
-                                realtime=not live).start()
-        try:
-            for frame in capture.frames():
-                if self._stop.is_set():
-                    break
-                if self._reload.is_set():
-                    self._reload.clear()
-                    runner.reload_gallery()
-                status = runner.process(frame)
-                self.frames_shown += 1
-                self.frame_ready.emit(FrameView(to_qimage(frame.rgb), status.box, status.hint, status.decision,
-                                                status.faces))
+            self.failed.emit(f"The kiosk cannot run: {exc}")
+        except Exception as exc:  # a bug: said on the screen, kept in the log with its traceback
+            log.exception("the kiosk engine stopped")
+            self.failed.emit(f"The kiosk stopped on an unexpected error ({type(exc).__name__}: {exc}). The log has "
+                             f"the details; restart the kiosk, and report it if it comes back.")
         finally:
-            capture.stop()
-            dispatcher.close()
-            pipeline.close()
-            store.close()
             self.finished.emit()

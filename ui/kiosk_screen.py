@@ -6,7 +6,7 @@ from PySide6.QtCore import QDateTime, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QKeySequence, QPainter, QPen, QPixmap, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
-from kiosk.runtime.decisions import Outcome
+from kiosk.runtime.decisions import Decision, Outcome
 from ui import theme
 from ui.engine_worker import FrameView
 from ui.texts import text
@@ -21,6 +21,7 @@ class KioskScreen(QWidget):
         super().__init__()
         self.language, self.pulse_s = language, pulse_s
         self._decision_until = 0.0
+        self.last_decision: Decision | None = None  # the newest decision shown (the GUI benchmark reads it)
         self._door_open_until = 0.0
         self.video = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
         self.video.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
@@ -69,11 +70,16 @@ class KioskScreen(QWidget):
     def show_camera_event(self, kind: str, detail: str) -> None:
         self.camera.setText(text("camera_lost", self.language) if kind == "source_lost" else "")
 
+    def show_failure(self, message: str) -> None:
+        """The engine could not start or stopped: say so, and what to do, where the person looks."""
+        self.banner.setText(message)
+
     def show_frame(self, view: FrameView) -> None:
         self._draw_video(view)
         now = time.monotonic()
         decision = view.decision
         if decision is not None:
+            self.last_decision = decision
             self._decision_until = now + DECISION_HOLD_S
             if decision.outcome is Outcome.GRANTED:
                 self._door_open_until = now + self.pulse_s

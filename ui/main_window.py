@@ -6,6 +6,7 @@ from PySide6.QtWidgets import QMainWindow, QStackedWidget
 
 from kiosk.admin_pin import PinGate
 from kiosk.config import KioskConfig
+from kiosk.enrollment import EnrollmentPolicy
 from kiosk.store.access import open_store, protector_for
 from ui.admin_panel import AdminPanel
 from ui.engine_worker import EngineWorker
@@ -41,13 +42,19 @@ class MainWindow(QMainWindow):
         self.engine, self.engine_thread = EngineWorker(self.config, self.source), QThread()
         self.engine.moveToThread(self.engine_thread)
         self.engine_thread.started.connect(self.engine.run)
-        self.engine.frame_ready.connect(self.kiosk.show_frame)
+        self.engine.frame_ready.connect(self._show_latest)
         self.engine.camera_event.connect(self.kiosk.show_camera_event)
-        self.engine.camera_event.connect(lambda kind, _: setattr(self.admin, "camera_state", kind))
-        self.engine.provider_known.connect(lambda provider: setattr(self.admin, "provider", provider))
-        self.engine.failed.connect(lambda message: self.kiosk.banner.setText(message))
+        # bound methods of GUI objects: Qt delivers them on the GUI thread (a lambda would run on the engine's)
+        self.engine.camera_event.connect(self.admin.set_camera_state)
+        self.engine.provider_known.connect(self.admin.set_provider)
+        self.engine.failed.connect(self.kiosk.show_failure)
         self.engine.finished.connect(self.engine_thread.quit)
         self.engine_thread.start()
+
+    def _show_latest(self) -> None:
+        view = self.engine.latest_view() if self.engine is not None else None
+        if view is not None:
+            self.kiosk.show_frame(view)
 
     def stop_engine(self) -> None:
         if self.engine is not None:
@@ -76,10 +83,9 @@ class MainWindow(QMainWindow):
         from kiosk.manifest import load_embedder_manifest
 
         manifest = load_embedder_manifest(self.config.models.embedder)
-        enrollment = self.config.enrollment
         protector = protector_for(self._secrets, manifest, self.config.models.protector, self.config.models.provider)
-        threshold = protector.threshold.at_fmr(enrollment.duplicate_fmr) if enrollment.duplicate_check else None
-        wizard = EnrollWizard(self.config, self.store, protector, manifest.id, threshold, source, self.language, self)
+        wizard = EnrollWizard(self.config, self.store, protector, manifest.id,
+                              EnrollmentPolicy.from_config(self.config, protector), source, self.language, self)
         wizard.finished.connect(lambda _: self.admin.refresh())
         return wizard
 

@@ -5,6 +5,7 @@ End to end is `KioskRunner.process` itself (landmarks to vote, with audit writes
 the per-stage rows repeat its calls one by one on the same frames, so the two can be compared.
 """
 
+import contextlib
 import cProfile
 import io
 import pstats
@@ -55,12 +56,13 @@ def visit_video(visitors: list[Visitor], faces_in_view: int, seconds_each: float
     return frames
 
 
+@contextlib.contextmanager
 def _kiosk(folder: Path, visitors: list[Visitor], liveness: bool, max_faces: int):
-    """A store with the visitors enrolled from their other photos, and a kiosk on it."""
+    """A store with the visitors enrolled from their other photos (the one enrollment path), and a
+    kiosk session on it (the one way a kiosk is assembled)."""
     from kiosk.config import load_config
-    from kiosk.enrollment import save_enrollment
-    from kiosk.runtime.doors import DoorDispatcher
-    from kiosk.runtime.kiosk import KioskRunner
+    from kiosk.enrollment import Candidate, EnrollmentPolicy, write_enrollments
+    from kiosk.runtime.session import KioskSession
     from kiosk.store.access import open_store, protector_for
     from kiosk.store.keys import KeySourceConfig, KioskSecrets, save_secrets
     from kiosk.store.records import Consent, Person
@@ -68,21 +70,20 @@ def _kiosk(folder: Path, visitors: list[Visitor], liveness: bool, max_faces: int
     config_path = folder / "kiosk.yaml"
     config_path.write_text(yaml.safe_dump({
         "store": {"path": str(folder / "gallery.db"), "keys": {"file": str(folder / "keys.json")}},
-        "liveness": {"enabled": liveness}, "recognition": {"max_faces": max_faces}, "attendance": {"enabled": False}}))
+        "liveness": {"enabled": liveness}, "recognition": {"max_faces": max_faces}, "attendance": {"enabled": False},
+        "doors": [{"name": "main", "outputs": []}]}))
     config = load_config(config_path)
     save_secrets(KeySourceConfig(file=folder / "keys.json"), KioskSecrets.generate())
     store, secrets = open_store(config.store.resolved_path, config.store.keys, create=True)
-    pipeline = FacePipeline.from_config(config, video=True)
-    protector = protector_for(secrets, pipeline.manifest, provider=config.models.provider)
-    with FacePipeline.from_config(config) as photos:
-        for number, visitor in enumerate(visitors):
-            result = enroll_photos(photos, visitor.enrollment_photos, config.recognition.quality.gates())
-            if result.embeddings:
-                save_enrollment(store, Person(f"v{number}", visitor.visit_photo.parent.name),
-                                Consent("benchmark", date.today(), "benchmark"), np.stack(result.embeddings),
-                                result.sharpness, protector, pipeline.manifest.id, None)
-    runner = KioskRunner(config, store, pipeline, protector, DoorDispatcher([], lambda *a: None))
-    return runner, store, pipeline
+    with store, FacePipeline.from_config(config) as photos:
+        protector = protector_for(secrets, photos.manifest, provider=config.models.provider)
+        results = enroll_people(photos, {f"v{i}": v.enrollment_photos for i, v in enumerate(visitors)},
+                                config.recognition.quality.gates())
+        write_enrollments(store, protector, photos.manifest.id, EnrollmentPolicy.from_config(config, protector),
+                          [Candidate(Person(f"v{i}", v.visit_photo.parent.name), Consent("benchmark", date.today(),
+                                     "benchmark"), results[f"v{i}"]) for i, v in enumerate(visitors)])
+    with KioskSession(config) as session:
+        yield session.runner
 
 
 def _summary(stage: str, samples: list[float]) -> StageTiming:
@@ -94,8 +95,9 @@ def frame_timings(visitors: list[Visitor], faces_in_view: int, liveness: bool, p
                   seconds_each: float = 2.0) -> tuple[list[StageTiming], dict, str]:
     """Per-stage and end-to-end milliseconds per frame; decisions and first-decision latency; a profile."""
     video = visit_video(visitors, faces_in_view, seconds_each)
-    with tempfile.TemporaryDirectory() as scratch:
-        runner, store, pipeline = _kiosk(Path(scratch), visitors, liveness, max(2, faces_in_view))
+    with tempfile.TemporaryDirectory() as scratch, _kiosk(Path(scratch), visitors, liveness,
+                                                           max(2, faces_in_view)) as runner:
+        pipeline = runner.pipeline
         stages: dict[str, list[float]] = {name: [] for name in (
             "decode JPEG", "landmarks VIDEO", "track + align + quality", "embed (acting face)",
             "protect-space probe", "fuse + match (GalleryIndex)")}
@@ -124,8 +126,6 @@ def frame_timings(visitors: list[Visitor], faces_in_view: int, liveness: bool, p
                     pending = False
         _stage_by_stage(runner, pipeline, video, stages)
         pipelined = _pipelined(runner, video)
-        pipeline.close()
-        store.close()
     label = f"{faces_in_view} face{'s' if faces_in_view > 1 else ''}{', liveness on' if liveness else ''}"
     timings = [_summary(f"{label}: {name}", values) for name, values in stages.items() if values]
     timings.append(_summary(f"{label}: END TO END, one frame start to end (process)", end_to_end))
@@ -157,12 +157,13 @@ class _DecodedFeed:
 
 
 def _pipelined(runner, video: list[bytes]) -> list[float]:
-    """Wall time between decided frames when the landmarks of the next frame overlap this one's visit."""
-    runner.frame_ms.clear()
+    """Wall time between decided frames when the landmarks of the next frame overlap this one's visit
+    (the cost per frame the kiosk sustains)."""
     runner.visits.clear()
     runner.tracker = type(runner.tracker)()
-    runner.run(_DecodedFeed(video, clock_ms=2 * 10**7), lambda status: None)
-    return list(runner.frame_ms)
+    decided: list[float] = []
+    runner.run(_DecodedFeed(video, clock_ms=2 * 10**7), lambda status: decided.append(time.perf_counter()))
+    return list(np.diff(decided) * 1000)
 
 
 def _stage_by_stage(runner, pipeline: FacePipeline, video: list[bytes], stages: dict[str, list[float]]) -> None:

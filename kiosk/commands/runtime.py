@@ -13,7 +13,7 @@ from kiosk.commands import add_command
 from kiosk.commands.config_check import add_config_option
 from kiosk.config import load_config
 from kiosk.errors import ConfigError
-from kiosk.store.access import open_store, protector_for
+from kiosk.store.access import open_store
 
 
 def register(subparsers) -> None:
@@ -37,47 +37,30 @@ def register(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> tuple[dict, str]:
-    from kiosk.recognition.pipeline import FacePipeline
-    from kiosk.runtime.capture import CaptureThread
-    from kiosk.runtime.door_factory import build_outputs
-    from kiosk.runtime.doors import DoorDispatcher
-    from kiosk.runtime.kiosk import KioskRunner
-    from kiosk.sources import STREAM_SCHEMES, open_source
+    from kiosk.runtime.session import KioskSession, choose_door
 
     config = load_config(args.config)
-    doors = {door.name: door for door in config.doors}
-    if args.door and args.door not in doors:
-        raise ConfigError(f"--door {args.door}: not in {args.config} (doors: {', '.join(doors)})")
-    door = doors[args.door] if args.door else config.doors[0]
-    spec = args.source or config.camera.source
-    live = spec.isdigit() or spec.startswith(STREAM_SCHEMES)
-    store, secrets = open_store(config.store.resolved_path, config.store.keys)
+    door = choose_door(config, args.door, args.config)
+    source = args.source or config.camera.source
     decisions = 0
-    with store, FacePipeline.from_config(config, video=True) as pipeline:
-        runner: KioskRunner | None = None
-        dispatcher = DoorDispatcher(build_outputs(door), lambda d, o, e: runner and runner.door_failure(d, o, e))
-        runner = KioskRunner(config, store, pipeline, protector_for(secrets, pipeline.manifest, config.models.protector, config.models.provider), dispatcher, door)
-        runner.audit_config(args.config.read_text())
-        capture = CaptureThread(lambda: open_source(spec), live=live, on_event=runner.source_event, pace=not live).start()
+
+    def show(status) -> None:
+        nonlocal decisions
+        if status.decision is not None:
+            decisions += 1
+            print(json.dumps(status.decision.to_dict(), sort_keys=True), flush=True)
+
+    with KioskSession(config, door, config_text=args.config.read_text()) as session:
+        capture = session.capture(source)
         if args.max_seconds:
             timer = threading.Timer(args.max_seconds, capture.stop)
             timer.daemon = True
             timer.start()
-
-        def show(status) -> None:
-            nonlocal decisions
-            if status.decision is not None:
-                decisions += 1
-                print(json.dumps(status.decision.to_dict(), sort_keys=True), flush=True)
-
         try:
-            runner.run(capture, show)
+            session.runner.run(capture, show)
         except KeyboardInterrupt:
             pass
-        finally:
-            capture.stop()
-            dispatcher.close()
-        stats = capture.stats
+        stats, runner = capture.stats, session.runner
     frame_ms = np.array(runner.frame_ms or [0.0])
     summary = {"decisions": decisions, "frames": stats.frames, "dropped_frames": stats.dropped,
                "reconnects": stats.reconnects, "threshold": round(runner.threshold, 4),

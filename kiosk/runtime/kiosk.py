@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from datetime import datetime, timezone
 
 import numpy as np
@@ -26,13 +26,15 @@ from kiosk.recognition.matching import GalleryIndex
 from kiosk.recognition.faces import DetectedFace
 from kiosk.recognition.pipeline import AlignedFace, FacePipeline
 from kiosk.runtime.attendance import AttendanceRecorder
-from kiosk.runtime.capture import SourceEvent
 from kiosk.runtime.decisions import Decider, Decision, Hint, Outcome, hint_for, threshold_for_gallery
 from kiosk.runtime.doors import DoorDispatcher
 from kiosk.runtime.tracker import FaceTracker, Track
 from kiosk.runtime.visit import FrameEvidence, Gallery, Visit, VisitPolicy
 from kiosk.sources import Frame
 from kiosk.store.gallery import GalleryStore
+
+if TYPE_CHECKING:
+    from kiosk.runtime.session import EventInbox
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ class Perception:
     faces: list[DetectedFace]
     tracks: list[Track]
     live_tracks: frozenset[int]
+    work_ms: float = 0.0  # the first stage's time on this frame
 
 
 @dataclass(frozen=True)
@@ -69,16 +72,16 @@ class FrameFeed(Protocol):
 
 class KioskRunner:
     def __init__(self, config: KioskConfig, store: GalleryStore, pipeline: FacePipeline, protector: TemplateProtector,
-                 dispatcher: DoorDispatcher, door: DoorConfig | None = None):
+                 dispatcher: DoorDispatcher, door: DoorConfig, inbox: "EventInbox"):
         self.config, self.store, self.pipeline, self.protector = config, store, pipeline, protector
         self.dispatcher = dispatcher
-        self.door = door or config.doors[0]
+        self.door = door
         self.gates = config.recognition.quality.gates()
         self.tracker = FaceTracker()
         self.visits: dict[int, Visit] = {}
         self.attendance = AttendanceRecorder(store, self.door.attendance if config.attendance.enabled else "none",
                                              config.attendance.dedup_minutes)
-        self._source_events: queue.Queue[SourceEvent] = queue.Queue()
+        self.inbox = inbox  # camera and door events from their threads, audited here
         self.frame_ms: list[float] = []
         liveness = config.liveness
         self.liveness_policy = liveness.policy() if liveness.enabled else None
@@ -119,13 +122,8 @@ class KioskRunner:
             with self.store.transaction():
                 self.store.log_event("config_changed", None, sha256=digest, door=self.door.name)
 
-    def source_event(self, event: SourceEvent) -> None:
-        """Called from the capture thread; the audit write happens on the worker's thread."""
-        self._source_events.put(event)
-
     def _drain_source_events(self) -> None:
-        while not self._source_events.empty():
-            event = self._source_events.get_nowait()
+        for event in self.inbox.drain():
             log.log(logging.INFO if event.kind == "source_ended" else logging.WARNING, "camera: %s (%s)",
                     event.kind, event.detail)
             with self.store.transaction():
@@ -137,9 +135,10 @@ class KioskRunner:
 
     def perceive(self, frame: Frame) -> Perception:
         """Landmarks and tracks: no store, no visit, so it may run on another thread."""
+        started = time.perf_counter()
         faces = self.pipeline.detector.detect(frame.rgb, frame.timestamp_ms)
         tracks = self.tracker.update(faces, frame.timestamp_ms)
-        return Perception(frame, faces, tracks, frozenset(self.tracker.tracks))
+        return Perception(frame, faces, tracks, frozenset(self.tracker.tracks), (time.perf_counter() - started) * 1000)
 
     def decide(self, seen: Perception, now: datetime | None = None) -> FrameStatus:
         """The acting (largest) face is aligned and its visit takes the frame; decisions are acted
@@ -184,14 +183,9 @@ class KioskRunner:
                 self.attendance.record(decision.person_id, decision.door, datetime.now(timezone.utc))
         self.dispatcher.submit(decision)
 
-    def door_failure(self, decision: Decision, output: str, error: str) -> None:
-        """Called from the door thread: queued as a source-style event for the worker to audit."""
-        self._source_events.put(SourceEvent("door_output_failed", f"{output}: {error}"))
-
     def run(self, capture: "FrameFeed", on_status: Callable[[FrameStatus], None]) -> None:
         """Two stages on the two cores: the landmarks of the next frame are found while this frame's
-        visit embeds, judges liveness and writes. `frame_ms` records the wall time between decided
-        frames (the cost per frame the kiosk sustains)."""
+        visit embeds, judges liveness and writes. `frame_ms` records each frame's work in both stages."""
         handoff: queue.Queue[Perception | None] = queue.Queue(maxsize=1)
         stop = threading.Event()
 
@@ -212,14 +206,11 @@ class KioskRunner:
 
         perception = threading.Thread(target=perceive_all, name="perception", daemon=True)
         perception.start()
-        last = None
         try:
             while (seen := handoff.get()) is not None:
+                started = time.perf_counter()
                 status = self.decide(seen)
-                done = time.perf_counter()
-                if last is not None:
-                    self.frame_ms.append((done - last) * 1000)
-                last = done
+                self.frame_ms.append(seen.work_ms + (time.perf_counter() - started) * 1000)
                 on_status(status)
         finally:
             stop.set()

@@ -1,0 +1,104 @@
+"""One way to assemble a kiosk: store, models, protector, door outputs, runner and camera, opened in
+order inside one context manager and closed in reverse, whatever step fails.
+
+`python main.py run`, the GUI's engine worker and the benchmark all use it, so a setup failure (a
+missing model, an unreachable MQTT broker, a wrong key) is raised as the same clear error wherever
+the kiosk starts, and nothing opened before it is left open.
+"""
+
+import contextlib
+import queue
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from kiosk.config import DoorConfig, KioskConfig
+from kiosk.errors import ConfigError
+from kiosk.recognition.pipeline import FacePipeline
+from kiosk.runtime.capture import CaptureThread, SourceEvent
+from kiosk.runtime.decisions import Decision
+from kiosk.runtime.door_factory import build_outputs
+from kiosk.runtime.doors import DoorDispatcher
+from kiosk.runtime.kiosk import KioskRunner
+from kiosk.sources import STREAM_SCHEMES, open_source
+from kiosk.store.access import open_store, protector_for
+
+
+class EventInbox:
+    """Events from the camera and door threads, audited later by the worker that owns the store."""
+
+    def __init__(self) -> None:
+        self._events: queue.Queue[SourceEvent] = queue.Queue()
+
+    def put(self, event: SourceEvent) -> None:
+        self._events.put(event)
+
+    def door_failed(self, decision: Decision, output: str, error: str) -> None:
+        self.put(SourceEvent("door_output_failed", f"{output}: {error}"))
+
+    def drain(self) -> Iterator[SourceEvent]:
+        while True:
+            try:
+                yield self._events.get_nowait()
+            except queue.Empty:
+                return
+
+
+def choose_door(config: KioskConfig, name: str | None, config_path: Path | None = None) -> DoorConfig:
+    doors = {door.name: door for door in config.doors}
+    if name and name not in doors:
+        raise ConfigError(f"door {name}: not in {config_path or 'the config'} (doors: {', '.join(doors)})")
+    return doors[name] if name else config.doors[0]
+
+
+def is_live(source: str) -> bool:
+    """A camera or a stream (frames come whether or not the kiosk keeps up), not a recorded file."""
+    return source.isdigit() or source.startswith(STREAM_SCHEMES)
+
+
+class KioskSession:
+    """`with KioskSession(config) as session:` gives `session.runner`; `session.capture(source)`
+    opens the camera. Every resource is closed on leaving, in reverse order."""
+
+    def __init__(self, config: KioskConfig, door: DoorConfig | None = None, config_text: str | None = None):
+        self.config = config
+        self.door = door or config.doors[0]
+        self.config_text = config_text
+        self.inbox = EventInbox()
+        self._stack = contextlib.ExitStack()
+        self.runner: KioskRunner | None = None
+
+    def __enter__(self) -> "KioskSession":
+        config, stack = self.config, self._stack
+        try:
+            store, secrets = open_store(config.store.resolved_path, config.store.keys)
+            stack.callback(store.close)
+            pipeline = stack.enter_context(FacePipeline.from_config(config, video=True))
+            protector = protector_for(secrets, pipeline.manifest, config.models.protector, config.models.provider)
+            dispatcher = DoorDispatcher(build_outputs(self.door), self.inbox.door_failed)
+            stack.callback(dispatcher.close)
+            self.runner = KioskRunner(config, store, pipeline, protector, dispatcher, self.door, self.inbox)
+            if self.config_text is not None:
+                self.runner.audit_config(self.config_text)
+        except BaseException:
+            stack.close()
+            raise
+        return self
+
+    def capture(self, source: str, *, realtime: bool = False,
+                also: Callable[[SourceEvent], None] | None = None) -> CaptureThread:
+        """The camera, stream or file, read on its own thread; stopped first when the session ends.
+        A recorded file is paced to the kiosk (no frame dropped) unless `realtime` plays it at its
+        own speed, as a camera would deliver it. Camera events are audited, and told to `also`."""
+        live = is_live(source)
+
+        def on_event(event: SourceEvent) -> None:
+            self.inbox.put(event)
+            if also is not None:
+                also(event)
+        capture = CaptureThread(lambda: open_source(source), live=live, on_event=on_event,
+                                pace=not live and not realtime, realtime=not live and realtime).start()
+        self._stack.callback(capture.stop)
+        return capture
+
+    def __exit__(self, *exc_info) -> None:
+        self._stack.close()
