@@ -1,4 +1,6 @@
-"""Enrollment from photos: which photos are good enough, and why the others are not."""
+"""Enrollment, one path for every way in: which photos or camera frames are good enough (and why
+the others are not), the rules of a new template set, and the one transaction that writes it.
+`gallery apply`, the wizard's photos and its camera capture all come through here."""
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -7,11 +9,20 @@ from pathlib import Path
 
 import numpy as np
 
-from kiosk.recognition.faces import DetectedFace
-from kiosk.errors import ImageError
+from typing import TYPE_CHECKING
+
+from kiosk.errors import ImageError, ProtectionError
 from kiosk.imageio import read_image
-from kiosk.recognition.pipeline import FacePipeline
-from kiosk.recognition.quality import QualityGates
+from kiosk.protection import TemplateProtector
+from kiosk.recognition.faces import DetectedFace
+from kiosk.recognition.matching import GalleryIndex
+from kiosk.recognition.pipeline import AlignedFace, FacePipeline
+from kiosk.recognition.quality import QualityGates, QualityProblem
+from kiosk.store.gallery import GalleryStore
+from kiosk.store.records import Consent, Person, TemplateSet
+
+if TYPE_CHECKING:
+    from kiosk.config import KioskConfig
 
 # A second face at least this share of the largest one's area makes a photo ambiguous.
 SECOND_FACE_AREA_RATIO = 0.25
@@ -90,30 +101,149 @@ def _checked_chips(pipeline: FacePipeline, photos: list[Path], gates: QualityGat
 
 
 @dataclass(frozen=True)
-class EnrollmentOutcome:
-    saved: bool
-    duplicate_of: str | None = None
-    distance: float | None = None
+class EnrollmentPolicy:
+    """The rules every enrollment follows, from a gallery file, the wizard or the camera."""
+
+    gates: QualityGates
+    min_photos: int
+    max_photos: int
+    duplicate_threshold: float | None  # refuse below it; None: no duplicate check
+    review_threshold: float | None     # closer than this to someone else: enrolled, but flagged for review
+
+    @classmethod
+    def from_config(cls, config: "KioskConfig", protector: TemplateProtector) -> "EnrollmentPolicy":
+        """Duplicates are looked for among protected templates, at the protector's calibrated points."""
+        enrollment, threshold = config.enrollment, protector.threshold
+        check = enrollment.duplicate_check and threshold is not None
+        return cls(config.recognition.quality.gates(), enrollment.min_photos, enrollment.max_photos,
+                   threshold.at_fmr(enrollment.duplicate_fmr) if check else None,
+                   threshold.at_fmr(enrollment.review_fmr) if check else None)
 
 
-def save_enrollment(store, person, consent, embeddings: np.ndarray, qualities: list[float], protector,
-                    model_id: str, duplicate_threshold: float | None) -> EnrollmentOutcome:
-    """Protect the embeddings, refuse a face that is already someone else's, then write the person,
-    their templates and consent in one transaction. The clean embeddings never reach the store."""
-    from kiosk.recognition.matching import GalleryIndex
-    from kiosk.store.records import TemplateSet
+@dataclass(frozen=True)
+class Candidate:
+    """Someone to enroll: who, their consent, and what their photos or frames gave."""
 
-    templates = protector.protect(np.asarray(embeddings, dtype=np.float32))
-    if duplicate_threshold is not None:
-        gallery = store.gallery_matrix(model_id, enabled_only=False)
-        other, distance = GalleryIndex(gallery.templates, gallery.person_ids).nearest_other(templates, person.id)
-        if distance < duplicate_threshold:
-            return EnrollmentOutcome(False, other, distance)
+    person: Person
+    consent: Consent
+    photos: PhotoEnrollment
+    action: str = "add"  # what the audit log says happened: add, re-enroll, gui, camera
+
+
+@dataclass
+class EnrollmentReport:
+    enrolled: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)   # person -> why nobody was enrolled
+    review: dict[str, str] = field(default_factory=dict)    # person -> who they look like
+
+
+def write_enrollments(store: GalleryStore, protector: TemplateProtector, model_id: str, policy: EnrollmentPolicy,
+                      candidates: list[Candidate], also: Callable[[GalleryStore], None] | None = None) -> EnrollmentReport:
+    """The one way people are enrolled. Each keeps their sharpest `max_photos` embeddings, protected
+    (the clean ones never reach the store). Then, in one write transaction, which holds the store's
+    write lock: the secret version is checked, each face is compared with the gallery as it is now
+    and with the people before it in the batch (a face that is already someone else's is refused, a
+    near one flagged), and people, templates, consent and events are written, with `also` (a gallery
+    file's updates and removals). Two enrollments at once cannot both miss each other's faces."""
+    report = EnrollmentReport()
+    protected = []
+    for candidate in candidates:
+        found = candidate.photos
+        if len(found.embeddings) < policy.min_photos:
+            report.refused[candidate.person.id] = f"{len(found.embeddings)} usable photos, {policy.min_photos} needed"
+            continue
+        best = np.argsort(found.sharpness)[::-1][: policy.max_photos]
+        protected.append((candidate, protector.protect(np.stack([found.embeddings[i] for i in best])),
+                          [found.sharpness[i] for i in best]))
     with store.transaction():
-        store.upsert_person(person)
-        store.replace_templates(person.id, TemplateSet(templates, model_id, protector.protector_id,
-                                                       protector.secret_version, list(qualities)))
-        if consent not in store.consents(person.id):
-            store.add_consent(person.id, consent)
-        store.log_event("person_enrolled", person.id, action="gui", templates=len(templates))
-    return EnrollmentOutcome(True)
+        existing = store.gallery_matrix(model_id, enabled_only=False)
+        if existing.secret_version is not None and existing.secret_version != protector.secret_version:
+            raise ProtectionError(f"the store's templates use template secret version {existing.secret_version}, the "
+                                  f"kiosk holds version {protector.secret_version}; finish the secret rotation first")
+        index = GalleryIndex(existing.templates, existing.person_ids)
+        for candidate, templates, qualities in protected:
+            person = candidate.person
+            if policy.duplicate_threshold is not None:
+                other, distance = index.nearest_other(templates, person.id)
+                if distance < policy.duplicate_threshold:
+                    report.refused[person.id] = (f"face already enrolled as {other} (distance {distance:.3f} < "
+                                                 f"{policy.duplicate_threshold:.3f})")
+                    continue
+                if policy.review_threshold is not None and distance < policy.review_threshold:
+                    report.review[person.id] = (f"looks like {other} (distance {distance:.3f}); check it is not the "
+                                                f"same person")
+            store.upsert_person(person)
+            store.replace_templates(person.id, TemplateSet(templates, model_id, protector.protector_id,
+                                                           protector.secret_version, qualities))
+            if candidate.consent not in store.consents(person.id):
+                store.add_consent(person.id, candidate.consent)
+            store.log_event("person_enrolled", person.id, action=candidate.action, templates=len(templates))
+            index.add(templates, [person.id] * len(templates))
+            report.enrolled.append(person.id)
+        if also is not None:
+            also(store)
+    return report
+
+
+@dataclass
+class CaptureGuide:
+    """Camera enrollment, frame by frame: what to tell the person, and which frames to keep (a few
+    frontal ones, then up to two slightly turned, for a template set that covers small turns)."""
+
+    gates: QualityGates
+    frontal_wanted: int = 3
+    turned_wanted: int = 2
+    turn_deg: tuple[float, float] = (6.0, 25.0)
+    patience_frames: int = 45  # after the frontal frames, how long to wait for turned ones (optional)
+    chips: list[np.ndarray] = field(default_factory=list)
+    sharpness: list[float] = field(default_factory=list)
+    frontal: int = 0
+    turned: int = 0
+    waited: int = 0
+
+    def take(self, face: AlignedFace | None) -> str:
+        """The guidance text key for this frame (keeping the frame if it is a good one)."""
+        if face is None:
+            return "center_face"
+        problems = face.quality.problems(self.gates)
+        yaw = abs(face.quality.yaw_deg)
+        if not problems and self.frontal < self.frontal_wanted and yaw < self.turn_deg[0]:
+            self.frontal += 1
+            self._keep(face)
+        elif not problems and self.frontal >= self.frontal_wanted and self.turn_deg[0] <= yaw <= self.turn_deg[1]:
+            self.turned += 1
+            self._keep(face)
+        if self.frontal >= self.frontal_wanted:
+            self.waited += 1
+        return guidance(problems, self.frontal >= self.frontal_wanted)
+
+    def _keep(self, face: AlignedFace) -> None:
+        self.chips.append(face.chip)
+        self.sharpness.append(face.quality.sharpness)
+
+    @property
+    def done(self) -> bool:
+        return self.frontal >= self.frontal_wanted and (self.turned >= self.turned_wanted
+                                                        or self.waited >= self.patience_frames)
+
+    @property
+    def enough(self) -> bool:
+        return self.frontal >= self.frontal_wanted
+
+    def enrollment(self, pipeline: FacePipeline) -> PhotoEnrollment:
+        """The kept frames embedded as templates."""
+        embeddings = pipeline.embedder.embed(np.stack(self.chips), "template") if self.chips else []
+        return PhotoEnrollment(list(embeddings), list(self.sharpness))
+
+
+def guidance(problems: list[QualityProblem], frontal_done: bool) -> str:
+    """The text key to show: what the person should do next."""
+    if QualityProblem.TOO_SMALL in problems:
+        return "come_closer"
+    if QualityProblem.TURNED_AWAY in problems:
+        return "look_at_camera"
+    if QualityProblem.BLURRED in problems:
+        return "hold_still"
+    if QualityProblem.TOO_DARK in problems or QualityProblem.TOO_BRIGHT in problems:
+        return "more_light"
+    return "turn_slightly" if frontal_done else "good_frame"

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from kiosk.admin_pin import set_pin  # noqa: E402
 from kiosk.bench.frames import door_frame  # noqa: E402
 from kiosk.config import KioskConfig, LivenessConfig, StoreConfig  # noqa: E402
-from kiosk.enrollment import save_enrollment  # noqa: E402
+from kiosk.enrollment import Candidate, EnrollmentPolicy, PhotoEnrollment, write_enrollments  # noqa: E402
 from kiosk.imageio import decode_image  # noqa: E402
 from kiosk.recognition.pipeline import FacePipeline  # noqa: E402
 from kiosk.store.access import open_store, protector_for  # noqa: E402
@@ -62,8 +62,10 @@ def main() -> None:
     with FacePipeline.from_config(config) as pipeline:
         embeddings = np.stack([pipeline.encode_one(sample(n), n).template for n in ("obama", "obama3")])
         protector = protector_for(secrets, pipeline.manifest, provider="cpu")
-        save_enrollment(store, Person("e1044", "Barack Obama", "staff"), Consent("Barack Obama", date.today(), "door access"),
-                        embeddings, [100.0, 100.0], protector, pipeline.manifest.id, None)
+        write_enrollments(store, protector, pipeline.manifest.id, EnrollmentPolicy.from_config(config, protector),
+                          [Candidate(Person("e1044", "Barack Obama", "staff"),
+                                     Consent("Barack Obama", date.today(), "door access"),
+                                     PhotoEnrollment(list(embeddings), [100.0, 100.0]))])
     set_pin(store, "2468")
     store.close()
     app = QApplication.instance() or QApplication([])

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from kiosk.admin_pin import set_pin
@@ -81,7 +82,8 @@ def run_wizard(qtbot, wizard, person_id: str, name: str, photos=None):
         wizard.capture.enroll_files(photos)
     qtbot.waitUntil(wizard.capture.isComplete, timeout=30_000)
     wizard.next()
-    wizard.accept()
+    wizard.accept()  # saving runs on a worker thread; the wizard closes when the person is written
+    qtbot.waitUntil(lambda: wizard.saved_person is not None, timeout=30_000)
 
 
 def test_the_wizard_enrolls_from_a_video_and_from_photo_files(qtbot, window, lfw_dir, tmp_path):
@@ -97,6 +99,16 @@ def test_the_wizard_enrolls_from_a_video_and_from_photo_files(qtbot, window, lfw
     counts = window.store.template_counts()
     assert counts["serena-williams"] >= 3 and counts["tony-blair"] == 2
     assert window.store.consents("tony-blair")[0].given_by == "Tony Blair"
+    # one enrollment path: `gallery apply` of the same photos writes the very same templates
+    def tony_templates():
+        matrix = window.store.gallery_matrix(window.store.template_origins()["tony-blair"][0])
+        return matrix.templates[matrix.person_ids == "tony-blair"]
+    from_wizard = tony_templates()
+    gallery = write_gallery(tmp_path / "tony.yaml", [person_entry(lfw_dir, "Tony_Blair", [2, 3], person_id="tony-blair")])
+    config_file = window.config.store.resolved_path.parent / "kiosk.yaml"  # written beside the store
+    applied = json.loads(run_cli("gallery", "apply", str(gallery), "--config", str(config_file), "--json").stdout)
+    assert applied["applied"] == {"re-enroll": 1}
+    assert np.array_equal(np.sort(tony_templates(), axis=0), np.sort(from_wizard, axis=0))
 
 
 def test_the_screen_asks_for_a_blink_then_refuses_a_member_s_photo(qtbot, kiosk_config, lfw_dir, tmp_path):
@@ -123,7 +135,36 @@ def test_admin_delete_removes_the_person_from_the_store(qtbot, window):
     admin.search.setText("colin")
     assert admin.table.rowCount() == 1
     admin.table.selectRow(0)
-    admin.delete_selected(confirm=False)
+    admin.delete_selected(confirm=False)  # the hard delete and its VACUUM run off the GUI thread
+    qtbot.waitUntil(lambda: admin.deleting is None, timeout=30_000)
     assert window.store.get_person("colin-powell") is None
     assert admin.table.rowCount() == 0
 
+
+
+def test_a_kiosk_that_cannot_start_says_why_on_its_screen(qtbot, kiosk_config, lfw_dir, tmp_path):
+    """An MQTT door output whose broker is not there: the engine stops in setup, and the screen
+    names the broker instead of waiting on "Look at the camera" for ever."""
+    import socket
+
+    from ui.main_window import MainWindow
+
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    door = kiosk_config.doors[0].model_dump(mode="json") | {"outputs": [{"type": "mqtt", "host": "127.0.0.1", "port": port}]}
+    broken = load_config_from(kiosk_config, doors=[door])
+    video = write_visits_video(tmp_path / "v.avi", [Visit(photo(lfw_dir, "Colin_Powell", 4))])
+    main = MainWindow(broken, str(video))
+    qtbot.addWidget(main)
+    main.show()
+    qtbot.waitUntil(lambda: "cannot run" in main.kiosk.banner.text(), timeout=30_000)
+    assert f"MQTT broker 127.0.0.1:{port}" in main.kiosk.banner.text()
+    main.close()
+
+
+def load_config_from(config, **sections):
+    """The config with some sections replaced, validated as a file would be."""
+    from kiosk.config import KioskConfig
+
+    return KioskConfig.model_validate(config.model_dump(mode="json") | sections)

@@ -11,10 +11,10 @@ from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFormLayout, QLabel, QLin
                                QWizard, QWizardPage)
 
 from kiosk.config import KioskConfig
-from kiosk.enrollment import save_enrollment
+from kiosk.enrollment import Candidate, EnrollmentPolicy
 from kiosk.gallery.spec import ID_PATTERN
 from kiosk.store.records import Consent, Person
-from ui.enroll_worker import EnrollWorker
+from ui.enroll_worker import EnrollWorker, SaveWorker
 from ui.texts import text
 
 
@@ -76,7 +76,7 @@ class CapturePage(QWizardPage):
 
     def initializePage(self) -> None:
         wizard = self.wizard()
-        wizard.embeddings = None
+        wizard.enrollment = None
         if wizard.source is not None:
             self.start(EnrollWorker(wizard.config, source=wizard.source))
 
@@ -87,7 +87,7 @@ class CapturePage(QWizardPage):
         self.thread.started.connect(worker.run)
         worker.frame.connect(self.show_frame)
         worker.done.connect(self.captured)
-        worker.failed.connect(lambda message: self.guide.setText(message))
+        worker.failed.connect(self.guide.setText)
         self.thread.start()
 
     def enroll_files(self, photos: list[Path]) -> None:
@@ -105,15 +105,15 @@ class CapturePage(QWizardPage):
         needed = 3
         self.guide.setText(text(key, self.language, count=min(kept, needed), needed=needed))
 
-    def captured(self, embeddings, sharpness, rejected: dict) -> None:
+    def captured(self, result) -> None:
         wizard = self.wizard()
-        if len(embeddings) < wizard.config.enrollment.min_photos:
-            reasons = "; ".join(f"{Path(p).name}: {r}" for p, r in rejected.items())
-            self.guide.setText(reasons or text("center_face", self.language))
+        if len(result.embeddings) < wizard.config.enrollment.min_photos:
+            reasons = "; ".join(f"{Path(p).name}: {r}" for p, r in result.rejected.items())
+            self.guide.setText(reasons or text("not_enough_frames", self.language))
             return
-        wizard.embeddings, wizard.sharpness = embeddings, list(sharpness)
-        self.guide.setText(text("ready_to_save", self.language, count=len(embeddings),
-                                sharpness=float(np.median(sharpness))))
+        wizard.enrollment = result
+        self.guide.setText(text("ready_to_save", self.language, count=len(result.embeddings),
+                                sharpness=float(np.median(result.sharpness))))
         self.completeChanged.emit()
 
     def stop(self) -> None:
@@ -128,45 +128,76 @@ class CapturePage(QWizardPage):
         self.stop()
 
     def isComplete(self) -> bool:
-        return self.wizard().embeddings is not None
+        return self.wizard().enrollment is not None
 
 
 class ReviewPage(QWizardPage):
+    """Finish saves on a worker thread (write_enrollments, the path `gallery apply` takes); the
+    wizard closes once the person is written, or says why they were not (nothing is then written)."""
+
     def __init__(self, language: str):
         super().__init__()
         self.language = language
         self.setTitle(text("review", language))
         self.summary = QLabel(wordWrap=True)
         QVBoxLayout(self).addWidget(self.summary)
+        self.thread: QThread | None = None
+        self.worker: SaveWorker | None = None
+        self.saving: Person | None = None
 
     def initializePage(self) -> None:
         wizard = self.wizard()
         wizard.capture.stop()
+        found = wizard.enrollment
         self.summary.setText(f"<h2>{wizard.details.name.text()}</h2>" + text(
-            "ready_to_save", self.language, count=len(wizard.embeddings), sharpness=float(np.median(wizard.sharpness))))
+            "ready_to_save", self.language, count=len(found.embeddings), sharpness=float(np.median(found.sharpness))))
 
     def validatePage(self) -> bool:
-        """Save now; a face that is already someone else's is refused and nothing is written."""
         wizard = self.wizard()
-        details = wizard.details
-        person = Person(details.person_id.text(), details.name.text().strip(), details.role.text().strip())
-        consent = Consent(wizard.consent.given_by.text().strip(), date.today(), "door access and attendance")
-        outcome = save_enrollment(wizard.store, person, consent, wizard.embeddings, wizard.sharpness, wizard.protector,
-                                  wizard.model_id, wizard.duplicate_threshold)
-        if not outcome.saved:
-            self.summary.setText(text("duplicate_of", self.language, other=outcome.duplicate_of))
-            return False
-        wizard.saved_person = person
-        return True
+        if wizard.saved_person is not None:
+            return True
+        if self.thread is None:
+            details = wizard.details
+            person = Person(details.person_id.text(), details.name.text().strip(), details.role.text().strip())
+            consent = Consent(wizard.consent.given_by.text().strip(), date.today(), "door access and attendance")
+            self.worker = SaveWorker(wizard.store, wizard.protector, wizard.model_id, wizard.policy,
+                                     Candidate(person, consent, wizard.enrollment, "gui"))
+            self.thread = QThread()
+            self.worker.moveToThread(self.thread)
+            self.thread.started.connect(self.worker.run)
+            self.saving = person
+            self.worker.done.connect(self._saved)  # a method of this page: delivered on the GUI thread
+            self.worker.failed.connect(self._failed)
+            self.summary.setText(text("saving", self.language))
+            self.thread.start()
+        return False
+
+    def _finish_thread(self) -> None:
+        self.thread.quit()
+        self.thread.wait(5000)
+        self.thread = self.worker = None
+
+    def _saved(self, report) -> None:
+        self._finish_thread()
+        wizard, person = self.wizard(), self.saving
+        if person.id in report.enrolled:
+            wizard.saved_person = person
+            wizard.accept()
+            return
+        self.summary.setText(text("not_saved", self.language, reason=report.refused.get(person.id, "")))
+
+    def _failed(self, message: str) -> None:
+        self._finish_thread()
+        self.summary.setText(message)
 
 
 class EnrollWizard(QWizard):
-    def __init__(self, config: KioskConfig, store, protector, model_id: str, duplicate_threshold: float | None,
+    def __init__(self, config: KioskConfig, store, protector, model_id: str, policy: EnrollmentPolicy,
                  source: str | None, language: str = "en", parent=None):
         super().__init__(parent)
         self.config, self.store, self.protector = config, store, protector
-        self.model_id, self.duplicate_threshold, self.source = model_id, duplicate_threshold, source
-        self.embeddings, self.sharpness, self.saved_person = None, [], None
+        self.model_id, self.policy, self.source = model_id, policy, source
+        self.enrollment, self.saved_person = None, None
         self.setWindowTitle(text("enroll", language))
         self.details, self.consent = DetailsPage(language), ConsentPage(language)
         self.capture, self.review = CapturePage(language), ReviewPage(language)

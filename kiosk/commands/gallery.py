@@ -70,7 +70,8 @@ def _plan(args: argparse.Namespace) -> tuple[dict, str]:
 
 
 def _apply(args: argparse.Namespace) -> tuple[dict, str]:
-    from kiosk.gallery.apply import EnrollmentPolicy, apply_changes
+    from kiosk.enrollment import EnrollmentPolicy
+    from kiosk.gallery.apply import apply_changes
     from kiosk.recognition.pipeline import FacePipeline
 
     config = load_config(args.config)
@@ -78,14 +79,7 @@ def _apply(args: argparse.Namespace) -> tuple[dict, str]:
     with store, FacePipeline.from_config(config) as pipeline:
         changes = _changes(config, args.file, store, args.prune)
         protector = protector_for(secrets, pipeline.manifest, config.models.protector, config.models.provider)
-        threshold = protector.threshold  # duplicates are found among protected templates
-        policy = EnrollmentPolicy(
-            gates=config.recognition.quality.gates(),
-            min_photos=config.enrollment.min_photos,
-            max_photos=config.enrollment.max_photos,
-            duplicate_threshold=threshold.at_fmr(config.enrollment.duplicate_fmr) if config.enrollment.duplicate_check else None,
-            review_threshold=threshold.at_fmr(config.enrollment.review_fmr) if config.enrollment.duplicate_check else None,
-        )
+        policy = EnrollmentPolicy.from_config(config, protector)
         report = apply_changes(changes, store, pipeline, protector, policy,
                                args.prune, progress=not args.no_progress and not args.json)
     data = {"applied": dict(report.applied), "rejected_people": report.rejected_people,
