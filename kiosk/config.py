@@ -23,8 +23,14 @@ class _Section(BaseModel):
 
 class CameraConfig(_Section):
     source: str = Field("0", description="camera index, rtsp:// or http:// URL, video file, or image folder")
-    width: int | None = Field(None, gt=0, description="ask the camera for this frame width")
-    height: int | None = Field(None, gt=0, description="ask the camera for this frame height")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed_keys(cls, data):
+        if isinstance(data, dict) and {"width", "height"} & set(data):
+            raise ValueError("camera.width and camera.height were never applied and are gone: remove them "
+                             "(the camera's own frame size is used)")
+        return data
 
 
 class ModelsConfig(_Section):
@@ -196,6 +202,24 @@ class AttendanceConfig(_Section):
     dedup_minutes: int = Field(5, ge=0, le=24 * 60, description="one record per person within this window")
 
 
+class SiteConfig(_Section):
+    timezone: str | None = Field(None, description="IANA time zone (Europe/Berlin) of schedules, validity dates and "
+                                 "attendance days; empty: this machine's own zone")
+
+    @model_validator(mode="after")
+    def _known_zone(self) -> "SiteConfig":
+        from kiosk.clock import site_zone
+
+        site_zone(self.timezone)
+        return self
+
+    @property
+    def zone(self):
+        from kiosk.clock import site_zone
+
+        return site_zone(self.timezone)
+
+
 class GuiConfig(_Section):
     fullscreen: bool = True
     language: str = Field("en", min_length=2, max_length=5)
@@ -212,6 +236,7 @@ class KioskConfig(_Section):
     doors: list[DoorConfig] = Field(default_factory=lambda: [DoorConfig(name="main")], min_length=1,
                                     description="the first door is the one this kiosk drives")
     attendance: AttendanceConfig = AttendanceConfig()
+    site: SiteConfig = SiteConfig()
     gui: GuiConfig = GuiConfig()
 
     @model_validator(mode="after")

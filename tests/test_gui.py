@@ -67,7 +67,7 @@ def test_a_wrong_pin_is_refused_and_audited(qtbot, window):
     dialog.pin.setText(PIN)
     dialog.try_pin()
     assert dialog.result() == 1
-    kinds = [kind for _, kind, _, _ in window.store.events(limit=5)]
+    kinds = [e.kind for e in window.store.events(limit=5)]
     assert kinds[:2] == ["admin_login", "admin_login_failed"]
 
 

@@ -139,6 +139,6 @@ def test_a_camera_that_dies_and_comes_back_is_reconnected_and_audited(kiosk_with
     config = load_config(kiosk_with_gallery)
     store, _ = open_store(config.store.resolved_path, config.store.keys)
     with store:
-        kinds = [kind for _, kind, _, _ in reversed(store.events(limit=50, kinds=("source_lost", "source_recovered")))]
+        kinds = [e.kind for e in reversed(store.events(limit=50, kinds=("source_lost", "source_recovered")))]
         assert store.audit_break() is None
     assert "source_lost" in kinds and kinds.index("source_recovered") > kinds.index("source_lost")

@@ -105,7 +105,7 @@ def test_hard_delete_leaves_no_trace_of_the_person(tmp_path, keys_config, real_t
             store.log_event("access_granted", "e1001", door="main")
         assert store.hard_delete("e1001", reason="left the company")
         assert store.get_person("e1001") is None and store.consents("e1001") == []
-        assert [r for r in store.events() if r[2] == "e1001"] == []
+        assert [e for e in store.events() if e.person_ref == "e1001"] == []
         assert store.gallery_matrix("dlib-resnet-v1").person_ids.tolist() == ["e1002"]
     # Decrypt the whole store into a plain copy and search every byte of it.
     plain = tmp_path / "plain.db"
@@ -173,3 +173,28 @@ def test_the_audit_chain_detects_edited_and_removed_records_and_survives_privacy
         assert store.audit_break().startswith(f"event {ids[-1]} ") and "changed" in store.audit_break()
         raw.execute("DELETE FROM events WHERE id = ?", (ids[-2],))
         assert store.audit_break().startswith(f"event {ids[-1]} ") and "removed or inserted" in store.audit_break()
+
+
+def test_attendance_days_follow_the_site_time_zone(tmp_path):
+    """The store keeps UTC; a check-in at 23:30 UTC is the next morning in Tokyo, and a toggle door
+    alternates within the site's day, not UTC's."""
+    from datetime import datetime, timezone
+
+    from kiosk.clock import site_zone
+    from kiosk.runtime.attendance import AttendanceRecorder, site_day_bounds, summarise
+
+    tokyo = site_zone("Asia/Tokyo")
+    with GalleryStore.open(tmp_path / "g.db", KioskSecrets.generate(), create=True) as store:
+        enroll(store, "e1001", "Ada", np.ones((1, 8), np.float32))
+        recorder = AttendanceRecorder(store, "toggle", dedup_minutes=5, zone=tokyo)
+        with store.transaction():
+            first = recorder.record("e1001", "main", datetime(2026, 12, 1, 23, 30, tzinfo=timezone.utc))
+            second = recorder.record("e1001", "main", datetime(2026, 12, 2, 1, 0, tzinfo=timezone.utc))
+        assert (first, second) == ("in", "out")  # 08:30 and 10:00 on 2 December in Tokyo: one site day
+        rows = store.attendance_between(*site_day_bounds(date(2026, 12, 2), date(2026, 12, 2), tokyo))
+        assert [r.direction for r in rows] == ["in", "out"]
+        (day,) = summarise(rows, tokyo)
+        assert (day.day, day.first_in, day.last_out) == (date(2026, 12, 2), "08:30:00", "10:00:00")
+        assert store.attendance_between(*site_day_bounds(date(2026, 12, 1), date(2026, 12, 1), tokyo)) == []
+    with pytest.raises(Exception, match="not a known time zone"):
+        site_zone("Mars/Olympus_Mons")

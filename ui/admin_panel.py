@@ -2,7 +2,7 @@
 status, PIN change. Every change goes through kiosk/ and is audited there."""
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import timezone, tzinfo
 from pathlib import Path
 
 from PySide6.QtCore import QDate, Signal
@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QDateEdit, QFileDialog, QHBoxLayout, QHeaderView,
                                QVBoxLayout, QWidget)
 
 from kiosk.admin_pin import PinError, set_pin
-from kiosk.runtime.attendance import export_attendance
+from kiosk.runtime.attendance import export_attendance, site_day_bounds
 from kiosk.store.gallery import GalleryStore
 from ui.tasks import StoreTask
 from ui.texts import text
@@ -24,8 +24,9 @@ class AdminPanel(QWidget):
     enroll_requested = Signal()
     gallery_changed = Signal()
 
-    def __init__(self, store: GalleryStore, language: str = "en"):
+    def __init__(self, store: GalleryStore, language: str = "en", zone: tzinfo = timezone.utc):
         super().__init__()
+        self.zone = zone  # the site's: events and attendance days are shown in it
         self.deleting: StoreTask | None = None  # a hard delete under way
         self.store, self.language = store, language
         self.search = QLineEdit(placeholderText=text("search", language))
@@ -109,8 +110,9 @@ class AdminPanel(QWidget):
             for column, value in enumerate(values):
                 self.table.setItem(row, column, QTableWidgetItem(value))
         self.events.clear()
-        for at, kind, person, detail in self.store.events(limit=50):
-            self.events.addItem(f"{at}  {kind}  {person or ''}  {detail or ''}")
+        for event in self.store.events(limit=50):
+            at = event.at.astimezone(self.zone).isoformat(timespec="seconds")
+            self.events.addItem(f"{at}  {event.kind}  {event.person_ref or ''}  {event.detail or ''}")
         self.status.setText("\n".join([text("provider", self.language, provider=self.provider),
                                        text("camera_status", self.language, state=self.camera_state),
                                        text("store_status", self.language, people=len(everyone))]))
@@ -151,10 +153,9 @@ class AdminPanel(QWidget):
             if not chosen:
                 return None
             path = Path(chosen)
-        start = datetime.combine(self.start.date().toPython(), datetime.min.time(), timezone.utc)
-        end = datetime.combine(self.end.date().toPython() + timedelta(days=1), datetime.min.time(), timezone.utc)
-        rows = self.store.attendance_between(start.isoformat(), end.isoformat())
-        export_attendance(rows, path, "csv" if path.suffix == ".csv" else "xlsx")
+        rows = self.store.attendance_between(*site_day_bounds(self.start.date().toPython(), self.end.date().toPython(),
+                                                              self.zone))
+        export_attendance(rows, path, "csv" if path.suffix == ".csv" else "xlsx", self.zone)
         with self.store.transaction():
             self.store.log_event("attendance_exported", None, records=len(rows), by="admin")
         return path

@@ -26,7 +26,7 @@ class MainWindow(QMainWindow):
         self.store, self._secrets = open_store(config.store.resolved_path, config.store.keys)
         self.pin_gate = PinGate(self.store)
         self.kiosk = KioskScreen(self.language, config.doors[0].pulse_s)
-        self.admin = AdminPanel(self.store, self.language)
+        self.admin = AdminPanel(self.store, self.language, config.site.zone)
         self.pages = QStackedWidget()
         self.pages.addWidget(self.kiosk)
         self.pages.addWidget(self.admin)

@@ -4,7 +4,7 @@ import argparse
 import json
 import sys
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -71,20 +71,19 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
 
 
 def _export(args: argparse.Namespace) -> tuple[dict, str]:
-    from kiosk.runtime.attendance import export_attendance, summarise
+    from kiosk.runtime.attendance import export_attendance, site_day_bounds, summarise
 
     if args.end < args.start:
         raise ConfigError(f"--to {args.end} is before --from {args.start}")
     config = load_config(args.config)
+    zone = config.site.zone  # --from and --to are site days
     store, _ = open_store(config.store.resolved_path, config.store.keys)
-    start = datetime.combine(args.start, datetime.min.time(), timezone.utc).isoformat()
-    end = datetime.combine(args.end + timedelta(days=1), datetime.min.time(), timezone.utc).isoformat()
     with store:
-        rows = store.attendance_between(start, end)
+        rows = store.attendance_between(*site_day_bounds(args.start, args.end, zone))
     out = args.out or Path(f"attendance_{args.start}_{args.end}.{args.format}")
-    export_attendance(rows, out, args.format)
-    days = summarise(rows)
-    data = {"file": str(out), "records": len(rows), "people": sorted({r[0] for r in rows}),
+    export_attendance(rows, out, args.format, zone)
+    days = summarise(rows, zone)
+    data = {"file": str(out), "records": len(rows), "people": sorted({r.person_ref for r in rows}),
             "days": [{"day": d.day.isoformat(), "person": d.person, "name": d.name, "first_in": d.first_in,
                       "last_out": d.last_out, "records": d.records} for d in days]}
     lines = [f"{len(rows)} records of {len(data['people'])} people written to {out}"]

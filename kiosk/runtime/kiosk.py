@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from kiosk.clock import site_now
 from kiosk.config import DoorConfig, KioskConfig
 from kiosk.liveness.fusion import LivenessSession
 from kiosk.liveness.texture import TextureLivenessModel
@@ -79,8 +80,9 @@ class KioskRunner:
         self.gates = config.recognition.quality.gates()
         self.tracker = FaceTracker()
         self.visits: dict[int, Visit] = {}
+        self.zone = config.site.zone  # schedules and attendance days are the site's
         self.attendance = AttendanceRecorder(store, self.door.attendance if config.attendance.enabled else "none",
-                                             config.attendance.dedup_minutes)
+                                             config.attendance.dedup_minutes, self.zone)
         self.inbox = inbox  # camera and door events from their threads, audited here
         self.frame_ms: list[float] = []
         liveness = config.liveness
@@ -118,7 +120,7 @@ class KioskRunner:
         """Audit the configuration the kiosk starts with, when it differs from the last one it ran."""
         digest = hashlib.sha256(config_text.encode()).hexdigest()
         last = self.store.events(limit=1, kinds=("config_changed",))
-        if not last or last[0][3].get("sha256") != digest:
+        if not last or last[0].detail.get("sha256") != digest:
             with self.store.transaction():
                 self.store.log_event("config_changed", None, sha256=digest, door=self.door.name)
 
@@ -155,7 +157,7 @@ class KioskRunner:
             return FrameStatus(frame, face.face.box, in_view, hint_for(face.quality, self.gates), None)
         evidence = FrameEvidence(at_ms=frame.timestamp_ms, face=face.face, rgb=frame.rgb, faces_in_view=in_view,
                                  hint=hint_for(face.quality, self.gates), probe=lambda: self._probe(face))
-        step = self._visit(track).step(evidence, self.gallery, now or datetime.now())
+        step = self._visit(track).step(evidence, self.gallery, now or site_now(self.zone))
         if step.decision is not None:
             self._act(step.decision)
         return FrameStatus(frame, face.face.box, in_view, step.hint, step.decision)

@@ -19,7 +19,7 @@ from kiosk.errors import SecretsError, StoreError
 from kiosk.store.audit_chain import GENESIS, event_hash, first_broken_link
 from kiosk.store.database import Connection, DatabaseError, open_database, transaction
 from kiosk.store.keys import KioskSecrets
-from kiosk.store.records import Consent, Person, Schedule, TemplateSet
+from kiosk.store.records import AttendanceRecord, Consent, Event, Person, Schedule, TemplateSet
 from kiosk.store.schema import SCHEMA_VERSION
 
 
@@ -34,6 +34,13 @@ def _secret_check(secrets: KioskSecrets) -> str:
 
 def now_utc() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _utc_text(moment: datetime) -> str:
+    """Stored times are UTC ISO text, so that they sort and compare as text."""
+    if moment.tzinfo is None:
+        raise StoreError(f"{moment}: a time without a time zone cannot be stored")
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
 def _date(value: str | None) -> date | None:
@@ -228,36 +235,38 @@ class GalleryStore:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'audit_anchor'").fetchone()
         return row[0] if row else GENESIS
 
-    def events(self, limit: int = 100, kinds: tuple[str, ...] | None = None) -> list[tuple[str, str, str | None, dict]]:
-        """Newest first: (at, kind, person_ref, detail)."""
+    def events(self, limit: int = 100, kinds: tuple[str, ...] | None = None) -> list[Event]:
+        """Newest first."""
         query = "SELECT at, kind, person_ref, detail FROM events"
         params: list = []
         if kinds:
             query += f" WHERE kind IN ({', '.join('?' * len(kinds))})"
             params += list(kinds)
         rows = self._db.execute(query + " ORDER BY id DESC LIMIT ?", (*params, limit))
-        return [(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+        return [Event(datetime.fromisoformat(r[0]), r[1], r[2], json.loads(r[3])) for r in rows]
 
     def audit_break(self) -> str | None:
         """The first broken link of the audit chain, or None if every record is as written."""
         rows = self._db.execute("SELECT id, at, kind, subject, detail, prev_hash, hash FROM events ORDER BY id")
         return first_broken_link(rows, self._chain_anchor())
 
-    def record_attendance(self, person_id: str, direction: str, door: str, at: str) -> None:
+    def record_attendance(self, person_id: str, direction: str, door: str, at: datetime) -> None:
         self._db.execute("INSERT INTO attendance (person_ref, at, direction, door) VALUES (?, ?, ?, ?)",
-                         (person_id, at, direction, door))
+                         (person_id, _utc_text(at), direction, door))
 
-    def last_attendance(self, person_id: str) -> tuple[str, str] | None:
-        """(at, direction) of the person's latest record."""
-        return self._db.execute("SELECT at, direction FROM attendance WHERE person_ref = ? ORDER BY id DESC LIMIT 1",
-                                (person_id,)).fetchone()
+    def last_attendance(self, person_id: str) -> AttendanceRecord | None:
+        """The person's latest record."""
+        rows = self._attendance("WHERE a.person_ref = ? ORDER BY a.id DESC LIMIT 1", (person_id,))
+        return rows[0] if rows else None
 
-    def attendance_between(self, start: str, end: str) -> list[tuple[str, str | None, str, str, str | None]]:
-        """(person_ref, display name or None if deleted, at, direction, door), oldest first; `end` exclusive."""
-        return self._db.execute(
-            """SELECT a.person_ref, p.display_name, a.at, a.direction, a.door FROM attendance a
-               LEFT JOIN people p ON p.id = a.person_ref WHERE a.at >= ? AND a.at < ? ORDER BY a.at, a.id""",
-            (start, end)).fetchall()
+    def attendance_between(self, start: datetime, end: datetime) -> list[AttendanceRecord]:
+        """Oldest first; `end` exclusive."""
+        return self._attendance("WHERE a.at >= ? AND a.at < ? ORDER BY a.at, a.id", (_utc_text(start), _utc_text(end)))
+
+    def _attendance(self, where: str, params: tuple) -> list[AttendanceRecord]:
+        rows = self._db.execute("SELECT a.person_ref, p.display_name, a.at, a.direction, a.door FROM attendance a "
+                                "LEFT JOIN people p ON p.id = a.person_ref " + where, params)
+        return [AttendanceRecord(r[0], r[1], datetime.fromisoformat(r[2]), r[3], r[4]) for r in rows]
 
     def get_meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

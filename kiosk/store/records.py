@@ -8,7 +8,7 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 @dataclass(frozen=True)
 class Schedule:
-    """When a person may pass: weekdays and a daily time window (local time of the kiosk)."""
+    """When a person may pass: weekdays and a daily time window, in the site's time zone (`site.timezone`)."""
 
     days: tuple[str, ...] = WEEKDAYS
     start: time = time(0, 0)
@@ -66,3 +66,24 @@ class TemplateSet:
     protector_id: str
     secret_version: int
     qualities: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One audit record as read back (its chain fields stay in the store)."""
+
+    at: datetime          # UTC
+    kind: str
+    person_ref: str | None  # a person id, or a deleted person's pseudonym
+    detail: dict
+
+
+@dataclass(frozen=True)
+class AttendanceRecord:
+    """One check-in or check-out; `display_name` is None once the person is deleted."""
+
+    person_ref: str
+    display_name: str | None
+    at: datetime  # UTC
+    direction: str
+    door: str | None
