@@ -10,8 +10,7 @@ import sys
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from kiosk.commands import (bench, config_check, evaluation, gallery, recognition, runtime,  # noqa: E402
-                            store)
+from kiosk.commands import bench, config_check, evaluation, gallery, recognition, runtime, store  # noqa: E402
 from kiosk.errors import FacegateError  # noqa: E402
 
 log = logging.getLogger("facegate")

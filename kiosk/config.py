@@ -48,7 +48,8 @@ class QualityConfig(_Section):
     min_eye_distance_px: float = Field(QualityGates.min_eye_distance_px, gt=0,
                                        description="distance between the eye centres in the photo")
     min_sharpness: float = Field(QualityGates.min_sharpness, ge=0,
-                                 description="Laplacian variance of the 150 px chip; LFW: 1% below 11, blur sigma 2.5 below 9")
+                                 description="Laplacian variance of the 150 px quality chip; LFW: 1% below 11, "
+                                             "blur sigma 2.5 below 9")
     max_yaw_deg: float = Field(QualityGates.max_yaw_deg, gt=0, le=90)
     max_pitch_deg: float = Field(QualityGates.max_pitch_deg, gt=0, le=90)
     min_brightness: float = Field(QualityGates.min_brightness, ge=0, le=255)
@@ -191,7 +192,7 @@ OutputConfig = Annotated[
 
 class DoorConfig(_Section):
     name: str = Field(min_length=1, description="the door's name, as people's `doors` lists use it")
-    outputs: list[OutputConfig] = Field(default_factory=lambda: [LogOutputConfig(type="log")])
+    outputs: list[OutputConfig] = Field(default_factory=lambda: [LogOutputConfig(type="log")])  # type: ignore[arg-type]
     pulse_s: float = Field(3.0, gt=0, le=60, description="how long a relay keeps the door unlocked")
     attendance: Literal["in", "out", "toggle", "none"] = Field(
         "toggle", description="what a grant here records: check-in, check-out, alternate per day, or nothing")

@@ -6,10 +6,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-
-from typing import TYPE_CHECKING
 
 from kiosk.errors import ImageError, ProtectionError
 from kiosk.imageio import read_image
@@ -232,8 +231,9 @@ class CaptureGuide:
 
     def enrollment(self, pipeline: FacePipeline) -> PhotoEnrollment:
         """The kept frames embedded as templates."""
-        embeddings = pipeline.embedder.embed(np.stack(self.chips), "template") if self.chips else []
-        return PhotoEnrollment(list(embeddings), list(self.sharpness))
+        if not self.chips:
+            return PhotoEnrollment()
+        return PhotoEnrollment(list(pipeline.embedder.embed(np.stack(self.chips), "template")), list(self.sharpness))
 
 
 def guidance(problems: list[QualityProblem], frontal_done: bool) -> str:

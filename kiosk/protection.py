@@ -16,16 +16,27 @@ import numpy as np
 from kiosk.errors import ProtectionError
 
 if TYPE_CHECKING:
-    from kiosk.manifest import ProtectorManifest, ThresholdSpec
+    from kiosk.manifest import EmbedderManifest, ProtectorManifest, ThresholdSpec
+    from kiosk.providers import ProviderChoice
+    from kiosk.store.keys import KioskSecrets
 
 
 class TemplateProtector(Protocol):
     """Turns clean embeddings into stored templates, and clean probes into the templates' space."""
 
-    protector_id: str
-    secret_version: int
-    threshold: "ThresholdSpec | None"        # clean probe vs protected template, as calibrated
-    fused_threshold: "ThresholdSpec | None"  # a visit's fused probe vs protected template
+    @property
+    def protector_id(self) -> str: ...
+
+    @property
+    def secret_version(self) -> int: ...
+
+    @property
+    def threshold(self) -> "ThresholdSpec":
+        """Clean probe vs protected template, as calibrated."""
+
+    @property
+    def fused_threshold(self) -> "ThresholdSpec | None":
+        """A visit's fused probe vs protected template, where calibrated."""
 
     def protect(self, embeddings: np.ndarray) -> np.ndarray: ...
 
@@ -50,9 +61,7 @@ def keyed_orthogonal_matrix(secret: bytes, version: int, dim: int) -> np.ndarray
 class KeyedProtector:
     """The keyed layer alone: an orthogonal transform chosen by the site's template secret."""
 
-    protector_id = "keyed-orthogonal-v1"
-    threshold = None  # distances are the clean ones: the embedder's calibration applies
-    fused_threshold = None
+    protector_id = "keyed-orthogonal-v1"  # distances are the clean ones: the embedder's calibration applies
 
     def __init__(self, secret: bytes, secret_version: int, dim: int):
         self.secret_version = secret_version
@@ -76,7 +85,8 @@ class AdversarialProtector:
     """The ONNX protector network followed by the site's keyed layer (both inside the ONNX graph:
     the keyed matrix is an input, so the secret never lives in the model file)."""
 
-    def __init__(self, manifest: "ProtectorManifest", secret: bytes, secret_version: int, provider: str = "auto"):
+    def __init__(self, manifest: "ProtectorManifest", secret: bytes, secret_version: int,
+                 provider: "ProviderChoice" = "auto"):
         from kiosk.checksums import verify_sha256
         from kiosk.providers import create_session
 
@@ -110,3 +120,12 @@ class AdversarialProtector:
 
     def renew(self, templates: np.ndarray, successor: "AdversarialProtector") -> np.ndarray:
         return self._keyed.renew(templates, successor._keyed)
+
+
+def protector_for(secrets: "KioskSecrets", embedder: "EmbedderManifest", manifest_name: str | None = None,
+                  provider: "ProviderChoice" = "auto") -> AdversarialProtector:
+    """The site's protector for this descriptor (the named one, or the one trained for it)."""
+    from kiosk.manifest import load_protector_for
+
+    manifest = load_protector_for(embedder, manifest_name)
+    return AdversarialProtector(manifest, secrets.template_secret, secrets.template_secret_version, provider)

@@ -14,9 +14,17 @@ import onnx
 
 from kiosk.checksums import sha256_of
 from kiosk.errors import ChecksumError, ModelError
-from kiosk.manifest import (LIVENESS_MANIFEST, EmbedderManifest, LandmarkerManifest, LivenessManifest,
-                            embedder_manifest_names, load_embedder_manifest, load_landmarker_manifest,
-                            load_liveness_manifest, manifest_path)
+from kiosk.manifest import (
+    LIVENESS_MANIFEST,
+    EmbedderManifest,
+    LandmarkerManifest,
+    LivenessManifest,
+    embedder_manifest_names,
+    load_embedder_manifest,
+    load_landmarker_manifest,
+    load_liveness_manifest,
+    manifest_path,
+)
 from kiosk.paths import model_dir
 from models.dlib_resnet_onnx import build_dlib_resnet
 from models.manifest_edit import replace_list_item_field, replace_top_level

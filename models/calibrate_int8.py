@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from kiosk.recognition.embedder import preprocess_chips
 from kiosk.evaluation.lfw import LfwPairs, identity_of
-from kiosk.recognition.faces import central_face
 from kiosk.imageio import read_image
 from kiosk.manifest import EMBEDDER_MANIFEST, load_embedder_manifest, load_landmarker_manifest
 from kiosk.paths import shared_data_dir
+from kiosk.recognition.embedder import preprocess_chips
+from kiosk.recognition.faces import central_face
 from models.quantize import quantize_descriptor
 
 

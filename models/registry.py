@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from kiosk.checksums import sha256_of, verify_sha256
+from kiosk.checksums import verify_sha256
 from kiosk.errors import ModelError, ModelFetchError
 from kiosk.paths import download_dir
 

@@ -13,12 +13,12 @@ import cv2
 import numpy as np
 import onnx
 
-from kiosk.recognition.embedder import preprocess_chips
 from kiosk.errors import ModelError
 from kiosk.imageio import decode_image
 from kiosk.manifest import EmbedderManifest, KnownAnswer
 from kiosk.native_logs import native_stderr_silenced
 from kiosk.providers import create_session
+from kiosk.recognition.embedder import preprocess_chips
 from models.registry import Package, fetch, read_member
 
 

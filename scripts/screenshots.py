@@ -24,8 +24,9 @@ from kiosk.bench.frames import door_frame  # noqa: E402
 from kiosk.config import KioskConfig, LivenessConfig, StoreConfig  # noqa: E402
 from kiosk.enrollment import Candidate, EnrollmentPolicy, PhotoEnrollment, write_enrollments  # noqa: E402
 from kiosk.imageio import decode_image  # noqa: E402
+from kiosk.protection import protector_for
 from kiosk.recognition.pipeline import FacePipeline  # noqa: E402
-from kiosk.store.access import open_store, protector_for  # noqa: E402
+from kiosk.store.access import open_store  # noqa: E402
 from kiosk.store.keys import KeySourceConfig, KioskSecrets, save_secrets  # noqa: E402
 from kiosk.store.records import Consent, Person  # noqa: E402
 from models.registry import fetch, load_packages, read_member  # noqa: E402

@@ -24,5 +24,5 @@ python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 # The train extra brings PyTorch (CPU), which reads the anti-spoofing parameters safely for their
 # conversion to ONNX (and trains the protector); the kiosk itself never imports it.
-.venv/bin/python -m pip install --quiet -c constraints.txt -e ".[test,train]"
+.venv/bin/python -m pip install --quiet -c constraints.txt -e ".[test,lint,train]"
 .venv/bin/python main.py models build

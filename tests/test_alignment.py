@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from kiosk.recognition.alignment import similarity_transform
 from kiosk.imageio import read_image
+from kiosk.recognition.alignment import similarity_transform
 from kiosk.recognition.faces import central_face
 
 

@@ -5,8 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from kiosk.evaluation.metrics import (all_impostor_distances, best_threshold, roc_summary, ten_fold_accuracy,
-                                      threshold_at_fmr)
+from kiosk.evaluation.metrics import all_impostor_distances, best_threshold, roc_summary, ten_fold_accuracy, threshold_at_fmr
 from tests.test_cli import run_cli
 
 

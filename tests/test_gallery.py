@@ -49,7 +49,8 @@ def test_config_check_names_file_line_key_and_value(tmp_path):
     (lambda p: p[0].update(colour="blue"), r":\d+: people.0.colour = 'blue': Extra inputs are not permitted"),
     (lambda p: p[0].update(enabled="sometimes"), r":\d+: people.0.enabled = 'sometimes': Input should be a valid boolean"),
     (lambda p: p[1].update(id=p[0]["id"]), r"people\[1\]: duplicate id 'colin-powell' \(first at people\[0\]\)"),
-    (lambda p: p[1]["photos"].append("/nonexistent/x.jpg"), r":\d+: people.1.photos: Value error, photo not found: /nonexistent/x.jpg"),
+    (lambda p: p[1]["photos"].append("/nonexistent/x.jpg"),
+     r":\d+: people.1.photos: Value error, photo not found: /nonexistent/x.jpg"),
     (lambda p: p[0].pop("consent"), r":\d+: people.0.consent: Field required"),
 ])
 def test_a_bad_gallery_file_is_refused_with_its_place_and_nothing_is_written(kiosk, lfw_dir, tmp_path, mutate, message):
@@ -173,7 +174,7 @@ def test_audit_verify_names_an_edited_record(kiosk, lfw_dir, tmp_path):
 
 def test_rotating_the_template_secret_renews_templates_without_re_enrolling(kiosk, lfw_dir, tmp_path, pipeline):
     from kiosk.imageio import read_image
-    from kiosk.store.access import protector_for
+    from kiosk.protection import protector_for
     from kiosk.store.keys import load_secrets
 
     run_cli("gallery", "apply", str(write_gallery(tmp_path / "g.yaml", [person_entry(lfw_dir, "Colin_Powell", [1, 2])])),

@@ -8,14 +8,14 @@ import cv2
 import numpy as np
 import pytest
 
-from kiosk.recognition.faces import largest_face
 from kiosk.imageio import read_image
-from kiosk.recognition.landmarks import FaceLandmarkDetector
 from kiosk.liveness.challenge import Challenge, Step
 from kiosk.liveness.eyes import BlinkDetector
 from kiosk.liveness.texture import TextureLivenessModel
 from kiosk.manifest import load_landmarker_manifest, load_liveness_manifest
 from kiosk.paths import shared_data_dir
+from kiosk.recognition.faces import largest_face
+from kiosk.recognition.landmarks import FaceLandmarkDetector
 from kiosk.sources import VideoCaptureSource
 from tests.gallery_files import person_entry, write_gallery, write_kiosk_config
 from tests.still_attack import jittered_frames

@@ -5,9 +5,9 @@ import numpy as np
 
 from kiosk.bench.scale import synthetic_embeddings
 from kiosk.manifest import load_embedder_manifest, load_protector_for
+from kiosk.protection import protector_for
 from kiosk.recognition.matching import GalleryIndex, nearest_person
 from kiosk.runtime.decisions import threshold_for_gallery
-from kiosk.store.access import protector_for
 from kiosk.store.keys import KioskSecrets
 from tests.conftest import lfw_photo
 

@@ -5,9 +5,9 @@ import shutil
 import numpy as np
 import pytest
 
+from kiosk.checksums import sha256_of
 from kiosk.errors import ChecksumError, ModelError, ModelFetchError
 from kiosk.manifest import embedder_manifest_names, load_embedder_manifest, load_landmarker_manifest
-from kiosk.checksums import sha256_of
 from models.registry import Package, fetch, load_packages
 from models.tfjs_weights import load_tfjs_weights
 from models.validate import validate_embedder

@@ -21,7 +21,8 @@ def test_a_clean_probe_matches_its_protected_template_as_before(embeddings):
     template = site.protect(embeddings["obama"][None])[0]
     probe = site.probe_space(embeddings["obama2"][None])[0]
     assert np.linalg.norm(template - embeddings["obama"]) > 0.5, "the template must differ from the embedding"
-    assert np.isclose(np.linalg.norm(probe - template), np.linalg.norm(embeddings["obama2"] - embeddings["obama"]), atol=1e-5)
+    assert np.isclose(np.linalg.norm(probe - template), np.linalg.norm(embeddings["obama2"] - embeddings["obama"]),
+                      atol=1e-5)
 
 
 def test_two_sites_hold_unrelated_templates_of_the_same_person(embeddings):
@@ -51,7 +52,7 @@ def test_the_keyed_matrix_is_orthogonal_and_fixed_by_the_secret():
 
 @pytest.fixture(scope="module")
 def onnx_protector_factory(models_built):
-    from kiosk.store.access import protector_for
+    from kiosk.protection import protector_for
     from kiosk.store.keys import KioskSecrets
 
     def make(secret: bytes, version: int = 1):

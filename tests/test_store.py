@@ -3,6 +3,7 @@
 import json
 import os
 import stat
+from datetime import date
 
 import numpy as np
 import pytest
@@ -13,7 +14,6 @@ from kiosk.protection import KeyedProtector
 from kiosk.store.gallery import GalleryStore
 from kiosk.store.keys import KeySourceConfig, KioskSecrets, load_secrets, save_secrets, with_new_database_key
 from kiosk.store.records import Consent, Person, TemplateSet
-from datetime import date
 
 
 @pytest.fixture

@@ -70,7 +70,7 @@ def run(shots: list[Shot], decider: Decider | None = None, visit: Visit | None =
         liveness.frame = index
 
         def probe(who=shot.who, seed=index):
-            probes.append(index)
+            probes.append(seed)
             return probe_of(who, seed)
         step = visit.step(FrameEvidence(at_ms=index * 67, face=FACE, rgb=np.zeros((4, 4, 3), np.uint8),
                                         faces_in_view=1, hint=shot.hint, probe=probe), gallery, datetime(2026, 12, 2, 9))

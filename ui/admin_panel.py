@@ -6,9 +6,23 @@ from datetime import timezone, tzinfo
 from pathlib import Path
 
 from PySide6.QtCore import QDate, Signal
-from PySide6.QtWidgets import (QDateEdit, QFileDialog, QHBoxLayout, QHeaderView, QInputDialog, QLabel, QLineEdit,
-                               QListWidget, QMessageBox, QPushButton, QTableWidget, QTableWidgetItem, QTabWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QDateEdit,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QMessageBox,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from kiosk.admin_pin import PinError, set_pin
 from kiosk.runtime.attendance import export_attendance, site_day_bounds

@@ -5,10 +5,19 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QThread, Qt
+from PySide6.QtCore import Qt, QThread
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFormLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout,
-                               QWizard, QWizardPage)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWizard,
+    QWizardPage,
+)
 
 from kiosk.config import KioskConfig
 from kiosk.enrollment import Candidate, EnrollmentPolicy

@@ -70,7 +70,8 @@ class SaveWorker(QObject):
 
     def __init__(self, store, protector, model_id: str, policy: EnrollmentPolicy, candidate: Candidate):
         super().__init__()
-        self.store, self.protector, self.model_id, self.policy, self.candidate = store, protector, model_id, policy, candidate
+        self.store, self.protector, self.model_id = store, protector, model_id
+        self.policy, self.candidate = policy, candidate
 
     def run(self) -> None:
         from kiosk.errors import FacegateError

@@ -7,7 +7,8 @@ from PySide6.QtWidgets import QMainWindow, QStackedWidget
 from kiosk.admin_pin import PinGate
 from kiosk.config import KioskConfig
 from kiosk.enrollment import EnrollmentPolicy
-from kiosk.store.access import open_store, protector_for
+from kiosk.protection import protector_for
+from kiosk.store.access import open_store
 from ui.admin_panel import AdminPanel
 from ui.engine_worker import EngineWorker
 from ui.enroll_wizard import EnrollWizard

@@ -12,7 +12,7 @@ import pstats
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import cv2
@@ -22,7 +22,7 @@ import yaml
 from kiosk.bench.frames import FRAME_SIZE, door_frame
 from kiosk.bench.timing import StageTiming
 from kiosk.enrollment import enroll_people, enroll_photos
-from kiosk.imageio import read_image
+from kiosk.imageio import decode_image, read_image
 from kiosk.recognition.pipeline import FacePipeline
 from kiosk.sources import Frame
 
@@ -42,7 +42,7 @@ def grid_frame(photos: list[np.ndarray]) -> np.ndarray:
     return np.vstack([np.hstack(tiles[:2]), np.hstack(tiles[2:4])])
 
 
-def visit_video(visitors: list[Visitor], faces_in_view: int, seconds_each: float) -> list[np.ndarray]:
+def visit_video(visitors: list[Visitor], faces_in_view: int, seconds_each: float) -> list[bytes]:
     """Each visit's frames, JPEG-compressed and decoded as a camera stream would be (decode is timed)."""
     photos = [read_image(v.visit_photo) for v in visitors]
     frames = []
@@ -62,8 +62,9 @@ def _kiosk(folder: Path, visitors: list[Visitor], liveness: bool, max_faces: int
     kiosk session on it (the one way a kiosk is assembled)."""
     from kiosk.config import load_config
     from kiosk.enrollment import Candidate, EnrollmentPolicy, write_enrollments
+    from kiosk.protection import protector_for
     from kiosk.runtime.session import KioskSession
-    from kiosk.store.access import open_store, protector_for
+    from kiosk.store.access import open_store
     from kiosk.store.keys import KeySourceConfig, KioskSecrets, save_secrets
     from kiosk.store.records import Consent, Person
 
@@ -84,6 +85,11 @@ def _kiosk(folder: Path, visitors: list[Visitor], liveness: bool, max_faces: int
                                      "benchmark"), results[f"v{i}"]) for i, v in enumerate(visitors)])
     with KioskSession(config) as session:
         yield session.runner
+
+
+def _decoded(jpeg: bytes) -> np.ndarray:
+    """A frame as a camera stream delivers it: JPEG decoded to RGB."""
+    return decode_image(jpeg, "benchmark frame")
 
 
 def _summary(stage: str, samples: list[float]) -> StageTiming:
@@ -108,7 +114,7 @@ def frame_timings(visitors: list[Visitor], faces_in_view: int, liveness: bool, p
             if index % int(seconds_each * FPS) == 0:
                 pending = True  # a new visit: its first decision is the one timed
             started = time.perf_counter()
-            rgb = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+            rgb = _decoded(jpeg)
             stages["decode JPEG"].append((time.perf_counter() - started) * 1000)
             frame = Frame(rgb, at_ms, index, "benchmark")
             if profiler:
@@ -142,7 +148,7 @@ class _DecodedFeed:
     thread decodes: the 'decode JPEG' row), handed over as fast as the kiosk takes them."""
 
     def __init__(self, video: list[bytes], clock_ms: int):
-        self.decoded = [cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        self.decoded = [_decoded(jpeg)
                         for jpeg in video]
         self.clock_ms, self._stopped = clock_ms, False
 
@@ -172,8 +178,9 @@ def _stage_by_stage(runner, pipeline: FacePipeline, video: list[bytes], stages: 
 
     tracker = FaceTracker()
     clock = 10**7  # after the first pass, so VIDEO mode accepts the timestamps
+    evidence = None
     for index, jpeg in enumerate(video):
-        rgb = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        rgb = _decoded(jpeg)
         at_ms = clock + index * 1000 // FPS
         started = time.perf_counter()
         faces = pipeline.detector.detect(rgb, at_ms)
@@ -192,7 +199,7 @@ def _stage_by_stage(runner, pipeline: FacePipeline, video: list[bytes], stages: 
         probe = runner.protector.probe_space(embedding)
         stages["protect-space probe"].append(_since(started))
         started = time.perf_counter()
-        evidence = probe[0] if index == 0 else evidence + probe[0]
+        evidence = probe[0] if evidence is None else evidence + probe[0]
         runner.gallery.index.nearest((evidence / np.linalg.norm(evidence))[None])
         stages["fuse + match (GalleryIndex)"].append(_since(started))
 
@@ -212,7 +219,7 @@ def enrollment_throughput(photos: list[Path]) -> dict:
     """Photos per second through the enrollment path (read, detect, align, gates, embed, protect), one
     person per photo as a gallery apply of that many people, and one photo at a time for comparison."""
     from kiosk.config import KioskConfig
-    from kiosk.store.access import protector_for
+    from kiosk.protection import protector_for
     from kiosk.store.keys import KioskSecrets
 
     config = KioskConfig()

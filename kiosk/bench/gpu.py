@@ -10,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from kiosk.recognition.embedder import preprocess_chips
 from kiosk.errors import FacegateError
 from kiosk.manifest import load_embedder_manifest
+from kiosk.providers import ProviderChoice
+from kiosk.recognition.embedder import preprocess_chips
 
 BATCHES = (1, 32, 256)
 
@@ -45,10 +46,10 @@ def nodes_by_provider(session, feeds: dict) -> dict[str, int]:
     return counts
 
 
-def gpu_report(provider: str, repeats: int = 20) -> tuple[dict, list[str]]:
+def gpu_report(provider: ProviderChoice, repeats: int = 20) -> tuple[dict, list[str]]:
     import onnxruntime as ort
 
-    from kiosk.store.access import protector_for
+    from kiosk.protection import protector_for
     from kiosk.store.keys import KioskSecrets
 
     manifest = load_embedder_manifest()

@@ -30,7 +30,8 @@ def write_store(folder: Path, templates: np.ndarray, model_id: str) -> tuple[Pat
     """A kiosk config and an encrypted store holding these templates, one person each; seconds taken."""
     from kiosk.config import load_config
     from kiosk.manifest import load_embedder_manifest
-    from kiosk.store.access import open_store, protector_for
+    from kiosk.protection import protector_for
+    from kiosk.store.access import open_store
     from kiosk.store.keys import KeySourceConfig, KioskSecrets, save_secrets
     from kiosk.store.records import Consent, Person, TemplateSet
 
@@ -68,24 +69,19 @@ def measure_kiosk_memory(config_path: Path, frame: np.ndarray) -> dict:
 def _probe(config_path: Path, frame_path: Path) -> None:
     """The child: a kiosk as `main.py run` builds it, 60 frames through it, then its memory."""
     from kiosk.config import load_config
-    from kiosk.recognition.pipeline import FacePipeline
-    from kiosk.runtime.doors import DoorDispatcher
-    from kiosk.runtime.kiosk import KioskRunner
+    from kiosk.runtime.session import KioskSession
     from kiosk.sources import Frame
-    from kiosk.store.access import open_store, protector_for
 
     baseline = _status_mb("VmRSS")
     config = load_config(config_path)
     frame = np.load(frame_path)
     started = time.perf_counter()
-    store, secrets = open_store(config.store.resolved_path, config.store.keys)
-    with store, FacePipeline.from_config(config, video=True) as pipeline:
-        protector = protector_for(secrets, pipeline.manifest, provider=config.models.provider)
-        runner = KioskRunner(config, store, pipeline, protector, DoorDispatcher([], lambda *a: None))
+    with KioskSession(config) as session:
+        runner = session.runner
         ready = time.perf_counter() - started
         for index in range(60):
             runner.process(Frame(frame, index * 66, index, "benchmark"))
-        print(json.dumps({"templates": len(runner.gallery), "rss_mb": round(_status_mb("VmRSS"), 1),
+        print(json.dumps({"templates": len(runner.gallery.index), "rss_mb": round(_status_mb("VmRSS"), 1),
                           "peak_mb": round(_status_mb("VmHWM"), 1), "interpreter_mb": round(baseline, 1),
                           "start_s": round(ready, 2)}))
 

@@ -18,9 +18,10 @@ from tqdm import tqdm
 
 from kiosk.errors import FacegateError
 from kiosk.evaluation.lfw import EncodedSet, LfwPairs, encode_lfw, evaluate
-from kiosk.recognition.faces import central_face
 from kiosk.imageio import read_image
+from kiosk.manifest import load_embedder_manifest
 from kiosk.paths import cache_dir
+from kiosk.recognition.faces import central_face
 
 INSTALL = ".venv/bin/pip install -e '.[bench]' && .venv/bin/pip install --no-deps face_recognition==1.3.0"
 
@@ -68,7 +69,7 @@ def encode_lfw_reference(pairs: LfwPairs, workers: int = 2) -> EncodedSet:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         np.savez(cache_file, embeddings=embeddings)
     failures = {name: "no face found" for name, row in zip(names, embeddings) if np.isnan(row[0])}
-    return EncodedSet(names, embeddings, failures)
+    return EncodedSet(names, embeddings, embeddings, failures)  # one descriptor per image: templates are probes
 
 
 def time_per_face(photos: list[Path], passes: int = 2) -> dict[str, list[float]]:
@@ -100,21 +101,23 @@ def reference_report(lfw_root: Path, pairs_per_fold: int, photos: list[Path]) ->
     times = time_per_face(photos)
     pairs = LfwPairs.load(lfw_root)
     pairs = pairs.subset(pairs_per_fold) if pairs_per_fold < 600 else pairs
-    ours = evaluate(pairs, encode_lfw(LfwPairs.load(lfw_root)), 1e-3)[0]
-    theirs = evaluate(pairs, encode_lfw_reference(pairs), 1e-3)[0]
+    ours = evaluate(pairs, encode_lfw(LfwPairs.load(lfw_root)).comparable(load_embedder_manifest().metric), 1e-3)[0]
+    theirs = evaluate(pairs, encode_lfw_reference(pairs), 1e-3)[0]  # face_recognition compares raw L2 (0.6)
     median = {name: float(np.median(values)) for name, values in times.items()}
     p95 = {name: float(np.percentile(values, 95)) for name, values in times.items()}
     data = {"ms_per_face_median": median, "ms_per_face_p95": p95, "speedup": median["face_recognition"] / median["facegate"],
             "lfw_pairs": len(pairs.same),
             "accuracy": {"facegate": ours.accuracy_mean, "face_recognition": theirs.accuracy_mean},
             "detection_failures": {"facegate": ours.pairs_with_failure, "face_recognition": theirs.pairs_with_failure}}
-    lines = [f"side by side with face_recognition 1.3.0 (dlib {_dlib_version()}), same process, {len(photos)} LFW photos x 2:",
+    lines = [f"side by side with face_recognition 1.3.0 (dlib {_dlib_version()}), same process, "
+             f"{len(photos)} LFW photos x 2:",
              f"  {'':<18} {'ms/face median':>15} {'p95':>8} {'LFW 10-fold':>12} {'pairs with a missed face':>26}",
              f"  {'facegate':<18} {median['facegate']:>15.1f} {p95['facegate']:>8.1f} {100 * ours.accuracy_mean:>11.2f}% "
              f"{ours.pairs_with_failure:>26}",
              f"  {'face_recognition':<18} {median['face_recognition']:>15.1f} {p95['face_recognition']:>8.1f} "
              f"{100 * theirs.accuracy_mean:>11.2f}% {theirs.pairs_with_failure:>26}",
-             f"  facegate is {data['speedup']:.1f}x faster per face; accuracy ratio {ours.accuracy_mean / theirs.accuracy_mean:.3f} "
+             f"  facegate is {data['speedup']:.1f}x faster per face; accuracy ratio "
+             f"{ours.accuracy_mean / theirs.accuracy_mean:.3f} "
              f"on {len(pairs.same)} LFW pairs"]
     return data, lines
 

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from kiosk.evaluation.lfw import EncodedSet
-from kiosk.recognition.matching import GalleryIndex, nearest_person, pairwise_distances
 from kiosk.protection import TemplateProtector
+from kiosk.providers import ProviderChoice
+from kiosk.recognition.matching import GalleryIndex, nearest_person, pairwise_distances
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,9 @@ class RealFaces:
 
     @classmethod
     def from_lfw(cls, encoded: EncodedSet) -> "RealFaces":
-        usable = ~np.isnan(encoded.embeddings).any(axis=1)
+        usable = encoded.ok
         names = np.array(encoded.names)[usable]
-        unit = encoded.embeddings[usable] / np.linalg.norm(encoded.embeddings[usable], axis=1, keepdims=True)
+        unit = encoded.probes[usable] / np.linalg.norm(encoded.probes[usable], axis=1, keepdims=True)
         people = np.array([name.split("/")[0] for name in names])
         enrolled, probes = [], []
         for person in np.unique(people):
@@ -62,7 +63,8 @@ def protected_gallery(real: RealFaces, size: int, protector: TemplateProtector, 
     """`size` protected templates: the real enrolled people first, synthetic people after them."""
     enrolled = real.enrolled[:size]
     synthetic = synthetic_embeddings(real.all_unit, size - len(enrolled), rng)
-    parts = [protector.protect(enrolled)] + [protector.protect(synthetic[i:i + chunk]) for i in range(0, len(synthetic), chunk)]
+    parts = [protector.protect(enrolled)] + [protector.protect(synthetic[i:i + chunk])
+                                             for i in range(0, len(synthetic), chunk)]
     return np.ascontiguousarray(np.concatenate(parts))
 
 
@@ -85,9 +87,9 @@ def search_benchmark(gallery: np.ndarray, probes: np.ndarray, hnsw: bool) -> tup
     started = time.perf_counter()
     index = GalleryIndex(gallery, row_ids)
     build = time.perf_counter() - started
-    exact, times = _timed(lambda p: int(index.nearest(p)[0]), probes)
+    exact, times = _timed(lambda p: int(str(index.nearest(p)[0])), probes)
     results.append(SearchResult("exact, FAISS flat L2 (kiosk)", size, *_summary(times), None, build))
-    numpy_rows, times = _timed(lambda p: int(nearest_person(p, gallery, row_ids)[0]), probes)
+    numpy_rows, times = _timed(lambda p: int(str(nearest_person(p, gallery, row_ids)[0])), probes)
     results.append(SearchResult("exact, NumPy BLAS", size, *_summary(times), float(np.mean(numpy_rows == exact)), 0.0))
     if hnsw:
         started = time.perf_counter()
@@ -106,7 +108,8 @@ def _summary(times: np.ndarray) -> tuple[float, float]:
     return float(np.median(times)), float(np.percentile(times, 95))
 
 
-def nearest_impostor_distances(real: RealFaces, protector: TemplateProtector, rng: np.random.Generator) -> tuple[float, float]:
+def nearest_impostor_distances(real: RealFaces, protector: TemplateProtector,
+                               rng: np.random.Generator) -> tuple[float, float]:
     """Median distance from each real probe to its nearest other person: real gallery vs synthetic one."""
     probes = protector.probe_space(real.probes)
     real_d = pairwise_distances(probes, protector.protect(real.enrolled))
@@ -126,24 +129,27 @@ def _real_faces(lfw_root) -> RealFaces:
     return RealFaces.from_lfw(encode_lfw(LfwPairs.load(lfw_root)))
 
 
-def _throwaway_protector(provider: str):
+def _throwaway_protector(provider: ProviderChoice):
     from kiosk.manifest import load_embedder_manifest
-    from kiosk.store.access import protector_for
+    from kiosk.protection import protector_for
     from kiosk.store.keys import KioskSecrets
 
     return protector_for(KioskSecrets.generate(), load_embedder_manifest(),
                          provider="cpu" if provider == "auto" else provider)
 
 
-def scale_report(lfw_root, sizes: list[int], provider: str, probes: int = 300, hnsw_up_to: int = 100_000) -> tuple[dict, list[str]]:
+def scale_report(lfw_root, sizes: list[int], provider: ProviderChoice, probes: int = 300,
+                 hnsw_up_to: int = 100_000) -> tuple[dict, list[str]]:
     """Search speed, recall and identification rate of real probes at each gallery size."""
     real = _real_faces(lfw_root)
     protector = _throwaway_protector(provider)
     rng = np.random.default_rng(2026)
     real_nearest, synthetic_nearest = nearest_impostor_distances(real, protector, rng)
     threshold = protector.threshold
-    data = {"real_people": len(real.enrolled), "nearest_impostor_median": {"real": real_nearest, "synthetic": synthetic_nearest},
-            "sizes": {}}
+    sizes_data: dict[int, dict] = {}
+    data = {"real_people": len(real.enrolled),
+            "nearest_impostor_median": {"real": real_nearest, "synthetic": synthetic_nearest},
+            "sizes": sizes_data}
     lines = [f"1:N search: {len(real.enrolled)} real LFW people (one photo enrolled, another as probe) among "
              f"synthetic templates from the real embedding distribution; {probes} probes per size",
              f"  check of the synthetic people: median distance from a real probe to its nearest other person, "
@@ -158,10 +164,11 @@ def scale_report(lfw_root, sizes: list[int], provider: str, probes: int = 300, h
         needed_fmr = 0.1 / (200 * size)  # the kiosk's rule: 0.1 false accepts a day at 200 visits a day
         rank1 = {f"{fmr:g}": identification_rate(exact, nearest_d < threshold.at_fmr(fmr))
                  for fmr in sorted({1e-3, max(min(needed_fmr, 1e-3), 1e-6)}, reverse=True)}
-        data["sizes"][size] = {"results": [r.__dict__ for r in results], "identified": rank1}
+        sizes_data[size] = {"results": [r.__dict__ for r in results], "identified": rank1}
         for r in results:
             recall = "exact" if r.recall is None else f"{r.recall:.3f}"
-            lines.append(f"  {size:>10,}  {r.method:<32} {r.median_ms:>10.3f} {r.p95_ms:>8.3f} {recall:>7} {r.build_s:>8.1f}")
+            lines.append(f"  {size:>10,}  {r.method:<32} {r.median_ms:>10.3f} {r.p95_ms:>8.3f} {recall:>7} "
+                         f"{r.build_s:>8.1f}")
         numpy_ms = next(r.median_ms for r in results if "NumPy" in r.method)
         lines.append(f"  {'':>10}  FAISS flat is {numpy_ms / results[0].median_ms:.1f}x faster than NumPy; real probes "
                      f"identified: " + ", ".join(f"{100 * v:.1f}% at FMR {k}" for k, v in rank1.items()))
@@ -186,13 +193,15 @@ def memory_report(lfw_root, templates: int) -> tuple[dict, list[str]]:
     rows = {}
     for count in (0, templates):
         with tempfile.TemporaryDirectory() as scratch:
-            gallery = protected_gallery(real, count, protector, np.random.default_rng(1)) if count else np.empty((0, 128), np.float32)
+            gallery = (protected_gallery(real, count, protector, np.random.default_rng(1)) if count
+                       else np.empty((0, 128), np.float32))
             config, seconds = write_store(Path(scratch), gallery, model_id)
-            rows[count] = measure_kiosk_memory(config, frame) | {"store_write_s": round(seconds, 1),
-                                                                  "store_mb": round((Path(scratch) / "gallery.db").stat().st_size / 2**20, 1)}
+            store_mb = round((Path(scratch) / "gallery.db").stat().st_size / 2**20, 1)
+            rows[count] = measure_kiosk_memory(config, frame) | {"store_write_s": round(seconds, 1), "store_mb": store_mb}
     empty, full = rows[0], rows[templates]
     lines = ["memory of a running kiosk (models, liveness, gallery index; 60 frames processed):",
-             f"  empty store: resident {empty['rss_mb']:.0f} MB (peak {empty['peak_mb']:.0f} MB), started in {empty['start_s']} s",
+             f"  empty store: resident {empty['rss_mb']:.0f} MB (peak {empty['peak_mb']:.0f} MB), started in "
+             f"{empty['start_s']} s",
              f"  {templates:,} templates: resident {full['rss_mb']:.0f} MB (peak {full['peak_mb']:.0f} MB), started in "
              f"{full['start_s']} s; +{full['rss_mb'] - empty['rss_mb']:.0f} MB for the gallery "
              f"({templates * 128 * 4 / 2**20:.0f} MB of float32 templates); encrypted store {full['store_mb']} MB, "

@@ -82,7 +82,8 @@ def _frames(args) -> tuple[dict, list[str]]:
     data, lines = {}, [f"end to end per frame: a {len(visitors)}-visit video at 15 fps made from LFW photos "
                        f"(visitors enrolled from two other photos each)"]
     for faces, liveness in ((1, False), (4, False), (1, True)):
-        timings, summary, profile = frame_timings(visitors, faces, liveness, profile=args.profile and faces == 1 and not liveness)
+        timings, summary, profile = frame_timings(visitors, faces, liveness,
+                                                  profile=args.profile and faces == 1 and not liveness)
         key = f"{faces}_faces{'_liveness' if liveness else ''}"
         data[key] = {"stages": [asdict(t) for t in timings], **summary}
         lines += _table(timings)

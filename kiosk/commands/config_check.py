@@ -20,7 +20,8 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
 
 def _check(args: argparse.Namespace) -> tuple[dict, str]:
     config = load_config(args.file)
+    doors = [d.name for d in config.doors]
     summary = {"file": str(args.file), "valid": True, "store": str(config.store.resolved_path),
-               "key_source": config.store.keys.source, "doors": [d.name for d in config.doors]}
-    return summary, f"{args.file}: valid (store {summary['store']}, keys from {summary['key_source']}, " \
-                    f"doors {', '.join(summary['doors'])})"
+               "key_source": config.store.keys.source, "doors": doors}
+    return summary, (f"{args.file}: valid (store {summary['store']}, keys from {summary['key_source']}, "
+                     f"doors {', '.join(doors)})")

@@ -34,7 +34,8 @@ def register(subparsers) -> None:
     liveness = add_command(group, "liveness", "liveness on ../shared/data/liveness: APCER and BPCER per attack type, "
                            "per cue and fused, file by file", _liveness)
     liveness.add_argument("--data", type=Path, default=None, help="liveness folder with labels.csv")
-    liveness.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="kiosk config whose liveness policy is measured")
+    liveness.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
+                          help="kiosk config whose liveness policy is measured")
     liveness.add_argument("--plot", type=Path, default=PROJECT_ROOT / "out" / "liveness_texture.png",
                           help="the texture cue over time per video (shows people: kept out of git)")
 
@@ -96,7 +97,9 @@ def _lfw(args: argparse.Namespace) -> tuple[dict, str]:
     pairs = LfwPairs.load(args.data or shared_data_dir() / "lfw")
     if args.pairs_per_fold:
         pairs = pairs.subset(args.pairs_per_fold)
-    reports, texts, curves_by_model = {}, [], {}
+    reports: dict[str, dict] = {}
+    texts: list[str] = []
+    curves_by_model: dict[str, tuple] = {}
     for name in args.embedder or embedder_manifest_names():
         manifest = load_embedder_manifest(name)
         encoded = encode_lfw(pairs, name, workers=args.workers, use_cache=not args.no_cache)

@@ -11,7 +11,8 @@ from kiosk.errors import FacegateError
 from kiosk.gallery.plan import Change, plan_changes
 from kiosk.gallery.spec import load_gallery_file
 from kiosk.manifest import load_embedder_manifest, load_protector_for
-from kiosk.store.access import open_store, protector_for
+from kiosk.protection import protector_for
+from kiosk.store.access import open_store
 
 SYMBOLS = {"add": "+", "update": "~", "re-enroll": "*", "disable": "-", "remove": "x", "unchanged": "="}
 
@@ -126,7 +127,8 @@ def _show(args: argparse.Namespace) -> tuple[dict, str]:
 def _remove(args: argparse.Namespace) -> tuple[dict, str]:
     config = load_config(args.config)
     if not args.yes:
-        answer = input(f"Hard-delete {args.person_id}: templates and consent records, events pseudonymised. Type the id to confirm: ")
+        answer = input(f"Hard-delete {args.person_id}: templates and consent records, events pseudonymised. "
+                       f"Type the id to confirm: ")
         if answer.strip() != args.person_id:
             return {"removed": False, "exit_code": 1}, "not removed"
     store, _ = open_store(config.store.resolved_path, config.store.keys)

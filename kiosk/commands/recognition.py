@@ -13,8 +13,6 @@ from kiosk.recognition.pipeline import EncodedFace, FacePipeline
 from kiosk.sources import IMAGE_SUFFIXES
 
 
-
-
 def register(subparsers) -> None:
     embed = add_command(subparsers, "embed", "print the face embedding of a photo (largest face)", _embed)
     embed.add_argument("photo", type=Path)

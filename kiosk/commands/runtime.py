@@ -83,10 +83,11 @@ def _export(args: argparse.Namespace) -> tuple[dict, str]:
     out = args.out or Path(f"attendance_{args.start}_{args.end}.{args.format}")
     export_attendance(rows, out, args.format, zone)
     days = summarise(rows, zone)
-    data = {"file": str(out), "records": len(rows), "people": sorted({r.person_ref for r in rows}),
+    people = sorted({r.person_ref for r in rows})
+    data = {"file": str(out), "records": len(rows), "people": people,
             "days": [{"day": d.day.isoformat(), "person": d.person, "name": d.name, "first_in": d.first_in,
                       "last_out": d.last_out, "records": d.records} for d in days]}
-    lines = [f"{len(rows)} records of {len(data['people'])} people written to {out}"]
+    lines = [f"{len(rows)} records of {len(people)} people written to {out}"]
     lines += [f"  {d.day} {d.name:<28} in {d.first_in or '-':>8}  out {d.last_out or '-':>8}  ({d.records})" for d in days]
     return data, "\n".join(lines)
 

@@ -8,7 +8,8 @@ from kiosk.commands import add_command
 from kiosk.commands.config_check import add_config_option
 from kiosk.config import load_config
 from kiosk.errors import SecretsError, StoreError
-from kiosk.store.access import open_store, protector_for
+from kiosk.protection import protector_for
+from kiosk.store.access import open_store
 from kiosk.store.gallery import GalleryStore
 from kiosk.store.keys import KioskSecrets, load_secrets, save_secrets, with_new_database_key
 
@@ -61,7 +62,8 @@ def _rekey(args: argparse.Namespace) -> tuple[dict, str]:
         with store.transaction():
             store.log_event("store_rekeyed")
     save_secrets(keys, replace(pending, previous_database_key=None))
-    return {"store": str(config.store.resolved_path), "rekeyed": True}, f"{config.store.resolved_path}: re-encrypted under a new key"
+    return ({"store": str(config.store.resolved_path), "rekeyed": True},
+            f"{config.store.resolved_path}: re-encrypted under a new key")
 
 
 def _verify(args: argparse.Namespace) -> tuple[dict, str]:

@@ -14,7 +14,8 @@ Blatter, Wang Nan and Nan Wang). Such a pair is a genuine pair counted as an imp
 strict thresholds far stricter than they should be. So a pair is left out when the *other*
 descriptor (another architecture, other training data) independently puts it under its own
 LFW-only threshold at JUDGE_FMR: possibly the same person. UTKFace's photos are not paired with each
-other: it repeats its people too often (23 times the false matches LFW's rate predicts, rule or not). What the rule costs is measured where labels
+other: it repeats its people too often (23 times the false matches LFW's rate predicts, rule or
+not). What the rule costs is measured where labels
 exist and reported: how many of LFW's labelled impostor pairs under the strict thresholds it drops
 (on LFW these were the label errors and one pair of twins). Identical twins and other look-alikes
 that both descriptors confuse are beyond what any calibration measures. Overlap the rule misses can
@@ -71,6 +72,13 @@ class ImpostorTail:
         if len(merged) > self.keep:
             merged = np.partition(merged, self.keep - 1)[: self.keep]
         self._tail = merged
+
+    def required(self, fmr: float, what: str) -> float:
+        """`threshold`, or a clear error when the set is too small to resolve that rate."""
+        value = self.threshold(fmr)
+        if value is None:
+            raise DatasetError(f"{self.total:,} impostor pairs are too few to set the {what} threshold at FMR {fmr:g}")
+        return value
 
     def threshold(self, fmr: float) -> float | None:
         """Largest threshold whose false match rate (distance < t) is at most `fmr`, if resolved."""
@@ -242,7 +250,7 @@ def calibrate(embedder_name: str, judge_name: str, protector_manifest, lfw_root:
     lfw = slice(0, lfw_count)
 
     judge_lfw, _ = impostor_tail(judge_probes[lfw], judge_templates[lfw], lfw_ids, lfw_ids)
-    judge = Judge(judge_probes, judge_templates, judge_lfw.threshold(JUDGE_FMR))
+    judge = Judge(judge_probes, judge_templates, judge_lfw.required(JUDGE_FMR, "overlap judge"))
     clean_tail, left_out = impostor_tail(probes, templates, identities, identities, judge)
     lfw_judge = Judge(judge_probes[lfw], judge_templates[lfw], judge.threshold)
     lfw_tail, _ = impostor_tail(probes[lfw], templates[lfw], lfw_ids, lfw_ids, lfw_judge)
@@ -250,8 +258,8 @@ def calibrate(embedder_name: str, judge_name: str, protector_manifest, lfw_root:
     strict, strict_left = _strict_cost(np.nan_to_num(probes[lfw], nan=9.0), np.nan_to_num(templates[lfw], nan=-9.0),
                                        lfw_ids, Judge(np.nan_to_num(judge_probes[lfw], nan=9.0),
                                                       np.nan_to_num(judge_templates[lfw], nan=-9.0), judge.threshold),
-                                       unjudged_lfw.threshold(1e-6))
-    lfw_1e5 = lfw_tail.threshold(1e-5)
+                                       unjudged_lfw.required(1e-6, "LFW-only"))
+    lfw_1e5 = lfw_tail.required(1e-5, "LFW-only")
     utk_pairs = clean_tail.total - lfw_tail.total
     overlap = OverlapBound(load_embedder_manifest(judge_name).id, judge.threshold, left_out, strict, strict_left,
                            lfw_1e5, utk_pairs, clean_tail.below(lfw_1e5) - lfw_tail.below(lfw_1e5), 1e-5 * utk_pairs)

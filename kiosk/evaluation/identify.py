@@ -153,7 +153,8 @@ def _template_policies(templates: np.ndarray, probes: np.ndarray, rows_by_person
     ids = np.array(two, dtype=object)
     galleries = {"nearest": (pairs.reshape(-1, pairs.shape[-1]), np.repeat(ids, 2)),
                  "mean": (means, ids),
-                 "both": (np.concatenate([pairs.reshape(-1, pairs.shape[-1]), means]), np.concatenate([np.repeat(ids, 2), ids]))}
+                 "both": (np.concatenate([pairs.reshape(-1, pairs.shape[-1]), means]),
+                          np.concatenate([np.repeat(ids, 2), ids]))}
     threshold = threshold_for_gallery(spec, false_accepts_per_day, attempts_per_day, 2 * len(two))
     mated_rows = [row for p in two for row in rows_by_person[p][2:]]
     mated_ids = np.array([identity_of(encoded.names[row]) for row in mated_rows], dtype=object)

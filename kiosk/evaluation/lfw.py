@@ -16,13 +16,19 @@ import numpy as np
 from tqdm import tqdm
 
 from kiosk.errors import DatasetError, FacegateError
-from kiosk.evaluation.metrics import (all_genuine_distances, cross_impostor_distances, roc_against_all_impostors,
-                                      roc_summary, ten_fold_accuracy, threshold_at_fmr)
-from kiosk.recognition.faces import central_face
-from kiosk.recognition.matching import comparable
+from kiosk.evaluation.metrics import (
+    all_genuine_distances,
+    cross_impostor_distances,
+    roc_against_all_impostors,
+    roc_summary,
+    ten_fold_accuracy,
+    threshold_at_fmr,
+)
 from kiosk.imageio import read_image
 from kiosk.manifest import EMBEDDER_MANIFEST, EmbedderManifest, load_embedder_manifest, load_landmarker_manifest
 from kiosk.paths import cache_dir
+from kiosk.recognition.faces import central_face
+from kiosk.recognition.matching import comparable
 
 CACHE_VERSION = 2
 OPERATING_FMRS = (1e-3, 1e-4, 1e-5, 1e-6)
@@ -90,6 +96,7 @@ def _start_worker(embedder: str) -> None:
 
 def _encode_path(path: str) -> tuple[np.ndarray | None, np.ndarray | None, str | None]:
     """Template and probe embeddings of the central face, or the reason there is none."""
+    assert _worker_pipeline is not None, "called outside a worker started by _start_worker"
     try:
         encoded = _worker_pipeline.encode_one(read_image(path), path, select=central_face)
         return encoded.template, encoded.probe, None
@@ -146,8 +153,8 @@ def encode_images(root: Path, names: list[str], embedder: str = EMBEDDER_MANIFES
     cache_file = cache_dir() / "eval" / f"{root.parent.name}_{_cache_key(manifest, names)}.npz"
     if use_cache and cache_file.exists():
         stored = np.load(cache_file, allow_pickle=False)
-        failures = dict(zip(stored["failed_names"].tolist(), stored["failed_reasons"].tolist()))
-        return EncodedSet(names, stored["templates"], stored["probes"], failures)
+        return EncodedSet(names, stored["templates"], stored["probes"],
+                          dict(zip(stored["failed_names"].tolist(), stored["failed_reasons"].tolist())))
     templates = np.full((len(names), manifest.dim), np.nan, dtype=np.float32)
     probes = templates.copy()
     failures: dict[str, str] = {}

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.errors import FacegateError
-from kiosk.recognition.faces import largest_face
 from kiosk.imageio import read_image
-from kiosk.recognition.landmarks import FaceLandmarkDetector
 from kiosk.liveness.fusion import LivenessPolicy, LivenessSession, Verdict
 from kiosk.liveness.texture import TextureLivenessModel
 from kiosk.manifest import LandmarkerManifest
+from kiosk.recognition.faces import largest_face
+from kiosk.recognition.landmarks import FaceLandmarkDetector
 from kiosk.sources import VideoCaptureSource
 
 CUES = ("texture", "blink", "motion", "fused")

@@ -36,17 +36,17 @@ def _candidates(changes: list[Change], pipeline: FacePipeline, policy: Enrollmen
     """Every photo of the people to enroll read, checked and embedded (before anything is written)."""
     todo = [c for c in changes if c.needs_enrollment]
     started = time.perf_counter()
-    with tqdm(total=sum(len(c.spec.photos) for c in todo), desc="enrolling photos", unit="photo",
+    with tqdm(total=sum(len(c.person_spec.photos) for c in todo), desc="enrolling photos", unit="photo",
               disable=not progress) as bar:
         try:
-            results = enroll_people(pipeline, {c.person_id: c.spec.photos for c in todo}, policy.gates, bar.update)
+            results = enroll_people(pipeline, {c.person_id: c.person_spec.photos for c in todo}, policy.gates, bar.update)
         except ImageError as exc:
             raise ConfigError(f"{exc}. Nothing was written.") from None
     report.enroll_seconds = time.perf_counter() - started
     for change in todo:
-        report.photos += len(change.spec.photos)
+        report.photos += len(change.person_spec.photos)
         report.rejected_photos.update(results[change.person_id].rejected)
-    return [Candidate(c.spec.person(c.photo_digest), c.spec.consent_record(), results[c.person_id], c.action)
+    return [Candidate(c.person_spec.person(c.photo_digest), c.person_spec.consent_record(), results[c.person_id], c.action)
             for c in todo]
 
 
@@ -59,8 +59,8 @@ def apply_changes(changes: list[Change], store: GalleryStore, pipeline: FacePipe
     def updates_and_removals(store: GalleryStore) -> None:
         for change in changes:
             if change.action in ("update", "disable"):
-                store.upsert_person(change.spec.person(change.photo_digest))
-                consent = change.spec.consent_record()
+                store.upsert_person(change.person_spec.person(change.photo_digest))
+                consent = change.person_spec.consent_record()
                 if consent not in store.consents(change.person_id):
                     store.add_consent(change.person_id, consent)
                 store.log_event("person_updated", change.person_id, changes=change.details)

@@ -21,6 +21,13 @@ class Change:
     photo_digest: str | None = None
 
     @property
+    def person_spec(self) -> PersonSpec:
+        """The file's entry for this person (every change but a removal has one)."""
+        if self.spec is None:
+            raise ValueError(f"{self.person_id}: a {self.action} has no gallery file entry")
+        return self.spec
+
+    @property
     def needs_enrollment(self) -> bool:
         return self.action in ("add", "re-enroll")
 
@@ -66,11 +73,12 @@ def plan_changes(gallery: GalleryFile, stored: list[Person], known_doors: set[st
                                                          f"{' / '.join(descriptor)}", *_differences(old, wanted)],
                                   spec, digest))
         elif old.metadata() != wanted.metadata():
-            action = "disable" if old.enabled and not wanted.enabled else "update"
+            action: Action = "disable" if old.enabled and not wanted.enabled else "update"
             changes.append(Change(action, spec.id, _differences(old, wanted), spec, digest))
         else:
             changes.append(Change("unchanged", spec.id, [], spec, digest))
     listed = {spec.id for spec in gallery.people}
     for person_id in sorted(set(current) - listed):
-        changes.append(Change("remove", person_id, ["not in the gallery file" + ("" if prune else "; kept without --prune")]))
+        note = "not in the gallery file" + ("" if prune else "; kept without --prune")
+        changes.append(Change("remove", person_id, [note]))
     return changes

@@ -22,7 +22,7 @@ def eye_aspect_ratio(landmarks: np.ndarray) -> float:
     for eye in (LEFT_EYE, RIGHT_EYE):
         p = landmarks[list(eye), :2]
         width = float(np.linalg.norm(p[0] - p[3]))
-        ratios.append((np.linalg.norm(p[1] - p[5]) + np.linalg.norm(p[2] - p[4])) / (2 * width) if width > 0 else 0.0)
+        ratios.append(float((np.linalg.norm(p[1] - p[5]) + np.linalg.norm(p[2] - p[4])) / (2 * width)) if width > 0 else 0.0)
     return float(np.mean(ratios))
 
 

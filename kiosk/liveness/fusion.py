@@ -13,11 +13,11 @@ from enum import Enum
 
 import numpy as np
 
-from kiosk.recognition.faces import DetectedFace
 from kiosk.liveness.challenge import Challenge, Step
 from kiosk.liveness.eyes import BlinkDetector, BlinkRule
 from kiosk.liveness.motion import MotionConsistency, MotionRule
 from kiosk.liveness.texture import TextureLivenessModel
+from kiosk.recognition.faces import DetectedFace
 
 
 class Verdict(str, Enum):
@@ -118,7 +118,7 @@ class LivenessSession:
         texture_ok = texture is not None and texture >= self.policy.texture_threshold
         if self.sign_of_life and texture_ok:
             return LivenessState(Verdict.LIVE, texture=texture)
-        elapsed = timestamp_ms - self.started_ms
+        elapsed = timestamp_ms - (self.started_ms if self.started_ms is not None else timestamp_ms)
         if elapsed >= self.policy.timeout_ms:
             reason = (f"looks like a screen or a print (texture {texture:.2f})" if not texture_ok and texture is not None
                       else "no blink or head movement")

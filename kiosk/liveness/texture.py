@@ -8,10 +8,10 @@ averaged, as the networks' publishers do.
 import cv2
 import numpy as np
 
+from kiosk.checksums import verify_sha256
 from kiosk.errors import ModelError
 from kiosk.manifest import LivenessManifest
 from kiosk.providers import ProviderChoice, create_session
-from kiosk.checksums import verify_sha256
 
 
 def crop_box(box: tuple[float, float, float, float], scale: float, width: int, height: int) -> tuple[int, int, int, int]:

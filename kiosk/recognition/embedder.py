@@ -4,11 +4,10 @@ from typing import Literal
 
 import numpy as np
 
+from kiosk.checksums import verify_sha256
 from kiosk.errors import ModelError
 from kiosk.manifest import EmbedderManifest, InputSpec
 from kiosk.providers import ProviderChoice, active_provider, create_session
-from kiosk.checksums import verify_sha256
-
 
 Role = Literal["template", "probe"]
 
@@ -16,7 +15,8 @@ Role = Literal["template", "probe"]
 def preprocess_chips(chips: np.ndarray, spec: InputSpec) -> np.ndarray:
     """(N, S, S, 3) RGB uint8 chips -> the network's normalised float32 tensor, as the manifest says."""
     if chips.ndim != 4 or chips.shape[1:] != (spec.size, spec.size, 3) or chips.dtype != np.uint8:
-        raise ValueError(f"expected RGB uint8 chips of shape (N, {spec.size}, {spec.size}, 3), got {chips.dtype} {chips.shape}")
+        raise ValueError(f"expected RGB uint8 chips of shape (N, {spec.size}, {spec.size}, 3), "
+                         f"got {chips.dtype} {chips.shape}")
     if spec.pixel_format == "BGR":
         chips = chips[..., ::-1]
     tensor = (chips.astype(np.float32) - np.asarray(spec.mean, dtype=np.float32)) * np.float32(spec.scale)
@@ -68,5 +68,6 @@ class OnnxEmbedder:
 
     def describe(self, chips: np.ndarray) -> np.ndarray:
         """The network's raw output for one batch of chips, without mirror averaging."""
-        (descriptors,) = self.session.run([self.manifest.output_name], {self.manifest.input.name: preprocess_chips(chips, self.manifest.input)})
+        feed = {self.manifest.input.name: preprocess_chips(chips, self.manifest.input)}
+        (descriptors,) = self.session.run([self.manifest.output_name], feed)
         return descriptors.astype(np.float32, copy=False)

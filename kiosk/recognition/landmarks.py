@@ -7,11 +7,11 @@ import numpy as np
 from mediapipe.tasks.python import BaseOptions
 from mediapipe.tasks.python.vision import FaceLandmarker, FaceLandmarkerOptions, RunningMode
 
+from kiosk.checksums import verify_sha256
 from kiosk.errors import ModelError
-from kiosk.recognition.faces import DetectedFace
 from kiosk.manifest import LandmarkerManifest
 from kiosk.native_logs import native_stderr_silenced
-from kiosk.checksums import verify_sha256
+from kiosk.recognition.faces import DetectedFace
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
 """1:N matching of probes against a gallery matrix (Euclidean, exact, with BLAS)."""
 
 from collections import Counter
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,7 @@ class GalleryIndex:
     """
 
     def __init__(self, templates: np.ndarray, person_ids):
-        self._index = None  # made by the first add, with the templates' dimension
+        self._index: Any = None  # a faiss.IndexFlatL2, made by the first add with the templates' dimension
         self._ids: list[str] = []
         self._counts: Counter[str] = Counter()
         self.add(templates, person_ids)
@@ -76,11 +77,12 @@ class GalleryIndex:
     def nearest_other(self, probes: np.ndarray, exclude: str | None) -> tuple[str | None, float]:
         """`nearest`, skipping one person's own templates (the duplicate check of an enrollment):
         searching one row more than that person has guarantees someone else among the answers."""
-        others = len(self._ids) - self._counts.get(exclude, 0)
+        own = self._counts.get(exclude, 0) if exclude is not None else 0
+        others = len(self._ids) - own
         if not others or len(probes) == 0:
             return None, float("inf")
         squared, rows = self._index.search(np.ascontiguousarray(probes, dtype=np.float32),
-                                           self._counts.get(exclude, 0) + 1)
+                                           own + 1)
         best_id, best = None, float("inf")
         for probe_squared, probe_rows in zip(squared, rows):
             for value, row in zip(probe_squared, probe_rows):

@@ -6,17 +6,22 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from kiosk.errors import NoFaceError
+from kiosk.manifest import (
+    EMBEDDER_MANIFEST,
+    LANDMARKER_MANIFEST,
+    EmbedderManifest,
+    load_embedder_manifest,
+    load_landmarker_manifest,
+)
+from kiosk.providers import ProviderChoice
 from kiosk.recognition.alignment import FaceAligner
 from kiosk.recognition.embedder import OnnxEmbedder
-from kiosk.errors import NoFaceError
 from kiosk.recognition.faces import DetectedFace, largest_face
 from kiosk.recognition.landmarks import FaceLandmarkDetector
-from kiosk.manifest import (EMBEDDER_MANIFEST, LANDMARKER_MANIFEST, EmbedderManifest, load_embedder_manifest,
-                            load_landmarker_manifest)
-from kiosk.providers import ProviderChoice
 from kiosk.recognition.layout import LandmarkLayout
-from kiosk.recognition.tiling import detect_small_faces
 from kiosk.recognition.quality import QUALITY_CHIP, QUALITY_CHIP_SIZE, FaceQuality, measure_quality
+from kiosk.recognition.tiling import detect_small_faces
 
 if TYPE_CHECKING:
     from kiosk.config import KioskConfig

@@ -27,8 +27,9 @@ class AttendanceRecorder:
         if last is not None and at - last.at < self.dedup:
             return None
         if self.mode == "toggle":
-            same_day = last is not None and last.at.astimezone(self.zone).date() == at.astimezone(self.zone).date()
-            direction = "out" if same_day and last.direction == "in" else "in"
+            checked_in_today = (last is not None and last.direction == "in"
+                                and last.at.astimezone(self.zone).date() == at.astimezone(self.zone).date())
+            direction = "out" if checked_in_today else "in"
         else:
             direction = self.mode
         self.store.record_attendance(person_id, direction, door, at)

@@ -3,8 +3,15 @@
 import os
 
 from kiosk.config import DoorConfig
-from kiosk.runtime.doors import (DoorOutput, GpioOutput, LogOutput, MqttOutput, SerialRelayOutput, WebhookOutput,
-                                 hmac_secret_from_env)
+from kiosk.runtime.doors import (
+    DoorOutput,
+    GpioOutput,
+    LogOutput,
+    MqttOutput,
+    SerialRelayOutput,
+    WebhookOutput,
+    hmac_secret_from_env,
+)
 
 
 def build_outputs(door: DoorConfig) -> list[DoorOutput]:

@@ -12,8 +12,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -23,8 +23,8 @@ from kiosk.liveness.fusion import LivenessSession
 from kiosk.liveness.texture import TextureLivenessModel
 from kiosk.manifest import load_liveness_manifest
 from kiosk.protection import TemplateProtector
-from kiosk.recognition.matching import GalleryIndex
 from kiosk.recognition.faces import DetectedFace
+from kiosk.recognition.matching import GalleryIndex
 from kiosk.recognition.pipeline import AlignedFace, FacePipeline
 from kiosk.runtime.attendance import AttendanceRecorder
 from kiosk.runtime.decisions import Decider, Decision, Hint, Outcome, hint_for, threshold_for_gallery
@@ -169,11 +169,13 @@ class KioskRunner:
     def _visit(self, track: Track) -> Visit:
         visit = self.visits.get(track.track_id)
         if visit is None:
-            visit = self.visits[track.track_id] = Visit(track.track_id, track.first_seen_ms, self._liveness_session)
+            liveness = self._liveness_session if self.liveness_policy else None
+            visit = self.visits[track.track_id] = Visit(track.track_id, track.first_seen_ms, liveness)
         return visit
 
-    def _liveness_session(self) -> LivenessSession | None:
-        return LivenessSession(self.liveness_policy, self.texture) if self.liveness_policy else None
+    def _liveness_session(self) -> LivenessSession:
+        assert self.liveness_policy is not None
+        return LivenessSession(self.liveness_policy, self.texture)
 
     def _act(self, decision: Decision) -> None:
         """Audit and attendance in one transaction, then the doors (on their own thread)."""
@@ -181,7 +183,7 @@ class KioskRunner:
             self.store.log_event(f"access_{decision.outcome.value}", decision.person_id, door=decision.door,
                                  distance=round(decision.distance, 4) if decision.distance is not None else None,
                                  reason=decision.reason, faces_in_view=decision.faces_in_view)
-            if decision.outcome is Outcome.GRANTED:
+            if decision.outcome is Outcome.GRANTED and decision.person_id is not None:
                 self.attendance.record(decision.person_id, decision.door, datetime.now(timezone.utc))
         self.dispatcher.submit(decision)
 

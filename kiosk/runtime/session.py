@@ -13,6 +13,7 @@ from pathlib import Path
 
 from kiosk.config import DoorConfig, KioskConfig
 from kiosk.errors import ConfigError
+from kiosk.protection import protector_for
 from kiosk.recognition.pipeline import FacePipeline
 from kiosk.runtime.capture import CaptureThread, SourceEvent
 from kiosk.runtime.decisions import Decision
@@ -20,7 +21,7 @@ from kiosk.runtime.door_factory import build_outputs
 from kiosk.runtime.doors import DoorDispatcher
 from kiosk.runtime.kiosk import KioskRunner
 from kiosk.sources import STREAM_SCHEMES, open_source
-from kiosk.store.access import open_store, protector_for
+from kiosk.store.access import open_store
 
 
 class EventInbox:
@@ -65,7 +66,13 @@ class KioskSession:
         self.config_text = config_text
         self.inbox = EventInbox()
         self._stack = contextlib.ExitStack()
-        self.runner: KioskRunner | None = None
+        self._runner: KioskRunner | None = None
+
+    @property
+    def runner(self) -> KioskRunner:
+        if self._runner is None:
+            raise RuntimeError("the kiosk session is not open: use it in a `with` block")
+        return self._runner
 
     def __enter__(self) -> "KioskSession":
         config, stack = self.config, self._stack
@@ -76,7 +83,7 @@ class KioskSession:
             protector = protector_for(secrets, pipeline.manifest, config.models.protector, config.models.provider)
             dispatcher = DoorDispatcher(build_outputs(self.door), self.inbox.door_failed)
             stack.callback(dispatcher.close)
-            self.runner = KioskRunner(config, store, pipeline, protector, dispatcher, self.door, self.inbox)
+            self._runner = KioskRunner(config, store, pipeline, protector, dispatcher, self.door, self.inbox)
             if self.config_text is not None:
                 self.runner.audit_config(self.config_text)
         except BaseException:

@@ -153,6 +153,7 @@ class Visit:
         if liveness.verdict is not Verdict.LIVE:
             return VisitStep(hint=_prompt(liveness), restarted=restarted)
         held = self.held
+        assert held is not None, "a held visit holds its grant"
         self._decide(held.person_id)
         return VisitStep(replace(held, at_ms=frame.at_ms, visit_ms=frame.at_ms - self.started_ms), restarted=restarted)
 

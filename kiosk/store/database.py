@@ -8,13 +8,14 @@ foreign keys on. A wrong key only shows at the first read, as "file is not a dat
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, TypeAlias
 
 import sqlcipher3
 
 from kiosk.errors import SecretsError, StoreError
 from kiosk.store.schema import MIGRATIONS, SCHEMA_VERSION
 
-Connection = sqlcipher3.Connection
+Connection: TypeAlias = Any  # sqlcipher3.Connection; the package ships no type information
 DatabaseError = sqlcipher3.DatabaseError
 
 
@@ -53,7 +54,8 @@ def open_database(path: Path, key: bytes, previous_key: bytes | None = None, cre
 def _migrate(connection: Connection, path: Path) -> None:
     version = connection.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
-        raise StoreError(f"{path}: store schema version {version} is newer than this facegate ({SCHEMA_VERSION}); upgrade facegate")
+        raise StoreError(f"{path}: store schema version {version} is newer than this facegate ({SCHEMA_VERSION}); "
+                         f"upgrade facegate")
     for target in range(version, SCHEMA_VERSION):
         with transaction(connection):
             _run_script(connection, MIGRATIONS[target])

@@ -22,7 +22,6 @@ from kiosk.store.keys import KioskSecrets
 from kiosk.store.records import AttendanceRecord, Consent, Event, Person, Schedule, TemplateSet
 from kiosk.store.schema import SCHEMA_VERSION
 
-
 PSEUDONYM_PREFIX = "deleted-"
 _PERSON_COLUMNS = "id, display_name, role, enabled, valid_from, valid_until, doors, photo_digest, schedule"
 
@@ -180,7 +179,7 @@ class GalleryStore:
         if matrix.ndim != 2 or len(matrix) == 0:
             raise StoreError(f"{person_id}: expected at least one template row, got shape {matrix.shape}")
         self._db.execute("DELETE FROM templates WHERE person_id = ?", (person_id,))
-        qualities = templates.qualities or [None] * len(matrix)
+        qualities: list[float | None] = list(templates.qualities) or [None] * len(matrix)
         stamp = now_utc()
         self._db.executemany(
             """INSERT INTO templates (person_id, template, dim, model_id, protector_id, secret_version, quality,
@@ -311,7 +310,8 @@ class GalleryStore:
         if events_days is not None:
             cutoff = (datetime.combine(today, datetime.min.time(), timezone.utc) - timedelta(days=events_days)).isoformat()
             with self.transaction():
-                last = self._db.execute("SELECT hash FROM events WHERE at < ? ORDER BY id DESC LIMIT 1", (cutoff,)).fetchone()
+                last = self._db.execute("SELECT hash FROM events WHERE at < ? ORDER BY id DESC LIMIT 1",
+                                        (cutoff,)).fetchone()
                 if last:  # the chain now starts after the removed records
                     self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('audit_anchor', ?)", (last[0],))
                 removed["events"] = self._db.execute("DELETE FROM events WHERE at < ?", (cutoff,)).rowcount

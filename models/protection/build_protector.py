@@ -28,7 +28,8 @@ SEED = 20261126
 
 def export_onnx(protector: AdversarialProtector, path: Path) -> None:
     dim = protector.net[0].in_features
-    torch.onnx.export(protector, (torch.zeros(2, dim), torch.eye(dim)), str(path), input_names=["embeddings", "keyed_matrix"],
+    torch.onnx.export(protector, (torch.zeros(2, dim), torch.eye(dim)), str(path),
+                      input_names=["embeddings", "keyed_matrix"],
                       output_names=["templates"], dynamic_axes={"embeddings": {0: "N"}, "templates": {0: "N"}},
                       opset_version=17, dynamo=False)
     onnx.checker.check_model(str(path), full_check=True)

@@ -20,13 +20,13 @@ import numpy as np
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from kiosk.recognition.embedder import OnnxEmbedder
 from kiosk.evaluation.lfw import LfwPairs
 from kiosk.evaluation.metrics import roc_summary, ten_fold_accuracy
 from kiosk.manifest import embedder_manifest_names, load_embedder_manifest
-from kiosk.recognition.matching import comparable, pairwise_distances
 from kiosk.paths import cache_dir, shared_data_dir
 from kiosk.protection import AdversarialProtector
+from kiosk.recognition.embedder import OnnxEmbedder
+from kiosk.recognition.matching import comparable, pairwise_distances
 from models.protection.faces import FaceSet, load_face_sets
 from models.protection.nets import FaceDecoder
 from models.protection.torch_onnx import comparable_embeddings, load_torch_onnx_descriptor
@@ -162,11 +162,13 @@ def second_judge(judge_name: str, kiosk_name: str, enrolled_photos: list[str]) -
             templates.append(judge.embedder.embed(judge.align(rgb, face).chip[None], "template")[0])
             found.append(True)
             if index < 300:  # the chip-to-chip map from real landmarks
-                to_kiosk = np.vstack([kiosk.aligner.transform(kiosk.layout.points(face.landmarks, kiosk.aligner.point_names)), [0, 0, 1]])
+                kiosk_points = kiosk.layout.points(face.landmarks, kiosk.aligner.point_names)
+                to_kiosk = np.vstack([kiosk.aligner.transform(kiosk_points), [0, 0, 1]])
                 to_judge = judge.aligner.transform(judge.layout.points(face.landmarks, judge.aligner.point_names))
                 maps.append(to_judge @ np.linalg.inv(to_kiosk))
         embedder = judge.embedder
-    return SecondJudge(embedder, np.median(np.stack(maps), axis=0), comparable(np.stack(templates), embedder.manifest.metric),
+    return SecondJudge(embedder, np.median(np.stack(maps), axis=0),
+                       comparable(np.stack(templates), embedder.manifest.metric),
                        np.array(found))
 
 

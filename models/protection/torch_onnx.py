@@ -120,7 +120,8 @@ def _fuse_prelus(nodes: list[Node], constants: dict[str, np.ndarray]) -> list[No
             z, scaled = inputs
             keep_share = _per_channel(by_output.get(scaled, ("", [], "", {})), constants)
             relu = by_output.get(by_output[scaled][1][0]) if keep_share is not None else None
-            negate = _per_channel(by_output.get(relu[1][0], ("", [], "", {})), constants) if relu and relu[0] == "Relu" else None
+            is_relu = relu is not None and relu[0] == "Relu"
+            negate = _per_channel(by_output.get(relu[1][0], ("", [], "", {})), constants) if is_relu else None
             if negate is not None and np.all(negate == -1.0) and by_output[relu[1][0]][1][0] == z:
                 constants[f"{output}_slope"] = (1.0 - keep_share).astype(np.float32)
                 fused.append(("PRelu", [z, f"{output}_slope"], output, {}))

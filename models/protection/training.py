@@ -78,7 +78,8 @@ def train_protector(protector: AdversarialProtector, shadows: list[FaceDecoder],
             adversarial = 0.0
             for shadow in shadows:
                 recon = shadow(protected)
-                adversarial = adversarial - F.l1_loss(recon, x) - IDENTITY_WEIGHT * identity_distance(descriptor, recon, e).mean()
+                identity_error = identity_distance(descriptor, recon, e).mean()
+                adversarial = adversarial - F.l1_loss(recon, x) - IDENTITY_WEIGHT * identity_error
             adversarial = adversarial / len(shadows)
             unit = e / e.norm(dim=1, keepdim=True)  # templates live on the unit sphere, as probes do
             clean_gap = torch.cdist(unit, unit)
