@@ -182,6 +182,14 @@ class EmbedderManifest(_Strict):
         return model_dir() / self.file
 
 
+class ProtectorTensors(_Strict):
+    """The graph's tensor names: clean embeddings and the site's keyed matrix in, templates out."""
+
+    embeddings: str = "embeddings"
+    keyed_matrix: str = "keyed_matrix"
+    templates: str = "templates"
+
+
 class ProtectorManifest(_Strict):
     """The trained template protector: a small ONNX network committed with its training report."""
 
@@ -189,6 +197,7 @@ class ProtectorManifest(_Strict):
     kind: Literal["protector"]
     file: str = Field(description="relative to the project root: the artefact is part of the checkout")
     sha256: str
+    tensors: ProtectorTensors = ProtectorTensors()
     dim: int = Field(gt=0)
     embedder: str = Field(description="id of the descriptor whose embeddings it protects")
     noise_budget: float = Field(gt=0)
@@ -226,6 +235,8 @@ class LivenessInputSpec(_Strict):
     name: str
     size: int = Field(gt=0)
     pixel_format: Literal["RGB", "BGR"]
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    scale: float = Field(1.0, gt=0, description="multiplier applied after subtracting the mean")
 
 
 class LivenessManifest(_Strict):

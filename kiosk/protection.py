@@ -109,7 +109,9 @@ class AdversarialProtector:
         embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
         if embeddings.ndim != 2 or embeddings.shape[1] != self.dim:
             raise ProtectionError(f"expected embeddings of shape (N, {self.dim}), got {embeddings.shape}")
-        (templates,) = self._session.run(None, {"embeddings": embeddings, "keyed_matrix": self._keyed._matrix})
+        names = self.manifest.tensors
+        (templates,) = self._session.run([names.templates], {names.embeddings: embeddings,
+                                                             names.keyed_matrix: self._keyed._matrix})
         return templates
 
     def probe_space(self, embeddings: np.ndarray) -> np.ndarray:

@@ -49,9 +49,11 @@ class TextureLivenessModel:
         for network, _ in self.sessions:
             left, top, right, bottom = crop_box(box, network.crop_scale, width, height)
             crop = cv2.resize(rgb[top:bottom, left:right], (size, size), interpolation=cv2.INTER_LINEAR)
-            if self.manifest.input.pixel_format == "BGR":
+            spec = self.manifest.input
+            if spec.pixel_format == "BGR":
                 crop = crop[:, :, ::-1]
-            tensors.append(np.ascontiguousarray(crop.transpose(2, 0, 1)[None], dtype=np.float32))
+            normalised = (crop.astype(np.float32) - np.asarray(spec.mean, np.float32)) * np.float32(spec.scale)
+            tensors.append(np.ascontiguousarray(normalised.transpose(2, 0, 1)[None]))
         return tensors
 
     def live_probability(self, rgb: np.ndarray, box: tuple[float, float, float, float]) -> float:
