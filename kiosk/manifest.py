@@ -249,6 +249,8 @@ class LivenessManifest(_Strict):
     input: LivenessInputSpec
     output_name: str
     live_class: int = Field(ge=0)
+    texture_floor: float = Field(gt=0, lt=1, description="least operating point a site calibration may choose: "
+                                 "at or below it an attack development video that showed a sign of life passes")
 
 
 def manifest_path(name: str) -> Path:

@@ -62,3 +62,28 @@ def load_yaml_model(path: Path, model: type[Model]) -> Model:
             shown = "" if value is None or isinstance(value, (dict, list)) else f" = {value!r}"
             lines.append(f"{path}:{line or '?'}: {key_path}{shown}: {error['msg']}")
         raise ConfigError("\n".join(lines)) from None
+
+
+def with_scalar(text: str, section: str, key: str, value: str, comment: str) -> str:
+    """`text` with `section.key` set to `value` and `comment` at the end of its line; every other
+    line (and its comments) is kept as the administrator wrote it."""
+    lines = text.splitlines()
+    tree = yaml.compose(text) if text.strip() else None
+    mapping = next((node for name, node in tree.value if name.value == section), None) \
+        if isinstance(tree, yaml.MappingNode) else None
+    entry = f"{key}: {value}  # {comment}"
+    if mapping is None:
+        return "\n".join([*lines, f"{section}:", f"  {entry}"]) + "\n"
+    if not isinstance(mapping, yaml.MappingNode) or mapping.flow_style or not mapping.value:
+        raise ConfigError(f"{section} (line {mapping.start_mark.line + 1}) is not a block mapping: write it as "
+                          f"`{section}:` with one key per line below it")
+    for name, node in mapping.value:
+        if name.value == key:
+            line = name.start_mark.line
+            if node.end_mark.line != line:
+                raise ConfigError(f"{section}.{key} (line {line + 1}) spans several lines; write it on one")
+            lines[line] = " " * name.start_mark.column + entry
+            return "\n".join(lines) + "\n"
+    first_key = mapping.value[0][0]
+    lines.insert(first_key.start_mark.line, " " * first_key.start_mark.column + entry)
+    return "\n".join(lines) + "\n"

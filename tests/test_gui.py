@@ -111,8 +111,8 @@ def test_the_wizard_enrolls_from_a_video_and_from_photo_files(qtbot, window, lfw
     assert np.array_equal(np.sort(tony_templates(), axis=0), np.sort(from_wizard, axis=0))
 
 
-def test_the_screen_asks_for_a_blink_then_refuses_a_member_s_photo(qtbot, kiosk_config, lfw_dir, tmp_path):
-    """Liveness on: Colin Powell's photo is recognised, but a photo cannot blink (runs before the
+def test_the_screen_asks_for_a_head_turn_then_refuses_a_member_s_photo(qtbot, kiosk_config, lfw_dir, tmp_path):
+    """Liveness on: Colin Powell's photo is recognised, but a photo cannot turn its head (runs before the
     test that deletes him)."""
     from ui.main_window import MainWindow
 
@@ -124,7 +124,7 @@ def test_the_screen_asks_for_a_blink_then_refuses_a_member_s_photo(qtbot, kiosk_
     banner = main.kiosk.banner
     seen = []
     qtbot.waitUntil(lambda: seen.append(banner.text()) or "not a photo or a screen" in banner.text(), timeout=40_000)
-    assert any("Please blink" in text for text in seen)
+    assert any("Please turn your head" in text for text in seen)
     assert not any("Welcome" in text for text in seen)
     main.close()
 

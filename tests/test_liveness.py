@@ -8,14 +8,17 @@ import cv2
 import numpy as np
 import pytest
 
+from kiosk.config import load_config
 from kiosk.imageio import read_image
 from kiosk.liveness.challenge import Challenge, Step
 from kiosk.liveness.eyes import BlinkDetector
+from kiosk.liveness.motion import HeadMotion
 from kiosk.liveness.texture import TextureLivenessModel
 from kiosk.manifest import load_landmarker_manifest, load_liveness_manifest
 from kiosk.paths import shared_data_dir
 from kiosk.recognition.faces import largest_face
 from kiosk.recognition.landmarks import FaceLandmarkDetector
+from kiosk.recognition.layout import LandmarkLayout
 from kiosk.sources import VideoCaptureSource
 from tests.gallery_files import person_entry, write_gallery, write_kiosk_config
 from tests.still_attack import jittered_frames
@@ -47,6 +50,9 @@ def texture(models_built) -> TextureLivenessModel:
         pytest.fail(f"the MiniFASNet models are not built: {exc}", pytrace=False)
 
 
+LAYOUT = LandmarkLayout(load_landmarker_manifest())
+
+
 def faces_of(video: Path, seconds: float):
     """(landmarks, blendshapes, timestamp) of the largest face in each frame of the first seconds."""
     with FaceLandmarkDetector(load_landmarker_manifest(), video=True, max_faces=1, blendshapes=True) as detector:
@@ -70,28 +76,56 @@ def test_the_converted_minifasnet_tells_a_live_face_from_a_phone_screen(texture,
 def test_blinks_are_seen_in_a_live_video_and_never_in_a_printed_photo(liveness_dir):
     counts = {}
     for name in ("live/webcam_talking_e.mp4", "spoof/msu_client001_attack_v6.mp4"):
-        detector = BlinkDetector()
+        detector = BlinkDetector(LAYOUT)
         counts[name] = sum(detector.update(points, shapes, at) for points, shapes, at in faces_of(liveness_dir / name, 7.3))
     # webcam_talking_e is labelled with 3 blinks in its 7.3 s; the print cannot blink.
     assert 1 <= counts["live/webcam_talking_e.mp4"] <= 3 and counts["spoof/msu_client001_attack_v6.mp4"] == 0, counts
 
 
+def test_a_head_turn_is_seen_in_depth_and_a_photo_tilted_in_depth_never_turns(liveness_dir, lfw_dir):
+    head = HeadMotion(LAYOUT)
+    for points, _, at in faces_of(liveness_dir / "live/selfie_turns_a.mp4", 3):
+        head.update(points, at)
+    assert head.turned_in_depth and head.turns[0].direction == 1 and not head.turned_flat, head.turns
+    # A print swung about its vertical axis up to 60 degrees, as a hand would turn it to fake a turn.
+    photo = read_image(lfw_dir / "images/Colin_Powell/Colin_Powell_0004.jpg")
+    height, width = photo.shape[:2]
+    corners = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+    tilted = HeadMotion(LAYOUT)
+    with FaceLandmarkDetector(load_landmarker_manifest(), video=True, max_faces=1) as detector:
+        for index, degrees in enumerate(np.concatenate([np.linspace(0, 60, 20), np.linspace(60, -60, 40)])):
+            near = np.cos(np.radians(degrees))  # the far edge shrinks; the near edge keeps its height
+            squeeze = 0.25 * abs(np.sin(np.radians(degrees))) * height
+            left_edge, right_edge = (squeeze, 0) if degrees > 0 else (0, squeeze)
+            left, right = width * (1 - near) / 2, width * (1 + near) / 2
+            target = np.float32([[left, left_edge], [right, right_edge], [right, height - right_edge],
+                                 [left, height - left_edge]])
+            frame = cv2.warpPerspective(photo, cv2.getPerspectiveTransform(corners, target), (width, height))
+            face = largest_face(detector.detect(np.ascontiguousarray(frame), index * 40))
+            if face is not None:
+                tilted.update(face.landmarks, index * 40)
+    assert not tilted.turned_in_depth, tilted.turns
+
+
 def test_a_challenge_passes_only_with_the_actions_it_asks_for(liveness_dir):
     turns = Challenge([Step.TURN_LEFT, Step.TURN_RIGHT], step_ms=15_000)
-    blink_at_a_print = Challenge([Step.BLINK], step_ms=3_000)
+    head = HeadMotion(LAYOUT)
     for points, _, at in faces_of(liveness_dir / "live/selfie_turns_a.mp4", 20):
-        turns.update(points, 0, at)
-    blinks = BlinkDetector()
+        head.update(points, at)
+        turns.update([], head.turns, at)
+    blink_at_a_print = Challenge([Step.BLINK], step_ms=3_000)
+    blinks = BlinkDetector(LAYOUT)
     for points, shapes, at in faces_of(liveness_dir / "spoof/msu_client001_attack_v3.mp4", 4):
         blinks.update(points, shapes, at)
-        blink_at_a_print.update(points, len(blinks.blinks), at)
+        blink_at_a_print.update(blinks.blinks, [], at)
     assert turns.passed and turns.done == [Step.TURN_LEFT, Step.TURN_RIGHT]
     assert blink_at_a_print.failed and not blink_at_a_print.passed
 
 
 @pytest.fixture(scope="module")
 def guarded_kiosk(tmp_path_factory, lfw_dir, liveness_dir, texture):
-    """Liveness on (the default); MSU client 001 enrolled from three frames of one live video."""
+    """Liveness on (the default); MSU client 001 enrolled from three frames of one live video, the
+    person of selfie_turns_a from two frames of her first, still, second."""
     folder = tmp_path_factory.mktemp("liveness")
     config = write_kiosk_config(folder)
     assert run_cli("store", "init", "--config", str(config)).returncode == 0
@@ -102,9 +136,16 @@ def guarded_kiosk(tmp_path_factory, lfw_dir, liveness_dir, texture):
             cv2.imwrite(str(photos[-1]), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     client = {"id": "client-001", "name": "MSU client 001", "photos": [str(p) for p in photos],
               "consent": {"given_by": "MSU client 001", "date": "2026-11-01", "scope": "door access"}}
-    people = [client, person_entry(lfw_dir, "Colin_Powell", [1, 2, 3], person_id="colin-powell")]
+    selfies = []
+    for rgb, timestamp_ms in video_frames(liveness_dir / "live/selfie_turns_a.mp4"):
+        if timestamp_ms in (0, 900):
+            selfies.append(folder / f"selfie_{timestamp_ms}.png")
+            cv2.imwrite(str(selfies[-1]), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    selfie = {"id": "selfie-a", "name": "Selfie A", "photos": [str(p) for p in selfies],
+              "consent": {"given_by": "Selfie A", "date": "2026-11-01", "scope": "door access"}}
+    people = [client, selfie, person_entry(lfw_dir, "Colin_Powell", [1, 2, 3], person_id="colin-powell")]
     applied = run_cli("gallery", "apply", str(write_gallery(folder / "g.yaml", people)), "--config", str(config), "--json")
-    assert json.loads(applied.stdout)["applied"] == {"add": 2}, applied.stderr
+    assert json.loads(applied.stdout)["applied"] == {"add": 3}, applied.stderr
     return config
 
 
@@ -116,6 +157,14 @@ def test_the_kiosk_grants_the_live_person_from_another_session(guarded_kiosk, li
     decisions, _ = run_kiosk(guarded_kiosk, liveness_dir / "live/msu_client001_laptop.mp4")
     assert outcomes(decisions)[:1] == [("granted", "client-001")], decisions
     assert decisions[0]["visit_ms"] <= 3000
+
+
+def test_a_member_who_stands_still_is_asked_to_turn_and_is_granted_on_the_turn(guarded_kiosk, liveness_dir):
+    """selfie_turns_a: still, no blink, for its first 2 s, then a turn to her left."""
+    decisions, summary = run_kiosk(guarded_kiosk, liveness_dir / "live/selfie_turns_a.mp4")
+    assert outcomes(decisions)[:1] == [("granted", "selfie-a")], decisions
+    assert 2000 <= decisions[0]["visit_ms"] <= 4000, decisions[0]
+    assert summary["hints"].get("turn_head", 0) > 0, summary
 
 
 def test_a_replay_of_an_enrolled_person_is_never_granted(guarded_kiosk, liveness_dir):
@@ -132,9 +181,10 @@ def test_a_still_photo_moved_by_hand_is_never_granted(guarded_kiosk, lfw_dir, tm
     for frame in jittered_frames(photo, count=120, seed=7):
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     writer.release()
-    decisions, _ = run_kiosk(guarded_kiosk, video)
+    decisions, summary = run_kiosk(guarded_kiosk, video)
     assert "granted" not in [d["outcome"] for d in decisions]
-    assert [d["outcome"] for d in decisions][:1] == ["spoof_suspected"], decisions
+    assert outcomes(decisions)[:1] == [("spoof_suspected", "colin-powell")], decisions
+    assert summary["hints"].get("turn_head", 0) > 0, summary  # asked, and the photo could not turn
     audit = json.loads(run_cli("audit", "verify", "--config", str(guarded_kiosk), "--json").stdout)
     assert audit["ok"] is True
 
@@ -163,3 +213,25 @@ def test_a_photo_recognised_first_does_not_borrow_the_blinks_of_a_live_face_that
     decisions, _ = run_kiosk(guarded_kiosk, video)
     assert "granted" not in [d["outcome"] for d in decisions], decisions
     assert ("unknown", None) in outcomes(decisions), decisions
+
+
+def test_site_calibration_sets_the_texture_point_from_live_staff_and_never_goes_below_the_floor(
+        tmp_path, liveness_dir, texture):
+    config = write_kiosk_config(tmp_path, liveness={"texture_threshold": 0.95})
+    config.write_text("# the administrator's own note\n" + config.read_text())
+    extra = shared_data_dir() / "liveness-extra"
+    if not (extra / "labels.csv").exists():
+        pytest.fail(f"The second liveness set is missing: expected {extra}/labels.csv", pytrace=False)
+
+    def calibrate(video: Path) -> dict:
+        done = run_cli("liveness", "calibrate", "--source", str(video), "--seconds", "4", "--config", str(config), "--json")
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    laptop = calibrate(liveness_dir / "live/msu_client001_laptop.mp4")  # a laptop webcam in office light
+    assert not laptop["floored"] and 0.9 < laptop["threshold"] < 0.99 and laptop["bpcer_at_threshold"] <= 0.05, laptop
+    assert load_config(config).liveness.texture_threshold == laptop["threshold"]
+    text = config.read_text()
+    assert text.startswith("# the administrator's own note") and "by liveness calibrate on" in text
+    dim = calibrate(extra / "live/nuaa_client_0008_00_00_02_p000-199.mp4")  # a webcam whose live faces score ~0.66
+    assert dim["floored"] and load_config(config).liveness.texture_threshold == dim["floor"] == 0.8, dim

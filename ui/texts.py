@@ -11,6 +11,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "look_at_camera": "Please look at the camera",
         "hold_still": "Please hold still",
         "more_light": "Too dark or too bright here",
+        "turn_head": "Please turn your head slowly to one side",
         "blink": "Please blink",
         "turn_left": "Please turn your head to your left",
         "turn_right": "Please turn your head to your right",

@@ -16,10 +16,10 @@ def _motion(session, face, clock) -> object:
     return session.motion.update(face.landmarks, next(clock))
 
 
-def _fused(texture, face, rgb, at) -> object:
+def _fused(texture, layout, face, rgb, at) -> object:
     from kiosk.liveness.fusion import LivenessPolicy, LivenessSession
 
-    return LivenessSession(LivenessPolicy(), texture).update(face, rgb, at)
+    return LivenessSession(LivenessPolicy(), texture, layout).update(face, rgb, at)
 
 
 def liveness_timings(video: Path, provider: ProviderChoice, frames: int = 90) -> list[StageTiming]:
@@ -28,6 +28,7 @@ def liveness_timings(video: Path, provider: ProviderChoice, frames: int = 90) ->
     from kiosk.liveness.texture import TextureLivenessModel
     from kiosk.manifest import load_landmarker_manifest, load_liveness_manifest
     from kiosk.recognition.landmarks import FaceLandmarkDetector
+    from kiosk.recognition.layout import LandmarkLayout
     from kiosk.sources import VideoCaptureSource
 
     with closing(VideoCaptureSource(str(video))) as source:
@@ -42,16 +43,17 @@ def liveness_timings(video: Path, provider: ProviderChoice, frames: int = 90) ->
             faces = found
     usable = [(rgb, at, f[0]) for (rgb, at), f in zip(clip, faces) if f]
     texture = TextureLivenessModel(load_liveness_manifest(), provider, threads=1)
-    session = LivenessSession(LivenessPolicy(), texture)
+    layout = LandmarkLayout(load_landmarker_manifest())
+    session = LivenessSession(LivenessPolicy(), texture, layout)
     clock = iter(range(0, 10**9, 40))  # the cues keep history: time must move forward across passes
     timings += [
         time_calls("liveness: texture (2 nets)", "frame", [partial(texture.live_probability, rgb, face.box)
                                                            for rgb, _, face in usable], 1),
         time_calls("liveness: blink (EAR)", "frame",
                     [partial(_blink, session, face, clock) for *_, face in usable], 1),
-        time_calls("liveness: motion (homography)", "frame",
+        time_calls("liveness: motion (turn, mouth)", "frame",
                     [partial(_motion, session, face, clock) for *_, face in usable], 1),
         time_calls("liveness: all cues + fusion", "frame",
-                    [partial(_fused, texture, face, rgb, at) for rgb, at, face in usable[:30]], 1),
+                    [partial(_fused, texture, layout, face, rgb, at) for rgb, at, face in usable[:30]], 1),
     ]
     return timings

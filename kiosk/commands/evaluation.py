@@ -5,8 +5,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from kiosk.commands import add_command, command_group
 from kiosk.config import DEFAULT_CONFIG
 from kiosk.errors import FacegateError
@@ -31,9 +29,11 @@ def register(subparsers) -> None:
     identify.add_argument("--workers", type=int, default=2, help="processes that detect and embed")
     identify.add_argument("--embedder", action="append", default=None, metavar="NAME",
                           help="descriptor manifest to measure (repeat for several; default: every descriptor)")
-    liveness = add_command(group, "liveness", "liveness on ../shared/data/liveness: APCER and BPCER per attack type, "
-                           "per cue and fused, file by file", _liveness)
-    liveness.add_argument("--data", type=Path, default=None, help="liveness folder with labels.csv")
+    liveness = add_command(group, "liveness", "liveness on the shared development sets: APCER and BPCER per attack "
+                           "type, per cue and fused, per set and for all sets together, file by file", _liveness)
+    liveness.add_argument("--data", type=Path, action="append", default=None, metavar="FOLDER",
+                          help="liveness folder with labels.csv (repeat for several; default: "
+                               "../shared/data/liveness and ../shared/data/liveness-extra)")
     liveness.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
                           help="kiosk config whose liveness policy is measured")
     liveness.add_argument("--plot", type=Path, default=PROJECT_ROOT / "out" / "liveness_texture.png",
@@ -42,7 +42,8 @@ def register(subparsers) -> None:
 
 def _liveness(args: argparse.Namespace) -> tuple[dict, str]:
     from kiosk.config import load_config
-    from kiosk.evaluation.liveness import CUES, error_rates, evaluate
+    from kiosk.evaluation.liveness import evaluate, texture_floor
+    from kiosk.evaluation.liveness_report import liveness_report
     from kiosk.evaluation.plots import write_texture_traces_png
     from kiosk.liveness.texture import TextureLivenessModel
     from kiosk.manifest import load_landmarker_manifest, load_liveness_manifest
@@ -50,44 +51,21 @@ def _liveness(args: argparse.Namespace) -> tuple[dict, str]:
     config = load_config(args.config)
     policy = config.liveness.policy()
     texture = TextureLivenessModel(load_liveness_manifest(), threads=1)
-    root = args.data or shared_data_dir() / "liveness"
-    outcomes = evaluate(root, load_landmarker_manifest(), texture, policy,
-                        progress=lambda p: print(f"  {p.path}", file=sys.stderr, flush=True))
-    rates = error_rates(outcomes)
-    traces = {Path(o.presentation.path).stem: (o.presentation.attack or "live", list(o.texture_trace))
+    roots = args.data or [shared_data_dir() / "liveness", shared_data_dir() / "liveness-extra"]
+    outcomes = evaluate(roots, load_landmarker_manifest(), texture, policy,
+                        progress=lambda p: print(f"  {p.dataset}/{p.path}", file=sys.stderr, flush=True))
+    traces = {Path(o.presentation.path).stem: (o.presentation.attack or "live",
+                                               [(point.seconds, point.texture) for point in o.trace])
               for o in outcomes if o.presentation.is_video}
     figure = write_texture_traces_png(args.plot, traces, policy.texture_threshold,
                                       "texture cue (MiniFASNet) on the liveness development videos")
-    lines = [f"liveness on {root} ({len(outcomes)} presentations), texture operating point "
-             f"{policy.texture_threshold:g}, time limit {policy.timeout_ms / 1000:g} s",
-             "APCER (attacks accepted) / BPCER (live rejected), per cue:",
-             f"  {'group':<24} {'rate':<6}" + "".join(f"{cue:>10}" for cue in CUES)]
-    for group, row in rates.items():
-        rate = "BPCER" if "bona fide" in group else "APCER"
-        cells = "".join(f"{f'{row[cue][0]}/{row[cue][1]}':>10}" if cue in row else f"{'-':>10}" for cue in CUES)
-        lines.append(f"  {group:<24} {rate:<6}{cells}")
-    live_times = [o.seconds_to_live for o in outcomes if o.presentation.label == "live" and o.seconds_to_live is not None]
-    if live_times:
-        lines.append(f"time from the first face to a live verdict (bona fide videos): median "
-                     f"{float(np.median(live_times)):.2f} s, worst {max(live_times):.2f} s")
-    lines += ["file by file (accepted = judged live):",
-              f"  {'file':<44} {'label':<6}" + "".join(f"{cue:>8}" for cue in CUES)
-              + f" {'texture':>8} {'blinks':>6} {'moves':>9} {'live at':>8}  reason"]
-    for o in outcomes:
-        cells = "".join(f"{('live' if o.accepted[cue] else 'spoof') if cue in o.accepted else '-':>8}" for cue in CUES)
-        texture_text = f"{o.texture_median:.3f}" if o.texture_median is not None else "-"
-        live_at = f"{o.seconds_to_live:.2f} s" if o.seconds_to_live is not None else "-"
-        lines.append(f"  {o.presentation.path:<44} {o.presentation.label:<6}{cells} {texture_text:>8} {o.blinks:>6} "
-                     f"{f'{o.depth_moves}/{o.flat_moves}':>9} {live_at:>8}  {o.reason}")
-    data = {"rates": {g: {c: list(v) for c, v in row.items()} for g, row in rates.items()},
-            "files": [{"path": o.presentation.path, "label": o.presentation.label, "attack": o.presentation.attack,
-                       "accepted": o.accepted, "seconds_to_live": o.seconds_to_live, "texture": o.texture_median,
-                       "blinks": o.blinks, "depth_moves": o.depth_moves, "flat_moves": o.flat_moves,
-                       "reason": o.reason} for o in outcomes],
-            "texture_threshold": policy.texture_threshold, "timeout_s": policy.timeout_ms / 1000,
-            "plot": str(figure)}
-    lines.append(f"texture over time: {figure}")
-    return data, "\n".join(lines)
+    data, text = liveness_report(outcomes, policy)
+    floor = texture_floor(outcomes)
+    data |= {"texture_floor": floor, "plot": str(figure)}
+    if floor is not None:
+        text += (f"\ntexture floor: the refused attack videos reached a texture median of {floor:.3f} while showing a "
+                 f"sign of life; an operating point at or below it would accept one of them")
+    return data, text + f"\ntexture over time: {figure}"
 
 
 def _lfw(args: argparse.Namespace) -> tuple[dict, str]:

@@ -4,6 +4,7 @@ import argparse
 import json
 import sys
 import threading
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -43,9 +44,12 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
     door = choose_door(config, args.door, args.config)
     source = args.source or config.camera.source
     decisions = 0
+    hints: Counter[str] = Counter()  # what the screen asked for, in frames
 
     def show(status) -> None:
         nonlocal decisions
+        if status.hint is not None:
+            hints[status.hint.value] += 1
         if status.decision is not None:
             decisions += 1
             print(json.dumps(status.decision.to_dict(), sort_keys=True), flush=True)
@@ -65,7 +69,7 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
     summary = {"decisions": decisions, "frames": stats.frames, "dropped_frames": stats.dropped,
                "reconnects": stats.reconnects, "threshold": round(runner.threshold, 4),
                "frame_ms_median": round(float(np.median(frame_ms)), 2),
-               "frame_ms_p95": round(float(np.percentile(frame_ms, 95)), 2)}
+               "frame_ms_p95": round(float(np.percentile(frame_ms, 95)), 2), "hints": dict(hints)}
     print(json.dumps({"summary": summary}), file=sys.stderr)
     return summary, ""
 

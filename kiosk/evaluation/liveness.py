@@ -1,8 +1,10 @@
-"""Liveness on the shared development set, in ISO/IEC 30107-3 terms, cue by cue and fused.
+"""Liveness on the shared development sets, in ISO/IEC 30107-3 terms, cue by cue and fused.
 
 APCER: share of attack presentations accepted as live, per attack type. BPCER: share of bona fide
 (live) presentations rejected. A video is judged from its first face within the policy's time
-limit, as the kiosk would; a still photo has one frame, so only the texture cue can judge it.
+limit, as the kiosk would; a still photo has one frame, so only the texture cue can judge it. A
+file in which no face is ever found is a row of its own, never an abort: a live one counts as
+refused, an attack as not accepted.
 """
 
 import csv
@@ -18,16 +20,19 @@ from kiosk.liveness.texture import TextureLivenessModel
 from kiosk.manifest import LandmarkerManifest
 from kiosk.recognition.faces import largest_face
 from kiosk.recognition.landmarks import FaceLandmarkDetector
+from kiosk.recognition.layout import LandmarkLayout
 from kiosk.sources import VideoCaptureSource
 
-CUES = ("texture", "blink", "motion", "fused")
+CUES = ("texture", "blink", "mouth", "turn", "fused")
+NO_FACE = "no face found in any frame"
 
 
 @dataclass(frozen=True)
 class Presentation:
+    dataset: str  # the folder's name: results are reported per set and for the union
     path: str
-    label: str   # live | spoof
-    attack: str  # "" for live
+    label: str    # live | spoof
+    attack: str   # "" for live
     description: str
 
     @property
@@ -41,6 +46,13 @@ class Presentation:
         return f"{medium}: {self.attack or 'bona fide'}"
 
 
+@dataclass(frozen=True)
+class TracePoint:
+    seconds: float          # from the first face
+    texture: float          # median live probability over the window
+    sign_of_life: bool      # a blink, mouth movement or turn in depth seen by then
+
+
 @dataclass
 class Outcome:
     """What each cue made of one presentation; accepted = judged live."""
@@ -49,19 +61,19 @@ class Outcome:
     accepted: dict[str, bool]
     frames: int
     seconds_to_live: float | None = None
+    prompted_at: float | None = None  # seconds from the first face to the head-turn prompt
     reason: str = ""
     texture_median: float | None = None
     blinks: int = 0
-    depth_moves: int = 0
-    flat_moves: int = 0
-    texture_trace: tuple[tuple[float, float], ...] = ()  # (seconds from the first face, median live probability)
+    turns: int = 0                    # turns in depth
+    trace: tuple[TracePoint, ...] = ()
 
 
 def read_labels(root: Path) -> list[Presentation]:
     labels = root / "labels.csv"
     if not labels.exists():
-        raise FacegateError(f"{labels} is missing: the liveness set lives in ../shared/data/liveness "
-                            f"(FACEGATE_DATA points elsewhere)")
+        raise FacegateError(f"{labels} is missing: the liveness sets live in ../shared/data/liveness and "
+                            f"../shared/data/liveness-extra (FACEGATE_DATA points elsewhere)")
     with labels.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     for number, row in enumerate(rows, start=2):
@@ -69,17 +81,22 @@ def read_labels(root: Path) -> list[Presentation]:
             raise FacegateError(f"{labels}:{number}: label must be live or spoof, got {row.get('label')!r}")
         if not (root / row["path"]).exists():
             raise FacegateError(f"{labels}:{number}: {row['path']} does not exist")
-    return [Presentation(r["path"], r["label"], r["attack"], r["description"]) for r in rows]
+    return [Presentation(root.name, r["path"], r["label"], r["attack"], r["description"]) for r in rows]
+
+
+def _no_face(presentation: Presentation) -> Outcome:
+    return Outcome(presentation, dict.fromkeys(CUES if presentation.is_video else ("texture", "fused"), False), 0,
+                   reason=NO_FACE)
 
 
 def judge_video(presentation: Presentation, root: Path, landmarker: LandmarkerManifest,
                 texture: TextureLivenessModel, policy: LivenessPolicy) -> Outcome:
     """Run the fused session over the video; each cue alone is read from the same session."""
-    session = LivenessSession(policy, texture)
+    session = LivenessSession(policy, texture, LandmarkLayout(landmarker))
     first_ms = None
     frames = 0
     live_at = None
-    trace = []  # (seconds from the first face, texture median)
+    trace = []
     with closing(VideoCaptureSource(str(root / presentation.path))) as source, \
             FaceLandmarkDetector(landmarker, video=True, max_faces=1, blendshapes=True) as detector:
         for frame in source.frames():
@@ -93,24 +110,28 @@ def judge_video(presentation: Presentation, root: Path, landmarker: LandmarkerMa
             frames += 1
             if session.state.verdict is Verdict.PENDING:
                 session.update(face, rgb, timestamp_ms)
-            else:
-                session.observe(face, rgb, timestamp_ms)  # each cue alone is judged over the whole time limit
+            else:  # each cue alone is judged over the whole time limit
+                session.observe(face.landmarks, face.blendshapes, texture.live_probability(rgb, face.box), timestamp_ms)
+            seconds = (timestamp_ms - first_ms) / 1000
             if session.texture_median is not None:
-                trace.append(((timestamp_ms - first_ms) / 1000, session.texture_median))
+                trace.append(TracePoint(seconds, session.texture_median, session.sign_of_life))
             if session.state.verdict is Verdict.LIVE and live_at is None:
-                live_at = (timestamp_ms - first_ms) / 1000
+                live_at = seconds
     if frames == 0:
-        raise FacegateError(f"{presentation.path}: no face found in any frame")
+        return _no_face(presentation)
     accepted = {
-        "texture": any(value >= policy.texture_threshold for _, value in trace),
+        "texture": any(point.texture >= policy.texture_threshold for point in trace),
         "blink": bool(session.blinks.blinks),
-        "motion": not session.motion.moves_like_a_plane,
+        "mouth": session.motion.mouth_moved,
+        "turn": session.motion.turned_in_depth,
         "fused": session.state.verdict is Verdict.LIVE,
     }
-    return Outcome(presentation, accepted, frames, live_at, session.state.reason or
-                   ("no verdict before the video ended" if session.state.verdict is Verdict.PENDING else ""),
-                   session.texture_median, len(session.blinks.blinks), session.motion.depth_moves,
-                   session.motion.flat_moves, tuple(trace))
+    reason = session.state.reason or ("no verdict before the video ended" if session.state.verdict is Verdict.PENDING
+                                      else "")
+    return Outcome(presentation, accepted, frames, live_at,
+                   session.prompted_ms / 1000 if session.prompted_ms is not None else None, reason,
+                   session.texture_median, len(session.blinks.blinks),
+                   sum(turn.in_depth(policy.motion) for turn in session.motion.turns), tuple(trace))
 
 
 def judge_still(presentation: Presentation, root: Path, detector: FaceLandmarkDetector,
@@ -118,19 +139,20 @@ def judge_still(presentation: Presentation, root: Path, detector: FaceLandmarkDe
     rgb = read_image(root / presentation.path)
     face = largest_face(detector.detect(rgb))
     if face is None:
-        raise FacegateError(f"{presentation.path}: no face found")
+        return _no_face(presentation)
     probability = texture.live_probability(rgb, face.box)
     accepted = probability >= policy.texture_threshold
-    return Outcome(presentation, {"texture": accepted, "fused": accepted}, 1, None,
+    return Outcome(presentation, {"texture": accepted, "fused": accepted}, 1, None, None,
                    "" if accepted else f"texture {probability:.2f}", probability)
 
 
-def evaluate(root: Path, landmarker: LandmarkerManifest, texture: TextureLivenessModel, policy: LivenessPolicy,
+def evaluate(roots: list[Path], landmarker: LandmarkerManifest, texture: TextureLivenessModel, policy: LivenessPolicy,
              progress: Callable[[Presentation], None] | None = None) -> list[Outcome]:
+    """Every presentation of every set (labels are all checked before the first video is read)."""
+    presentations = [(root, presentation) for root in roots for presentation in read_labels(root)]
     outcomes = []
-    presentations = read_labels(root)
     with FaceLandmarkDetector(landmarker, video=False, max_faces=1) as still_detector:
-        for presentation in presentations:
+        for root, presentation in presentations:
             if progress:
                 progress(presentation)
             if presentation.is_video:
@@ -151,3 +173,13 @@ def error_rates(outcomes: list[Outcome]) -> dict[str, dict[str, tuple[int, int]]
             counts[0] += int(error)
             counts[1] += 1
     return {group: {cue: (c[0], c[1]) for cue, c in row.items()} for group, row in sorted(table.items())}
+
+
+def texture_floor(outcomes: list[Outcome]) -> float | None:
+    """The lowest texture operating point that keeps every attack video the policy refused refused:
+    just above the highest texture median any of them reached while it already showed a sign of
+    life (a replay carries its person's blinks and turns; only texture stops it). None if none did."""
+    reached = [point.texture for outcome in outcomes if outcome.presentation.label == "spoof"
+               and outcome.presentation.is_video and not outcome.accepted["fused"]
+               for point in outcome.trace if point.sign_of_life]
+    return max(reached) if reached else None

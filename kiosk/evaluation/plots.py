@@ -37,23 +37,26 @@ def write_roc_png(path: Path, curves: dict[str, tuple[np.ndarray, np.ndarray]], 
 def write_texture_traces_png(path: Path, traces: dict[str, tuple[str, list[tuple[float, float]]]], threshold: float,
                              title: str) -> Path:
     """The texture cue over time, one line per video: live ones blue, attacks orange (solid: replay,
-    dashed: print), and the operating point."""
+    dashed: print), and the operating point; the legend names the kinds (file by file is in the text)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     figure, axes = plt.subplots(figsize=(10, 4.8), dpi=120)
-    for name, (kind, points) in traces.items():
+    labelled: set[str] = set()
+    for kind, points in traces.values():
         if not points:
             continue
         seconds, values = zip(*points)
         colour = "#1f77b4" if kind == "live" else "#ff7f0e"
+        count = sum(k == kind for k, p in traces.values() if p)
         axes.plot(seconds, values, color=colour, linestyle="--" if kind == "print" else "-", linewidth=1.4,
-                  alpha=0.85, label=name)
+                  alpha=0.75, label=None if kind in labelled else f"{kind} ({count} videos)")
+        labelled.add(kind)
     axes.axhline(threshold, color="grey", linestyle=":", linewidth=1)
     axes.text(0.02, threshold, f" operating point {threshold:g}", color="grey", va="bottom")
     axes.set_ylim(-0.02, 1.02)
     axes.set_xlabel("seconds from the first face")
     axes.set_ylabel("median live probability (15 frames)")
     axes.set_title(title)
-    axes.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    axes.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     axes.grid(True, alpha=0.3)
     figure.tight_layout()
     figure.savefig(path)

@@ -1,10 +1,13 @@
 """One liveness verdict per visit from the cues: live, spoof suspected, or not yet decided.
 
-The rule: the face is live once (a) it showed a sign of life a picture cannot give (a blink
-confirmed by the eye geometry, or head movement that no plane explains; or, where the config asks
-for one, the whole active challenge) and (b) the texture network's median over the last frames is
-at or above its operating point. It is a spoof when it moves like a flat picture, fails the
-challenge, or reaches the time limit without (a) and (b).
+The face is live once (a) it showed a sign of life a picture cannot give (a blink confirmed by the
+eye geometry, a mouth that opened or closed, or a head turn in depth; or, where the config asks for
+one, the whole active challenge) and (b) the texture network's median over the last frames is at or
+above its operating point. Nothing thin ends a visit early: it is refused early only on positive
+evidence (a turn that one homography explains, as a tilted print's does; a failed challenge step),
+otherwise evidence is collected until the time limit. When no sign of life has come by itself
+within `prompt_after_ms`, the screen asks for a head turn (either way), which a print cannot make
+and a replay cannot make on cue.
 """
 
 from collections import deque
@@ -15,9 +18,10 @@ import numpy as np
 
 from kiosk.liveness.challenge import Challenge, Step
 from kiosk.liveness.eyes import BlinkDetector, BlinkRule
-from kiosk.liveness.motion import MotionConsistency, MotionRule
+from kiosk.liveness.motion import HeadMotion, MotionRule
 from kiosk.liveness.texture import TextureLivenessModel
 from kiosk.recognition.faces import DetectedFace
+from kiosk.recognition.layout import LandmarkLayout
 
 
 class Verdict(str, Enum):
@@ -29,7 +33,8 @@ class Verdict(str, Enum):
 class Prompt(str, Enum):
     """What the screen asks of the person while the verdict is pending."""
 
-    BLINK = "blink"
+    TURN_HEAD = "turn_head"    # either way: the fallback when passive cues are unsure
+    BLINK = "blink"            # the challenge's steps
     TURN_LEFT = "turn_left"
     TURN_RIGHT = "turn_right"
 
@@ -40,7 +45,7 @@ class LivenessPolicy:
     texture_window: int = 15         # frames whose median is compared with it
     texture_min_frames: int = 5
     timeout_ms: int = 6000           # no verdict by then: spoof suspected
-    prompt_after_ms: int = 1500      # ask for a blink when none came by itself
+    prompt_after_ms: int = 1500      # ask for a head turn when no sign of life came by itself
     challenge: tuple[Step, ...] = ()
     challenge_step_ms: int = 4000
     blink: BlinkRule = BlinkRule()
@@ -61,18 +66,20 @@ class LivenessSession:
 
     policy: LivenessPolicy
     texture_model: TextureLivenessModel | None
+    layout: LandmarkLayout
     started_ms: int | None = None
+    prompted_ms: int | None = None   # when the head-turn prompt first showed (from the visit's start)
     blinks: BlinkDetector = field(init=False)
-    motion: MotionConsistency = field(init=False)
+    motion: HeadMotion = field(init=False)
     challenge: Challenge | None = field(init=False)
     textures: deque = field(init=False)
     state: LivenessState = LivenessState(Verdict.PENDING)
 
     def __post_init__(self) -> None:
-        self.blinks = BlinkDetector(self.policy.blink)
-        self.motion = MotionConsistency(self.policy.motion)
-        self.challenge = (Challenge.drawn(list(self.policy.challenge), self.policy.challenge_step_ms)
-                          if self.policy.challenge else None)
+        self.blinks = BlinkDetector(self.layout, self.policy.blink)
+        self.motion = HeadMotion(self.layout, self.policy.motion)
+        self.challenge = (Challenge.drawn(list(self.policy.challenge), self.policy.challenge_step_ms,
+                                          self.policy.motion) if self.policy.challenge else None)
         self.textures = deque(maxlen=self.policy.texture_window)
 
     @property
@@ -87,47 +94,56 @@ class LivenessSession:
     def sign_of_life(self) -> bool:
         if self.challenge is not None:
             return self.challenge.passed
-        return bool(self.blinks.blinks) or self.motion.moves_like_a_head
+        return bool(self.blinks.blinks) or self.motion.mouth_moved or self.motion.turned_in_depth
 
     def update(self, face: DetectedFace, rgb: np.ndarray, timestamp_ms: int) -> LivenessState:
         """Feed one frame; once the verdict is in, it stands for the rest of the visit."""
+        texture = self.texture_model.live_probability(rgb, face.box) if self.texture_model is not None else None
+        return self.add(face.landmarks, face.blendshapes, texture, timestamp_ms)
+
+    def add(self, landmarks: np.ndarray, blendshapes: dict[str, float] | None, texture: float | None,
+            timestamp_ms: int) -> LivenessState:
+        """Feed one frame's cues (the evaluation replays recorded ones through here)."""
         if self.state.verdict is not Verdict.PENDING:
             return self.state
-        self.observe(face, rgb, timestamp_ms)
+        self.observe(landmarks, blendshapes, texture, timestamp_ms)
         self.state = self._judge(timestamp_ms)
+        if self.state.prompt is not None and self.prompted_ms is None and self.started_ms is not None:
+            self.prompted_ms = timestamp_ms - self.started_ms
         return self.state
 
-    def observe(self, face: DetectedFace, rgb: np.ndarray, timestamp_ms: int) -> None:
+    def observe(self, landmarks: np.ndarray, blendshapes: dict[str, float] | None, texture: float | None,
+                timestamp_ms: int) -> None:
         """Update every cue without judging (the evaluation follows each cue past the verdict)."""
         if self.started_ms is None:
             self.started_ms = timestamp_ms
-        if self.texture_model is not None:
-            self.textures.append(self.texture_model.live_probability(rgb, face.box))
-        self.blinks.update(face.landmarks, face.blendshapes, timestamp_ms)
-        self.motion.update(face.landmarks, timestamp_ms)
+        if texture is not None:
+            self.textures.append(texture)
+        self.blinks.update(landmarks, blendshapes, timestamp_ms)
+        self.motion.update(landmarks, timestamp_ms)
         if self.challenge is not None:
-            self.challenge.update(face.landmarks, len(self.blinks.blinks), timestamp_ms)
+            self.challenge.update(self.blinks.blinks, self.motion.turns, timestamp_ms)
 
     def _judge(self, timestamp_ms: int) -> LivenessState:
         texture = self.texture_median
-        if self.motion.moves_like_a_plane:
-            return LivenessState(Verdict.SPOOF, "the face moves like a flat picture", texture=texture)
         if self.challenge is not None and self.challenge.failed:
             return LivenessState(Verdict.SPOOF, f"challenge step {self.challenge.steps[0].value} not done in time",
                                  texture=texture)
+        if self.motion.turned_flat:
+            return LivenessState(Verdict.SPOOF, "the face turned like a flat picture", texture=texture)
         texture_ok = texture is not None and texture >= self.policy.texture_threshold
         if self.sign_of_life and texture_ok:
             return LivenessState(Verdict.LIVE, texture=texture)
         elapsed = timestamp_ms - (self.started_ms if self.started_ms is not None else timestamp_ms)
         if elapsed >= self.policy.timeout_ms:
             reason = (f"looks like a screen or a print (texture {texture:.2f})" if not texture_ok and texture is not None
-                      else "no blink or head movement")
+                      else "no blink, expression or head turn")
             return LivenessState(Verdict.SPOOF, reason, texture=texture)
         return LivenessState(Verdict.PENDING, prompt=self._prompt(elapsed), texture=texture)
 
     def _prompt(self, elapsed_ms: int) -> Prompt | None:
         if self.challenge is not None:
             return Prompt(self.challenge.current.value) if self.challenge.current else None
-        if not self.sign_of_life and elapsed_ms >= self.policy.prompt_after_ms:
-            return Prompt.BLINK
+        if elapsed_ms >= self.policy.prompt_after_ms:
+            return Prompt.TURN_HEAD
         return None

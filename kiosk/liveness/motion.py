@@ -1,10 +1,16 @@
-"""Motion cue: does the face move as a flat picture or as a head?
+"""Motion cues a picture cannot give: a head turn in depth, and a mouth that opens and closes.
 
-The landmarks of anything flat (a print held by hand, a photo on a phone moved about) map from one
-frame to the next by a single homography, whatever the hand does. A head turning, talking or
-frowning does not: the nose moves against the cheeks, the mouth against the eyes. So each frame is
-compared with one about `lag_ms` earlier: the homography that best maps the old landmarks onto the
-new ones, and what it leaves unexplained, both relative to the distance between the eyes.
+A head turn moves the nose across the line between the eyes: the turn index (the nose's offset
+from the eyes' midpoint along the eye axis, in eye distances) changes by about 0.25 per 15 degrees.
+A print held still or swaying keeps it within +-0.07 for three frames in a row (both development
+sets); a print tilted hard can push it further for a frame or two, so a turn must last (0.20,
+about 12 degrees, three frames), and it must change the face's shape:
+the landmarks of a turned head cannot be mapped onto those of the first frame by one homography
+(a plane-to-plane map), while a tilted print's always can. Small sway is never judged: it is too
+small to tell a head from a plane, which is why no verdict rests on it.
+
+The mouth cue measures the lips' inner gap against the face's height (eyes to chin), smoothed over
+a few frames: talking and smiling change it by 0.10-0.22, a print held by hand by at most 0.026.
 """
 
 from collections import deque
@@ -13,82 +19,120 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-OUTER_EYE_CORNERS = (33, 263)
+from kiosk.recognition.layout import LandmarkLayout
+
+TURN_POINTS = ("right_eye_outer", "left_eye_outer", "nose_tip")
+MOUTH_POINTS = ("upper_lip_inner", "lower_lip_inner", "chin")
 
 
 @dataclass(frozen=True)
 class MotionRule:
-    """Thresholds in units of the eye distance. The landmarker's own noise on a flat photo moved by
-    a random affine each frame leaves a residual of 1.1% (median) and 2.9% (99th percentile; 20 LFW
-    photos, 540 frame pairs): above 3% is more than noise. Live faces on the development videos
-    show such moves in 13% or more of their moving frames, flat pictures in about 1%."""
+    """Chosen on the `liveness` development videos (a live turn of 0.20-0.25 leaves 0.07-0.09
+    unexplained by a homography; landmark noise on faces held still stays under 0.03), reported on
+    `liveness-extra`."""
 
-    lag_ms: int = 200
-    min_motion: float = 0.05       # a move: landmarks shifted by 5% of the eye distance or more
-    depth_residual: float = 0.03   # a homography leaves this much unexplained: not a plane
-    planar_moves: int = 30         # this many moves (a second of movement at 30 fps) ...
-    max_depth_share: float = 0.05  # ... with at most this share of non-planar ones: a flat picture
-    head_moves: int = 5            # this many non-planar moves ...
-    min_head_share: float = 0.10   # ... and at least this share of all moves: a head
+    min_turn: float = 0.20        # a turn (about 12 degrees): the turn index moved this far from the first frame ...
+    sustain_frames: int = 3       # ... for this many frames in a row, the same way
+    depth_residual: float = 0.05  # and a homography leaves this much unexplained (eye distances): a head
+    flat_residual: float = 0.03   # it explains the turn this well: a flat picture tilted
+    mouth_range: float = 0.05     # the mouth opening changed this much (share of the face's height)
+    mouth_smoothing: int = 5      # frames whose median is one mouth reading
 
 
 @dataclass(frozen=True)
-class MotionSample:
-    motion: float    # mean landmark displacement / eye distance
-    residual: float  # mean distance left after the best homography / eye distance
+class Turn:
+    at_ms: int
+    direction: int   # +1: the nose moved to the image's right (the person's own left), -1 the other way
+    residual: float  # what the best homography leaves unexplained, in eye distances
+
+    def in_depth(self, rule: MotionRule) -> bool:
+        return self.residual >= rule.depth_residual
+
+    def flat(self, rule: MotionRule) -> bool:
+        return self.residual < rule.flat_residual
 
 
-def homography_residual(before: np.ndarray, after: np.ndarray) -> MotionSample:
-    """How far the landmarks moved, and how much of that a single plane-to-plane map cannot explain."""
-    eye_distance = float(np.linalg.norm(after[OUTER_EYE_CORNERS[0]] - after[OUTER_EYE_CORNERS[1]]))
-    if eye_distance <= 0:
-        return MotionSample(0.0, 0.0)
-    source, target = before.astype(np.float64), after.astype(np.float64)
-    motion = float(np.sqrt(np.mean(np.sum((target - source) ** 2, axis=1)))) / eye_distance
+def turn_index(layout: LandmarkLayout, landmarks: np.ndarray) -> float:
+    """The nose's offset from the eyes' midpoint along the eye axis, in eye distances; positive when
+    the nose is towards the image's right. Independent of the head's roll and of its size."""
+    right_eye, left_eye, nose = layout.points(landmarks, TURN_POINTS)
+    axis = left_eye - right_eye
+    length_squared = float(axis @ axis)
+    if length_squared <= 0:
+        return 0.0
+    return float((nose - (left_eye + right_eye) / 2) @ axis / length_squared)
+
+
+def plane_residual(before: np.ndarray, after: np.ndarray, eye_distance: float) -> float:
+    """RMS distance, in eye distances, that the best homography from `before` to `after` leaves."""
+    source, target = before[:, :2].astype(np.float64), after[:, :2].astype(np.float64)
     homography, _ = cv2.findHomography(source, target, 0)
-    if homography is None:
-        return MotionSample(motion, 0.0)
+    if homography is None or eye_distance <= 0:
+        return 0.0
     mapped = cv2.perspectiveTransform(source[None], homography)[0]
-    residual = float(np.sqrt(np.mean(np.sum((mapped - target) ** 2, axis=1)))) / eye_distance
-    return MotionSample(motion, residual)
+    return float(np.sqrt(np.mean(np.sum((mapped - target) ** 2, axis=1)))) / eye_distance
 
 
-class MotionConsistency:
-    """Counts the flat and the non-planar moves of one track's face."""
+class HeadMotion:
+    """Turns and mouth movement of one track's face, measured from the visit's first frame."""
 
-    def __init__(self, rule: MotionRule = MotionRule()):
+    def __init__(self, layout: LandmarkLayout, rule: MotionRule = MotionRule()):
+        layout.require(points=TURN_POINTS + MOUTH_POINTS)
+        self.layout = layout
         self.rule = rule
-        self._history: deque[tuple[int, np.ndarray]] = deque()
-        self.flat_moves = 0   # moves a single homography explains
-        self.depth_moves = 0  # moves it does not
-        self.last: MotionSample | None = None
+        self.turns: list[Turn] = []
+        self._neutral: tuple[np.ndarray, float] | None = None  # first landmarks and their turn index
+        self._run = 0            # frames in a row turned the same way, past min_turn
+        self._direction = 0
+        self._armed = True       # back near the neutral pose since the last turn
+        self._mouth: deque[float] = deque(maxlen=rule.mouth_smoothing)
+        self._mouth_low = np.inf
+        self._mouth_high = -np.inf
 
-    def update(self, landmarks: np.ndarray, timestamp_ms: int) -> MotionSample | None:
-        points = landmarks[:, :2]
-        self._history.append((timestamp_ms, points))
-        reference = None
-        while self._history and timestamp_ms - self._history[0][0] >= self.rule.lag_ms:
-            reference = self._history.popleft()
-        if reference is None:
+    def update(self, landmarks: np.ndarray, timestamp_ms: int) -> Turn | None:
+        """Feed one frame; returns the turn it completes, if any."""
+        self._update_mouth(landmarks)
+        turn = turn_index(self.layout, landmarks)
+        if self._neutral is None:
+            self._neutral = (landmarks, turn)
             return None
-        self._history.appendleft(reference)  # keep the newest frame old enough to compare with
-        sample = homography_residual(reference[1], points)
-        if sample.residual >= self.rule.depth_residual:
-            self.depth_moves += 1
-        elif sample.motion >= self.rule.min_motion:
-            self.flat_moves += 1
-        self.last = sample
-        return sample
+        change = turn - self._neutral[1]
+        if abs(change) < self.rule.min_turn / 2:
+            self._armed, self._run = True, 0
+            return None
+        direction = 1 if change > 0 else -1
+        if abs(change) < self.rule.min_turn or not self._armed:
+            self._run = 0
+            return None
+        self._run = self._run + 1 if direction == self._direction else 1
+        self._direction = direction
+        if self._run < self.rule.sustain_frames:
+            return None
+        right_eye, left_eye = self.layout.points(landmarks, TURN_POINTS[:2])
+        residual = plane_residual(self._neutral[0], landmarks, float(np.linalg.norm(left_eye - right_eye)))
+        self.turns.append(Turn(timestamp_ms, direction, residual))
+        self._armed, self._run = False, 0
+        return self.turns[-1]
+
+    def _update_mouth(self, landmarks: np.ndarray) -> None:
+        upper, lower, chin = self.layout.points(landmarks, MOUTH_POINTS)
+        right_eye, left_eye = self.layout.points(landmarks, TURN_POINTS[:2])
+        height = float(np.linalg.norm(chin - (left_eye + right_eye) / 2))
+        if height <= 0:
+            return
+        self._mouth.append(float(np.linalg.norm(upper - lower)) / height)
+        if len(self._mouth) == self._mouth.maxlen:
+            reading = float(np.median(self._mouth))
+            self._mouth_low, self._mouth_high = min(self._mouth_low, reading), max(self._mouth_high, reading)
 
     @property
-    def _depth_share(self) -> float:
-        return self.depth_moves / max(1, self.depth_moves + self.flat_moves)
+    def turned_in_depth(self) -> bool:
+        return any(turn.in_depth(self.rule) for turn in self.turns)
 
     @property
-    def moves_like_a_plane(self) -> bool:
-        return (self.depth_moves + self.flat_moves >= self.rule.planar_moves
-                and self._depth_share <= self.rule.max_depth_share)
+    def turned_flat(self) -> bool:
+        return any(turn.flat(self.rule) for turn in self.turns)
 
     @property
-    def moves_like_a_head(self) -> bool:
-        return self.depth_moves >= self.rule.head_moves and self._depth_share >= self.rule.min_head_share
+    def mouth_moved(self) -> bool:
+        return self._mouth_high - self._mouth_low >= self.rule.mouth_range

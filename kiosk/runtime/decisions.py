@@ -30,7 +30,8 @@ class Hint(str, Enum):
     LOOK_AT_CAMERA = "look_at_camera"
     HOLD_STILL = "hold_still"
     MORE_LIGHT = "more_light"
-    BLINK = "blink"            # the liveness check asks for it
+    TURN_HEAD = "turn_head"    # the liveness check asks for it (either way) ...
+    BLINK = "blink"            # ... or for a step of its configured challenge
     TURN_LEFT = "turn_left"
     TURN_RIGHT = "turn_right"
 

@@ -89,6 +89,8 @@ class KioskRunner:
         self.liveness_policy = liveness.policy() if liveness.enabled else None
         self.texture = (TextureLivenessModel(load_liveness_manifest(), config.models.provider, threads=1)
                         if liveness.enabled and liveness.texture else None)
+        if self.liveness_policy is not None:
+            self._liveness_session()  # fails now, not on the first face, if the landmarker lacks a point the cues use
         self.decider = Decider(self.door.name, int(config.recognition.cooldown_s * 1000), {})
         self.reload_gallery()
 
@@ -175,7 +177,7 @@ class KioskRunner:
 
     def _liveness_session(self) -> LivenessSession:
         assert self.liveness_policy is not None
-        return LivenessSession(self.liveness_policy, self.texture)
+        return LivenessSession(self.liveness_policy, self.texture, self.pipeline.layout)
 
     def _act(self, decision: Decision) -> None:
         """Audit and attendance in one transaction, then the doors (on their own thread)."""

@@ -1,0 +1,66 @@
+"""The text and JSON of `eval liveness`: per set and for all sets together, then file by file."""
+
+import numpy as np
+
+from kiosk.evaluation.liveness import CUES, Outcome, error_rates
+from kiosk.liveness.fusion import LivenessPolicy
+
+
+def _summary(outcomes: list[Outcome]) -> dict:
+    live = [o for o in outcomes if o.presentation.label == "live" and o.presentation.is_video]
+    times = [o.seconds_to_live for o in live if o.seconds_to_live is not None]
+    prompted = [o for o in outcomes if o.presentation.is_video and o.prompted_at is not None]
+    return {
+        "presentations": len(outcomes),
+        "rates": {group: {cue: list(counts) for cue, counts in row.items()} for group, row in error_rates(outcomes).items()},
+        "seconds_to_live": {"median": float(np.median(times)), "worst": max(times)} if times else None,
+        "live_videos_prompted": [sum(o.prompted_at is not None for o in live), len(live)],
+        "live_videos_granted_after_prompt": sum(o.prompted_at is not None and o.accepted["fused"] for o in live),
+        "videos_prompted": [len(prompted), sum(o.presentation.is_video for o in outcomes)],
+    }
+
+
+def _summary_lines(name: str, summary: dict) -> list[str]:
+    lines = [f"{name} ({summary['presentations']} presentations): APCER (attacks accepted) / BPCER (live refused)",
+             f"  {'group':<24} {'rate':<6}" + "".join(f"{cue:>9}" for cue in CUES)]
+    for group, row in summary["rates"].items():
+        rate = "BPCER" if "bona fide" in group else "APCER"
+        cells = "".join(f"{f'{row[cue][0]}/{row[cue][1]}':>9}" if cue in row else f"{'-':>9}" for cue in CUES)
+        lines.append(f"  {group:<24} {rate:<6}{cells}")
+    times = summary["seconds_to_live"]
+    if times:
+        lines.append(f"  time from the first face to a live verdict (live videos): median {times['median']:.2f} s, "
+                     f"worst {times['worst']:.2f} s")
+    asked, live = summary["live_videos_prompted"]
+    lines.append(f"  live videos asked to turn: {asked}/{live} ({summary['live_videos_granted_after_prompt']} of them "
+                 f"then judged live); all videos asked: {summary['videos_prompted'][0]}/{summary['videos_prompted'][1]}")
+    return lines
+
+
+def liveness_report(outcomes: list[Outcome], policy: LivenessPolicy) -> tuple[dict, str]:
+    sets = list(dict.fromkeys(o.presentation.dataset for o in outcomes))
+    summaries = {name: _summary([o for o in outcomes if o.presentation.dataset == name]) for name in sets}
+    if len(sets) > 1:
+        summaries["all sets"] = _summary(outcomes)
+    lines = [f"liveness: texture operating point {policy.texture_threshold:g}, head-turn prompt after "
+             f"{policy.prompt_after_ms / 1000:g} s, time limit {policy.timeout_ms / 1000:g} s"]
+    for name, summary in summaries.items():
+        lines += _summary_lines(name, summary)
+    lines += ["file by file (accepted = judged live):",
+              f"  {'file':<58} {'label':<6}" + "".join(f"{cue:>8}" for cue in CUES)
+              + f" {'texture':>8} {'blinks':>6} {'turns':>5} {'asked':>7} {'live at':>8}  reason"]
+    for o in outcomes:
+        cells = "".join(f"{('live' if o.accepted[cue] else 'spoof') if cue in o.accepted else '-':>8}" for cue in CUES)
+        texture_text = f"{o.texture_median:.3f}" if o.texture_median is not None else "-"
+        asked = f"{o.prompted_at:.2f} s" if o.prompted_at is not None else "-"
+        live_at = f"{o.seconds_to_live:.2f} s" if o.seconds_to_live is not None else "-"
+        lines.append(f"  {o.presentation.dataset + '/' + o.presentation.path:<58} {o.presentation.label:<6}{cells} "
+                     f"{texture_text:>8} {o.blinks:>6} {o.turns:>5} {asked:>7} {live_at:>8}  {o.reason}")
+    data = {"sets": summaries,
+            "files": [{"set": o.presentation.dataset, "path": o.presentation.path, "label": o.presentation.label,
+                       "attack": o.presentation.attack, "accepted": o.accepted, "frames": o.frames,
+                       "seconds_to_live": o.seconds_to_live, "prompted_at": o.prompted_at, "texture": o.texture_median,
+                       "blinks": o.blinks, "turns": o.turns, "reason": o.reason} for o in outcomes],
+            "texture_threshold": policy.texture_threshold, "timeout_s": policy.timeout_ms / 1000,
+            "prompt_after_s": policy.prompt_after_ms / 1000}
+    return data, "\n".join(lines)
