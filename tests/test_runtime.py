@@ -10,6 +10,7 @@ from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import cv2
+import numpy as np
 import pytest
 
 from kiosk.bench.frames import door_frame
@@ -76,11 +77,13 @@ def test_a_video_of_visits_gives_one_decision_per_visit(kiosk_with_gallery, lfw_
 
 
 class MjpegCamera:
-    """A network camera on loopback (MJPEG over HTTP) that can be unplugged and plugged back."""
+    """A network camera on loopback (MJPEG over HTTP, 15 fps, in real time) that can be unplugged and
+    plugged back; it shows each (JPEG, seconds) of its scene in turn, round and round."""
 
-    def __init__(self, jpeg: bytes, port: int):
+    def __init__(self, scene: list[tuple[bytes, float]], port: int):
         self.port, self.serving = port, False
         camera = self
+        frames = [jpeg for jpeg, seconds in scene for _ in range(max(1, round(seconds * 15)))]
 
         class Stream(BaseHTTPRequestHandler):
             def do_GET(self):
@@ -88,7 +91,10 @@ class MjpegCamera:
                 self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
                 self.end_headers()
                 try:
+                    index = 0
                     while camera.serving:
+                        jpeg = frames[index % len(frames)]
+                        index += 1
                         self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
                                          % len(jpeg) + jpeg + b"\r\n")
                         time.sleep(1 / 15)
@@ -117,7 +123,7 @@ def test_a_camera_that_dies_and_comes_back_is_reconnected_and_audited(kiosk_with
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    camera = MjpegCamera(cv2.imencode(".jpg", frame)[1].tobytes(), port)
+    camera = MjpegCamera([(cv2.imencode(".jpg", frame)[1].tobytes(), 1.0)], port)
     camera.plug()
 
     def outage() -> None:
@@ -142,3 +148,55 @@ def test_a_camera_that_dies_and_comes_back_is_reconnected_and_audited(kiosk_with
         kinds = [e.kind for e in reversed(store.events(limit=50, kinds=("source_lost", "source_recovered")))]
         assert store.audit_break() is None
     assert "source_lost" in kinds and kinds.index("source_recovered") > kinds.index("source_lost")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_person_deleted_while_the_kiosk_runs_is_refused_within_two_seconds(tmp_path, lfw_dir, models_built):
+    """`gallery remove` from another process while `run` watches a camera where Colin Powell keeps
+    coming back: from 2 s after the delete he is a stranger, and his id is never written again."""
+    config = write_kiosk_config(tmp_path, liveness={"enabled": False}, recognition={"cooldown_s": 0})
+    assert run_cli("store", "init", "--config", str(config)).returncode == 0
+    people = [person_entry(lfw_dir, name, numbers, person_id=pid) for pid, (name, numbers, _) in ENROLLED.items()]
+    gallery = write_gallery(tmp_path / "g.yaml", people)
+    assert run_cli("gallery", "apply", str(gallery), "--config", str(config)).returncode == 0
+    visit = cv2.cvtColor(door_frame(read_image(photo(lfw_dir, "Colin_Powell", 4))), cv2.COLOR_RGB2BGR)
+    doorway = np.full_like(visit, 96)
+    port = free_port()
+    camera = MjpegCamera([(cv2.imencode(".jpg", visit)[1].tobytes(), 1.2),
+                          (cv2.imencode(".jpg", doorway)[1].tobytes(), 1.2)], port)
+    camera.plug()
+    kiosk = subprocess.Popen([sys.executable, "main.py", "run", "--source", f"http://127.0.0.1:{port}/cam.mjpg",
+                              "--max-seconds", "20", "--config", str(config)],
+                             cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    arrivals: list[tuple[float, dict]] = []  # when each decision reached us, and the decision
+
+    def read_decisions() -> None:
+        for line in kiosk.stdout:
+            arrivals.append((time.monotonic(), json.loads(line)))
+
+    reader = threading.Thread(target=read_decisions, daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not any(d["outcome"] == "granted" for _, d in arrivals):
+            assert time.monotonic() < deadline and kiosk.poll() is None, kiosk.stderr.read() if kiosk.poll() else arrivals
+            time.sleep(0.1)
+        removed = run_cli("gallery", "remove", "colin-powell", "--yes", "--config", str(config))
+        assert removed.returncode == 0, removed.stderr
+        deleted_at = time.monotonic()
+        assert kiosk.wait(timeout=90) == 0, kiosk.stderr.read()
+        reader.join(timeout=5)
+    finally:
+        kiosk.kill()
+        camera.unplug()
+    later = [d for at, d in arrivals if at > deleted_at + 2]
+    assert len(later) >= 3 and all(d["outcome"] == "unknown" and d["person_id"] is None for d in later), arrivals
+    store, _ = open_store(load_config(config).store.resolved_path, load_config(config).store.keys)
+    with store:
+        assert "colin-powell" not in {event.person_ref for event in store.events(limit=1000)}
+        assert store.audit_break() is None

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+GALLERY_POLL_S = 0.5  # how often a running kiosk looks for gallery changes made by other processes
+
 
 @dataclass(frozen=True)
 class Perception:
@@ -96,7 +98,11 @@ class KioskRunner:
 
     def reload_gallery(self) -> None:
         """Read people and templates (disabled people too: they are recognised, then denied); the
-        thresholds follow the gallery's size. Cooldowns survive a reload."""
+        thresholds follow the gallery's size. Visits start over (a visit may hold a grant for someone
+        who is gone); cooldowns survive."""
+        self._gallery_revision = self.store.gallery_revision()
+        self._revision_checked = time.monotonic()
+        self.visits.clear()
         model_id = self.pipeline.manifest.id
         self.store.require_templates_of(model_id, self.protector.protector_id)
         matrix = self.store.gallery_matrix(model_id, enabled_only=False)
@@ -113,6 +119,19 @@ class KioskRunner:
         self.gallery = Gallery(GalleryIndex(matrix.templates, matrix.person_ids), policy, self.decider)
         log.info("gallery: %d people, %d templates, threshold %.4f single, %.4f fused", len(people),
                  len(self.gallery.index), threshold, policy.fused_threshold)
+
+    def reload_if_changed(self) -> bool:
+        """Reload when the store's gallery revision moved (another process enrolled, disabled or
+        deleted someone); checked at most every GALLERY_POLL_S, so a change is acted on within it."""
+        now = time.monotonic()
+        if now - self._revision_checked < GALLERY_POLL_S:
+            return False
+        self._revision_checked = now
+        if self.store.gallery_revision() == self._gallery_revision:
+            return False
+        log.info("the gallery changed in the store: reloading")
+        self.reload_gallery()
+        return True
 
     @property
     def threshold(self) -> float:
@@ -148,6 +167,7 @@ class KioskRunner:
         """The acting (largest) face is aligned and its visit takes the frame; decisions are acted
         on here, on the store's thread."""
         self._drain_source_events()
+        self.reload_if_changed()
         frame, tracks = seen.frame, seen.tracks
         for track_id in set(self.visits) - seen.live_tracks:
             del self.visits[track_id]

@@ -188,6 +188,12 @@ class GalleryStore:
               templates.secret_version, quality, stamp) for row, quality in zip(matrix, qualities)],
         )
 
+    def gallery_revision(self) -> int:
+        """Raised by triggers on every change to people or templates, by any connection: a cheap
+        read that tells a running kiosk its gallery is stale."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'gallery_revision'").fetchone()
+        return int(row[0]) if row else 0
+
     def gallery_matrix(self, model_id: str, enabled_only: bool = True) -> GalleryMatrix:
         """Templates for one descriptor as a matrix (the matcher's input), of enabled people by default."""
         rows = self._db.execute(
