@@ -10,7 +10,7 @@ import sys
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from kiosk.commands import bench, config_check, evaluation, gallery, liveness, recognition, runtime, store  # noqa: E402
+from kiosk.commands import bench, config_check, demo, evaluation, gallery, liveness, recognition, runtime, store  # noqa: E402
 from kiosk.errors import FacegateError  # noqa: E402
 
 log = logging.getLogger("facegate")
@@ -20,7 +20,7 @@ def build_parser(extra_modules: tuple = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python main.py", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the engine does (providers, models)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (recognition, evaluation, bench, config_check, store, gallery, runtime, liveness, *extra_modules):
+    for module in (demo, recognition, evaluation, bench, config_check, store, gallery, runtime, liveness, *extra_modules):
         module.register(commands)
     return parser
 

@@ -20,6 +20,11 @@ def model_dir() -> Path:
     return cache_dir() / "models"
 
 
+def samples_dir() -> Path:
+    """Sample face photos from a pinned package (MIT), extracted by `models build` for `demo`."""
+    return cache_dir() / "samples"
+
+
 def download_dir() -> Path:
     """Registry packages as downloaded, kept so that a rebuild needs no network."""
     return cache_dir() / "downloads"

@@ -25,7 +25,7 @@ from kiosk.manifest import (
     load_liveness_manifest,
     manifest_path,
 )
-from kiosk.paths import model_dir
+from kiosk.paths import model_dir, samples_dir
 from models.dlib_resnet_onnx import build_dlib_resnet
 from models.manifest_edit import replace_list_item_field, replace_top_level
 from models.minifasnet_onnx import build_minifasnet, load_state_dict
@@ -166,9 +166,24 @@ def build_liveness(manifest: LivenessManifest, update_pin: bool = False) -> dict
     return built
 
 
+SAMPLE_PREFIX = "face_recognition-1.3.0/tests/test_images/"
+SAMPLE_PHOTOS = ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg")
+
+
+def extract_samples(packages: dict[str, Package]) -> Path:
+    """The sample photos `demo` enrolls and shows to its kiosk, out of the SHA-pinned package."""
+    archive = fetch(packages["face-recognition-samples"])
+    target = samples_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    for name in SAMPLE_PHOTOS:
+        _write_atomically(target / name, read_member(archive, SAMPLE_PREFIX + name))
+    return target
+
+
 def build_all(update_pin: bool = False) -> dict[str, str]:
-    """Build every model; return model id -> built file's SHA-256."""
+    """Build every model (and extract the demo's sample photos); return model id -> built file's SHA-256."""
     packages = load_packages()
+    log.info("sample photos ready at %s", extract_samples(packages))
     landmarker = load_landmarker_manifest()
     build_landmarker(landmarker, packages)
     log.info("%s ready at %s", landmarker.id, landmarker.path)

@@ -73,3 +73,12 @@ def test_embed_json_has_the_manifest_dimension(models_built, lfw_dir):
     data = json.loads(run_cli("embed", str(lfw_photo(lfw_dir, "Serena_Williams", 1)), "--provider", "cpu",
                               "--json").stdout)
     assert len(data["embedding"]) == 128 and data["provider"] == "CPUExecutionProvider"
+
+
+def test_the_demo_shows_a_member_granted_a_stranger_unknown_and_a_held_photo_refused(models_built):
+    done = run_cli("demo", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert [d["outcome"] for d in result["visits"]] == ["granted", "unknown"], result["visits"]
+    assert [d["outcome"] for d in result["attack"]] == ["spoof_suspected"], result["attack"]
+    assert not Path(result["folder"]).exists()  # it cleans up after itself

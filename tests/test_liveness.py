@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from kiosk.bench.frames import jittered_frames
 from kiosk.config import load_config
 from kiosk.imageio import read_image
 from kiosk.liveness.challenge import Challenge, Step
@@ -21,7 +22,6 @@ from kiosk.recognition.landmarks import FaceLandmarkDetector
 from kiosk.recognition.layout import LandmarkLayout
 from kiosk.sources import VideoCaptureSource
 from tests.gallery_files import person_entry, write_gallery, write_kiosk_config
-from tests.still_attack import jittered_frames
 from tests.test_cli import run_cli
 from tests.test_runtime import run_kiosk
 
