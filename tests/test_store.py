@@ -175,6 +175,34 @@ def test_the_audit_chain_detects_edited_and_removed_records_and_survives_privacy
         assert store.audit_break().startswith(f"event {ids[-1]} ") and "removed or inserted" in store.audit_break()
 
 
+def test_the_audit_head_detects_a_truncated_log_and_a_head_rewritten_without_the_key(tmp_path, keys_config,
+                                                                                       real_templates):
+    """Someone with the database key but not the key file's template secret removes the last event,
+    then tries to make the head agree."""
+    with GalleryStore.open(tmp_path / "g.db", load_secrets(keys_config), create=True) as store:
+        enroll(store, "e1002", "Joe Biden", real_templates["biden"])
+        with store.transaction():
+            for door in ("main", "side", "vault"):
+                store.log_event("access_granted", "e1002", door=door)
+        assert store.audit_break() is None
+        raw = store._db
+        last_two = raw.execute("SELECT id, at, kind FROM events ORDER BY id DESC LIMIT 2").fetchall()
+        raw.execute("DELETE FROM events WHERE id = ?", (last_two[0][0],))
+        broken = store.audit_break()
+        assert broken == (f"the log ends after event {last_two[1][0]} ({last_two[1][1]}, {last_two[1][2]}), but its "
+                          f"head vouches for {last_two[0][0]} events: the last 1 removed"), broken
+        head = json.loads(store.get_meta("audit_head"))
+        head["events"] -= 1
+        head["last_hash"] = raw.execute("SELECT hash FROM events ORDER BY id DESC LIMIT 1").fetchone()[0]
+        raw.execute("UPDATE meta SET value = ? WHERE key = 'audit_head'", (json.dumps(head),))
+        assert store.audit_break() == "the audit head was written without the key (its MAC does not match)"
+        raw.execute("DELETE FROM meta WHERE key = 'audit_head'")
+        assert store.audit_break() == "the audit head is missing"
+        raw.execute("INSERT INTO meta (key, value) VALUES ('audit_head', '')")  # reset to "not yet signed"
+    with GalleryStore.open(tmp_path / "g.db", load_secrets(keys_config)) as store:  # re-signed, and it says so
+        assert store.audit_break() is None and store.events(limit=1)[0].kind == "audit_head_started"
+
+
 def test_attendance_days_follow_the_site_time_zone(tmp_path):
     """The store keeps UTC; a check-in at 23:30 UTC is the next morning in Tokyo, and a toggle door
     alternates within the site's day, not UTC's."""

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from kiosk.errors import SecretsError, StoreError
-from kiosk.store.audit_chain import GENESIS, event_hash, first_broken_link
+from kiosk.store.audit_chain import GENESIS, AuditHead, audit_key, event_hash, first_broken_link, head_mismatch
 from kiosk.store.database import Connection, DatabaseError, open_database, transaction
 from kiosk.store.keys import KioskSecrets
 from kiosk.store.records import AttendanceRecord, Consent, Event, Person, Schedule, TemplateSet
@@ -62,6 +62,7 @@ class GalleryStore:
         self._db = connection
         self.path = path
         self._pseudonym_key = hashlib.sha256(b"facegate pseudonyms|" + secrets.template_secret).digest()
+        self._audit_key = audit_key(secrets.template_secret)
 
     @classmethod
     def open(cls, path: Path, secrets: KioskSecrets, create: bool = False) -> "GalleryStore":
@@ -71,6 +72,7 @@ class GalleryStore:
             raise StoreError(f"{path}: cannot be opened as a store ({exc})") from None
         store = cls(connection, path, secrets)
         store._check_template_secret(secrets)
+        store._start_audit_head()
         return store
 
     def renew_templates(self, renew, secrets: KioskSecrets) -> int:
@@ -86,6 +88,8 @@ class GalleryStore:
                                       for vector, row in zip(new, rows)])
             self.set_meta("template_secret_check", _secret_check(secrets))
             self.log_event("template_secret_rotated", None, version=secrets.template_secret_version, templates=len(rows))
+            self._audit_key = audit_key(secrets.template_secret)  # the head is vouched for by the new secret
+            self._write_head(self._current_head())
         return len(rows)
 
     def _check_template_secret(self, secrets: KioskSecrets) -> None:
@@ -232,9 +236,35 @@ class GalleryStore:
         text = json.dumps(detail, sort_keys=True, default=str)
         row = self._db.execute("SELECT hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
         prev_hash = row[0] if row else self._chain_anchor()
+        digest = event_hash(prev_hash, at, kind, subject, text)
         self._db.execute(
             "INSERT INTO events (at, kind, person_ref, subject, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (at, kind, person_ref, subject, text, prev_hash, event_hash(prev_hash, at, kind, subject, text)))
+            (at, kind, person_ref, subject, text, prev_hash, digest))
+        head = self._signed_head()
+        count = head.events + 1 if head is not None else self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+        self._write_head(AuditHead(count, digest, self._chain_anchor()))
+
+    def _signed_head(self) -> AuditHead | None:
+        text = self.get_meta("audit_head")
+        return AuditHead.read(text, self._audit_key) if text else None
+
+    def _current_head(self) -> AuditHead:
+        """The head that vouches for the log as it is now."""
+        count = self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+        row = self._db.execute("SELECT hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
+        anchor = self._chain_anchor()
+        return AuditHead(count, row[0] if row else anchor, anchor)
+
+    def _write_head(self, head: AuditHead) -> None:
+        self.set_meta("audit_head", head.signed(self._audit_key))
+
+    def _start_audit_head(self) -> None:
+        """A store that predates the head (or whose head was reset to empty) gets one now, and the
+        chain records that it did, so a reset cannot pass unseen."""
+        if self.get_meta("audit_head") == "":
+            with self.transaction():
+                self._write_head(self._current_head())
+                self.log_event("audit_head_started")
 
     def _chain_anchor(self) -> str:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'audit_anchor'").fetchone()
@@ -251,9 +281,21 @@ class GalleryStore:
         return [Event(datetime.fromisoformat(r[0]), r[1], r[2], json.loads(r[3])) for r in rows]
 
     def audit_break(self) -> str | None:
-        """The first broken link of the audit chain, or None if every record is as written."""
+        """The first broken link of the audit chain, or where its end disagrees with the signed head;
+        None if every record is as written and none is missing."""
         rows = self._db.execute("SELECT id, at, kind, subject, detail, prev_hash, hash FROM events ORDER BY id")
-        return first_broken_link(rows, self._chain_anchor())
+        anchor = self._chain_anchor()
+        broken = first_broken_link(rows, anchor)
+        if broken:
+            return broken
+        text = self.get_meta("audit_head")
+        head = AuditHead.read(text, self._audit_key) if text else None
+        if head is None:
+            return ("the audit head is missing" if text is None else
+                    "the audit head was written without the key (its MAC does not match)")
+        count = self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+        last = self._db.execute("SELECT id, at, kind, hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
+        return head_mismatch(head, count, tuple(last) if last else None, anchor)
 
     def record_attendance(self, person_id: str, direction: str, door: str, at: datetime) -> None:
         self._db.execute("INSERT INTO attendance (person_ref, at, direction, door) VALUES (?, ?, ?, ?)",
@@ -322,6 +364,7 @@ class GalleryStore:
                     self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('audit_anchor', ?)", (last[0],))
                 removed["events"] = self._db.execute("DELETE FROM events WHERE at < ?", (cutoff,)).rowcount
                 self._db.execute("DELETE FROM attendance WHERE at < ?", (cutoff,))
+                self._write_head(self._current_head())
         if expired_people_grace_days is not None:
             limit = (today - timedelta(days=expired_people_grace_days)).isoformat()
             expired = [r[0] for r in self._db.execute("SELECT id FROM people WHERE valid_until < ?", (limit,))]

@@ -84,7 +84,13 @@ CREATE TRIGGER templates_delete_bumps_revision AFTER DELETE ON templates BEGIN
 END;
 """
 
+# The audit log's signed head (see audit_chain.py): empty until the store, opened with its secrets,
+# signs the log as it is (and logs that it did).
+AUDIT_HEAD = """
+INSERT OR IGNORE INTO meta (key, value) VALUES ('audit_head', '');
+"""
+
 # Each entry takes a file from version i to i + 1; the first creates the schema.
-MIGRATIONS: list[str] = [SCHEMA, GALLERY_REVISION]
+MIGRATIONS: list[str] = [SCHEMA, GALLERY_REVISION, AUDIT_HEAD]
 
 SCHEMA_VERSION = len(MIGRATIONS)
