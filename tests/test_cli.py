@@ -14,8 +14,9 @@ from kiosk.paths import PROJECT_ROOT
 from tests.conftest import lfw_photo
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    env = os.environ | {"PYTHONPATH": str(PROJECT_ROOT)}
+def run_cli(*args: str, fault: str | None = None) -> subprocess.CompletedProcess:
+    """A facegate command in its own process; `fault` names a crash point where it dies (kiosk/faults.py)."""
+    env = os.environ | {"PYTHONPATH": str(PROJECT_ROOT)} | ({"FACEGATE_FAULT": fault} if fault else {})
     return subprocess.run([sys.executable, "main.py", *args], cwd=PROJECT_ROOT, capture_output=True,
                           text=True, timeout=300, env=env)
 

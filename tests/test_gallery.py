@@ -193,3 +193,84 @@ def test_rotating_the_template_secret_renews_templates_without_re_enrolling(kios
     new, old = (protector_for(secrets, pipeline.manifest, provider="cpu") for secrets in (after, before))
     assert np.linalg.norm(new.probe_space(probe) - gallery.templates, axis=1).min() < new.threshold.value
     assert np.linalg.norm(old.probe_space(probe) - gallery.templates, axis=1).min() > old.threshold.value
+
+
+def colin_is_still_recognised(kiosk, lfw_dir, pipeline) -> bool:
+    """The store opens with the key file, and its templates are under the key file's template secret."""
+    from kiosk.imageio import read_image
+    from kiosk.protection import protector_for
+    from kiosk.store.keys import load_secrets
+
+    config = load_config(kiosk)
+    probe = pipeline.encode_one(read_image(lfw_dir / "images/Colin_Powell/Colin_Powell_0003.jpg"), "probe").probe[None]
+    protector = protector_for(load_secrets(config.store.keys), pipeline.manifest, provider="cpu")
+    with stored(kiosk) as store:
+        assert store.verify() == [] and store.audit_break() is None
+        gallery = store.gallery_matrix(pipeline.manifest.id)
+    return bool(np.linalg.norm(protector.probe_space(probe) - gallery.templates, axis=1).min() < protector.threshold.value)
+
+
+@pytest.mark.parametrize("point", ["rotate:journal_written", "rotate:renewed", "rotate:key_file_written"])
+def test_a_secret_rotation_killed_at_each_point_loses_nothing_and_completes_when_run_again(
+        kiosk, lfw_dir, tmp_path, pipeline, point):
+    from kiosk.store.keys import load_secrets
+
+    run_cli("gallery", "apply", str(write_gallery(tmp_path / "g.yaml", [person_entry(lfw_dir, "Colin_Powell", [1, 2])])),
+            "--config", str(kiosk))
+    before = load_secrets(load_config(kiosk).store.keys)
+    assert run_cli("store", "rotate-secret", "--config", str(kiosk), fault=point).returncode == 137
+    pending = load_config(kiosk).store.keys.file.with_suffix(".pending.json")
+    drawn = load_secrets(load_config(kiosk).store.keys.model_copy(update={"file": pending}))
+    for _ in range(2):  # run again, and once more after it is done
+        done = run_cli("store", "rotate-secret", "--config", str(kiosk), "--json")
+        assert done.returncode == 0, done.stderr
+        if _ == 0:
+            after = load_secrets(load_config(kiosk).store.keys)
+            assert after.template_secret == drawn.template_secret  # the first secret drawn, never a second one
+            assert not pending.exists() and json.loads(done.stdout)["resumed"] is True
+        assert colin_is_still_recognised(kiosk, lfw_dir, pipeline)
+    final = load_secrets(load_config(kiosk).store.keys)
+    assert final.template_secret_version == before.template_secret_version + 2
+
+
+@pytest.mark.parametrize("point", ["rekey:journal_written", "rekey:reencrypted"])
+def test_a_rekey_killed_at_each_point_leaves_a_key_that_opens_the_store_and_completes_when_run_again(
+        kiosk, lfw_dir, tmp_path, pipeline, point):
+    from kiosk.store.database import key_opens
+    from kiosk.store.keys import load_secrets
+
+    run_cli("gallery", "apply", str(write_gallery(tmp_path / "g.yaml", [person_entry(lfw_dir, "Colin_Powell", [1, 2])])),
+            "--config", str(kiosk))
+    config = load_config(kiosk)
+    assert run_cli("store", "rekey", "--config", str(kiosk), fault=point).returncode == 137
+    assert colin_is_still_recognised(kiosk, lfw_dir, pipeline)  # the key file opens the store after the kill
+    journal = load_secrets(config.store.keys)
+    for attempt in range(2):
+        done = run_cli("store", "rekey", "--config", str(kiosk), "--json")
+        assert done.returncode == 0, done.stderr
+        keys = load_secrets(config.store.keys)
+        assert keys.previous_database_key is None and key_opens(config.store.resolved_path, keys.database_key)
+        if attempt == 0:  # it finished the interrupted rekey with the key already saved
+            assert json.loads(done.stdout)["resumed"] is True and keys.database_key == journal.database_key
+        assert colin_is_still_recognised(kiosk, lfw_dir, pipeline)
+
+
+def test_a_rekey_while_another_process_holds_the_store_refuses_and_keeps_a_working_key(kiosk, lfw_dir, tmp_path,
+                                                                                        pipeline):
+    from kiosk.store.database import key_opens
+    from kiosk.store.keys import load_secrets
+
+    run_cli("gallery", "apply", str(write_gallery(tmp_path / "g.yaml", [person_entry(lfw_dir, "Colin_Powell", [1, 2])])),
+            "--config", str(kiosk))
+    config = load_config(kiosk)
+    with stored(kiosk) as holder:  # as a running kiosk holds it
+        holder.list_people()
+        for _ in range(2):
+            done = run_cli("store", "rekey", "--config", str(kiosk))
+            assert done.returncode == 2 and "in use by another process" in done.stderr, done.stderr
+            assert "Traceback" not in done.stderr
+    keys = load_secrets(config.store.keys)
+    assert key_opens(config.store.resolved_path, keys.previous_database_key or keys.database_key)
+    assert run_cli("store", "rekey", "--config", str(kiosk)).returncode == 0
+    keys = load_secrets(config.store.keys)
+    assert keys.previous_database_key is None and colin_is_still_recognised(kiosk, lfw_dir, pipeline)

@@ -8,8 +8,10 @@ from kiosk.commands import add_command
 from kiosk.commands.config_check import add_config_option
 from kiosk.config import load_config
 from kiosk.errors import SecretsError, StoreError
+from kiosk.faults import crash_point
 from kiosk.protection import protector_for
 from kiosk.store.access import open_store
+from kiosk.store.database import key_opens
 from kiosk.store.gallery import GalleryStore
 from kiosk.store.keys import KioskSecrets, load_secrets, save_secrets, with_new_database_key
 
@@ -51,19 +53,39 @@ def _init(args: argparse.Namespace) -> tuple[dict, str]:
 
 
 def _rekey(args: argparse.Namespace) -> tuple[dict, str]:
-    """Save old+new key first, re-encrypt, then drop the old key: an interruption loses nothing."""
+    """A journal in the key file: the new key is saved beside the old one before the store changes,
+    the key that really opens the store is found before anything is done, and a run after an
+    interruption finishes that rekey instead of starting another. At no moment does the key file
+    lack the key that opens the store."""
     config = load_config(args.config)
-    keys = config.store.keys
+    keys, path = config.store.keys, config.store.resolved_path
     current = load_secrets(keys)
-    with GalleryStore.open(config.store.resolved_path, current) as store:
-        pending = with_new_database_key(current)
+    if not path.exists():
+        raise StoreError(f"{path}: no store here; create one with `python main.py store init`")
+    if current.previous_database_key is not None and key_opens(path, current.database_key):
+        save_secrets(keys, replace(current, previous_database_key=None))  # it was re-encrypted; only this was lost
+        return ({"store": str(path), "rekeyed": True, "resumed": True},
+                f"{path}: finished an interrupted rekey (the store was already under the new key)")
+    if current.previous_database_key is not None:
+        if not key_opens(path, current.previous_database_key):
+            raise SecretsError(f"{path}: neither key in the key file opens the store; restore the key file from a backup")
+        pending, resumed = current, True   # resume with the key already saved, never a third one
+    else:
+        if not key_opens(path, current.database_key):
+            raise SecretsError(f"{path}: the key file's key does not open the store (wrong key file, or not a store)")
+        pending, resumed = with_new_database_key(current), False
         save_secrets(keys, pending)
+        crash_point("rekey:journal_written")
+    assert pending.previous_database_key is not None
+    with GalleryStore.open(path, replace(pending, database_key=pending.previous_database_key,
+                                         previous_database_key=None)) as store:
         store.rekey(pending.database_key)
+        crash_point("rekey:reencrypted")
         with store.transaction():
             store.log_event("store_rekeyed")
     save_secrets(keys, replace(pending, previous_database_key=None))
-    return ({"store": str(config.store.resolved_path), "rekeyed": True},
-            f"{config.store.resolved_path}: re-encrypted under a new key")
+    return ({"store": str(path), "rekeyed": True, "resumed": resumed},
+            f"{path}: re-encrypted under a new key" + (" (an interrupted rekey, resumed)" if resumed else ""))
 
 
 def _verify(args: argparse.Namespace) -> tuple[dict, str]:
@@ -106,26 +128,48 @@ def _set_pin(args: argparse.Namespace) -> tuple[dict, str]:
 
 def _rotate_secret(args: argparse.Namespace) -> tuple[dict, str]:
     """New template secret; templates renewed in one transaction (t_new = Q_new Q_old^T t_old).
-    The new key set is written beside the old one first, so an interruption loses nothing."""
+    The new key set is written beside the old one first (`keys.pending.json`) and a run after an
+    interruption reuses it: it never draws a second secret while templates may be under the first.
+    Which secret the templates are under is read from the store before anything changes."""
     import secrets as random_secrets
 
     from kiosk.manifest import load_embedder_manifest
 
     config = load_config(args.config)
-    keys = config.store.keys
+    keys, path = config.store.keys, config.store.resolved_path
     if keys.source != "file":
         raise SecretsError("rotate-secret needs the key file source (it must write the new secret safely)")
     old = load_secrets(keys)
-    new = replace(old, template_secret=random_secrets.token_bytes(32),
-                  template_secret_version=old.template_secret_version + 1)
     pending = keys.model_copy(update={"file": keys.file.expanduser().with_suffix(".pending.json")})
-    save_secrets(pending, new)
+    resumed = pending.file.exists()
+    if resumed:
+        new = load_secrets(pending)
+        if new.template_secret == old.template_secret:  # the key file already holds it: only the cleanup was lost
+            pending.file.unlink()
+            return ({"templates": 0, "secret_version": new.template_secret_version, "resumed": True},
+                    f"finished an interrupted rotation (template secret version {new.template_secret_version})")
+    else:
+        new = replace(old, template_secret=random_secrets.token_bytes(32),
+                      template_secret_version=old.template_secret_version + 1)
+        save_secrets(pending, new)
+        crash_point("rotate:journal_written")
     embedder = load_embedder_manifest(config.models.embedder)
     old_protector = protector_for(old, embedder, config.models.protector, "cpu")
     new_protector = protector_for(new, embedder, config.models.protector, "cpu")
-    with GalleryStore.open(config.store.resolved_path, old) as store:
-        count = store.renew_templates(lambda block: old_protector.renew(block, new_protector), new)
+    try:
+        store = GalleryStore.open(path, old)
+    except SecretsError:
+        store = GalleryStore.open(path, new)  # raises, naming the problem, if the templates are under neither
+        count = None                          # renewed before the interruption
+    else:
+        with store:
+            count = store.renew_templates(lambda block: old_protector.renew(block, new_protector), new)
+    store.close()
+    crash_point("rotate:renewed")
     save_secrets(keys, new)
+    crash_point("rotate:key_file_written")
     pending.file.unlink()
-    return ({"templates": count, "secret_version": new.template_secret_version},
-            f"{count} templates renewed under template secret version {new.template_secret_version}")
+    done = "already renewed before the interruption" if count is None else f"{count} templates renewed"
+    return ({"templates": count or 0, "secret_version": new.template_secret_version, "resumed": resumed},
+            f"{done} under template secret version {new.template_secret_version}"
+            + (" (an interrupted rotation, resumed)" if resumed else ""))

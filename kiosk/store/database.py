@@ -29,6 +29,16 @@ def _apply_key(connection: Connection, key: bytes) -> bool:
         return False
 
 
+def key_opens(path: Path, key: bytes) -> bool:
+    """Whether `key` decrypts the store at `path` (a read; nothing is migrated or written)."""
+    connection = sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=False)
+    try:
+        connection.execute("PRAGMA cipher_log_level = NONE")
+        return _apply_key(connection, key)
+    finally:
+        connection.close()
+
+
 def open_database(path: Path, key: bytes, previous_key: bytes | None = None, create: bool = False) -> Connection:
     """An open, migrated connection in autocommit mode (transactions are explicit)."""
     if not create and not path.exists():

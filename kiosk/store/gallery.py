@@ -390,9 +390,17 @@ class GalleryStore:
         return problems
 
     def rekey(self, new_key: bytes) -> None:
-        """Re-encrypt every page under a new database key (SQLCipher's PRAGMA rekey)."""
+        """Re-encrypt every page under a new database key (SQLCipher's PRAGMA rekey). It needs the
+        store to itself: while another process holds it, nothing changes and StoreError says so."""
         self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        self._db.execute("PRAGMA journal_mode = DELETE")  # rekey rewrites pages through the rollback journal
+        try:
+            self._db.execute("PRAGMA journal_mode = DELETE")  # rekey rewrites pages through the rollback journal
+        except DatabaseError as exc:
+            raise StoreError(f"{self.path}: the store is in use by another process (a running kiosk, the GUI or "
+                             f"another command); stop it and run this again ({exc})") from None
+        if self._db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "delete":
+            raise StoreError(f"{self.path}: the store is in use by another process (a running kiosk, the GUI or "
+                             f"another command); stop it and run this again")
         self._db.execute(f"PRAGMA rekey = \"x'{new_key.hex()}'\"")
         self._db.execute("PRAGMA journal_mode = WAL")
         try:
