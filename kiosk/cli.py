@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None, extra_modules: tuple = ()) -> int:
         result, text = args.handler(args)
     except FacegateError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_status
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # .inf or .nan is never a setting
 
 
 class CameraConfig(_Section):
@@ -78,16 +78,16 @@ class RecognitionConfig(_Section):
         return data
 
     max_faces: int = Field(2, ge=1, le=8, description="faces tracked per frame; the largest acts")
-    threshold: float | None = Field(None, gt=0, description="distance threshold between a probe and a protected "
+    threshold: float | None = Field(None, gt=0, le=2, description="distance threshold between a probe and a protected "
                                     "template; empty = set from the gallery size and false_accepts_per_day, never "
                                     "looser than the protector's calibrated one")
-    false_accepts_per_day: float = Field(0.5, gt=0, description="expected false accepts a day the threshold allows; "
+    false_accepts_per_day: float = Field(0.5, gt=0, le=100, description="expected false accepts a day the threshold allows; "
                                          "0.5 at 200 visits is a false positive identification rate of 0.25% per "
                                          "visit, inside NIST's operating point for access to a facility (0.3%)")
-    attempts_per_day: int = Field(200, gt=0, description="visits a day, for the figure above")
+    attempts_per_day: int = Field(200, gt=0, le=1_000_000, description="visits a day, for the figure above")
     min_frames: int = Field(2, ge=1, le=30, description="frames of a visit fused before a grant")
     max_frames: int = Field(8, ge=1, le=60, description="frames fused without a match: the visitor is unknown")
-    cooldown_s: float = Field(10.0, ge=0, description="the same person is not decided again within this time")
+    cooldown_s: float = Field(10.0, ge=0, le=3600, description="the same person is not decided again within this time")
     quality: QualityConfig = QualityConfig()
 
 

@@ -7,6 +7,8 @@ The command line prints these as one-line messages; anything else is a bug and k
 class FacegateError(Exception):
     """Raised for any failure that a user or administrator can understand and act on."""
 
+    exit_status = 2  # what the command line exits with
+
 
 class ModelError(FacegateError):
     """Raised when a model cannot be fetched, built, verified or loaded."""
@@ -42,6 +44,12 @@ class SecretsError(FacegateError):
 
 class StoreError(FacegateError):
     """Raised when the gallery store cannot be opened, read or changed."""
+
+
+class StoreDamagedError(StoreError):
+    """Raised when the store file is truncated, emptied or corrupt: a backup is needed, not a key."""
+
+    exit_status = 3
 
 
 class ConfigError(FacegateError):

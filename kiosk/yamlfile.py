@@ -38,18 +38,53 @@ def _value_at(data: Any, path: tuple) -> Any:
     return data
 
 
-def load_yaml_model(path: Path, model: type[Model]) -> Model:
-    """Parse and validate; ConfigError lists every error as `file:line: key.path = value: reason`."""
-    if not path.exists():
-        raise ConfigError(f"{path}: no such file")
-    text = path.read_text()
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (YAML's "last wins" would let a second
+    `liveness:` section quietly switch liveness off)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice (first on line {seen[key] + 1}); keep one",
+                    key_node.start_mark)
+            if isinstance(key, (str, int, float, bool)):
+                seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep)
+
+
+def parse_yaml(text: str, where: Path | str) -> tuple[Any, yaml.Node | None]:
+    """The data and the node tree of a YAML text; ConfigError names the file and line of a problem."""
     try:
-        tree = yaml.compose(text)
-        data = yaml.safe_load(text) or {}
+        return yaml.load(text, Loader=_StrictLoader) or {}, yaml.compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        place = f"{where}:{mark.line + 1}" if mark else str(where)
+        raise ConfigError(f"{place}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: nested too deeply to be a facegate file") from None
+
+
+def read_text_file(path: Path) -> str:
+    """The text of a regular UTF-8 file, or ConfigError saying what it is instead."""
+    if not path.exists():
+        raise ConfigError(f"{path}: no such file")
+    if not path.is_file():
+        raise ConfigError(f"{path}: not a regular file")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
+
+
+def load_yaml_model(path: Path, model: type[Model]) -> Model:
+    """Parse and validate; ConfigError lists every error as `file:line: key.path = value: reason`."""
+    text = read_text_file(path)
+    data, tree = parse_yaml(text, path)
     try:
         return model.model_validate(data, context={"file": path})
     except ValidationError as exc:

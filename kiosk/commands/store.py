@@ -93,10 +93,10 @@ def _verify(args: argparse.Namespace) -> tuple[dict, str]:
     store, _ = open_store(config.store.resolved_path, config.store.keys)
     with store:
         problems = store.verify()
-        people = len(store.list_people())
-        templates = sum(store.template_counts().values())
+        people = None if problems else len(store.list_people())  # a damaged file is not read further
+        templates = None if problems else sum(store.template_counts().values())
     data = {"store": str(store.path), "ok": not problems, "problems": problems, "people": people,
-            "templates": templates, "exit_code": 1 if problems else 0}
+            "templates": templates, "exit_code": 3 if problems else 0}
     text = (f"{store.path}: ok ({people} people, {templates} templates)" if not problems
             else "\n".join([f"{store.path}: {len(problems)} problems"] + [f"  {p}" for p in problems]))
     return data, text

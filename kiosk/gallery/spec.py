@@ -25,6 +25,16 @@ class ScheduleSpec(BaseModel):
     start: time = Field(alias="from", description="local time the door starts opening for this person")
     end: time = Field(alias="until", description="local time it stops")
 
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _quoted_time(cls, value: object) -> object:
+        """YAML reads an unquoted 17:00 as the number 1020, and pydantic would take a number as
+        seconds: a time must be written as a quoted string."""
+        if not isinstance(value, (str, time)):
+            raise ValueError(f"{value!r} is not a time: write it quoted, e.g. '17:00' "
+                             f"(unquoted, YAML reads 17:00 as the number 1020)")
+        return value
+
     @model_validator(mode="after")
     def _order(self) -> "ScheduleSpec":
         if self.start >= self.end:

@@ -111,7 +111,12 @@ class KioskRunner:
         recognition = self.config.recognition
         single, fused = self.protector.threshold, self.protector.fused_threshold  # clean probe vs protected template
         rates = (recognition.false_accepts_per_day, recognition.attempts_per_day, len(matrix.templates))
-        threshold = recognition.threshold or threshold_for_gallery(single, *rates)
+        threshold = threshold_for_gallery(single, *rates)
+        if recognition.threshold is not None:
+            if recognition.threshold > single.value:
+                log.warning("recognition.threshold %.4f is looser than the calibrated %.4f (FMR %g): using %.4f",
+                            recognition.threshold, single.value, single.target_fmr, single.value)
+            threshold = min(recognition.threshold, single.value)
         fused_threshold = threshold if fused is None or recognition.threshold else threshold_for_gallery(fused, *rates)
         policy = VisitPolicy(single_threshold=threshold, fused_threshold=min(threshold, fused_threshold),
                              continuity=single.value, min_frames=recognition.min_frames,

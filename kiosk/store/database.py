@@ -12,11 +12,14 @@ from typing import Any, TypeAlias
 
 import sqlcipher3
 
-from kiosk.errors import SecretsError, StoreError
+from kiosk.errors import SecretsError, StoreDamagedError, StoreError
 from kiosk.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 Connection: TypeAlias = Any  # sqlcipher3.Connection; the package ships no type information
 DatabaseError = sqlcipher3.DatabaseError
+
+
+PAGE_SIZE = 4096  # SQLCipher 4's page size: an intact store file is a whole number of pages
 
 
 def _apply_key(connection: Connection, key: bytes) -> bool:
@@ -43,6 +46,10 @@ def open_database(path: Path, key: bytes, previous_key: bytes | None = None, cre
     """An open, migrated connection in autocommit mode (transactions are explicit)."""
     if not create and not path.exists():
         raise StoreError(f"{path}: no store here; create one with `python main.py store init`")
+    size = path.stat().st_size if path.exists() else 0
+    if path.exists() and size == 0 and not create:
+        raise StoreDamagedError(f"{path}: the store file is empty (0 bytes): it was truncated; restore it from a "
+                                f"backup (only `store init` creates a store)")
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         path.touch(mode=0o600)  # SQLite gives the WAL and shared-memory files the same mode
@@ -53,7 +60,11 @@ def open_database(path: Path, key: bytes, previous_key: bytes | None = None, cre
         if previous_key is not None:
             # A rekey was interrupted before the file changed: the old key still opens it.
             return open_database(path, previous_key, None, create)
-        raise SecretsError(f"{path}: the database key does not open this store (wrong key, or not a facegate store)")
+        if size % PAGE_SIZE:
+            raise StoreDamagedError(f"{path}: the store file is damaged ({size} bytes, not a whole number of "
+                                    f"{PAGE_SIZE}-byte pages: truncated or overwritten); restore it from a backup")
+        raise SecretsError(f"{path}: the database key does not open this store (wrong key file, or not a facegate "
+                           f"store)")
     for pragma in ("journal_mode = WAL", "synchronous = FULL", "secure_delete = ON", "temp_store = MEMORY",
                    "foreign_keys = ON"):
         connection.execute(f"PRAGMA {pragma}")

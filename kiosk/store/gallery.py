@@ -375,10 +375,18 @@ class GalleryStore:
         return removed
 
     def verify(self) -> list[str]:
-        """Problems found by SQLCipher's page HMAC check, SQLite's integrity check and the schema rules."""
-        problems = [f"page authentication: {r[0]}" for r in self._db.execute("PRAGMA cipher_integrity_check")]
-        problems += [f"integrity: {r[0]}" for r in self._db.execute("PRAGMA integrity_check") if r[0] != "ok"]
-        problems += [f"foreign key: {r}" for r in self._db.execute("PRAGMA foreign_key_check")]
+        """Problems found by SQLCipher's page HMAC check, SQLite's integrity check and the schema rules;
+        a check that cannot even run on a damaged file is a problem of its own, never a crash."""
+        problems = []
+        for label, query, keep in (("page authentication", "PRAGMA cipher_integrity_check", lambda r: True),
+                                   ("integrity", "PRAGMA integrity_check", lambda r: r[0] != "ok"),
+                                   ("foreign key", "PRAGMA foreign_key_check", lambda r: True)):
+            try:
+                problems += [f"{label}: {r[0] if len(r) == 1 else r}" for r in self._db.execute(query) if keep(r)]
+            except DatabaseError as exc:
+                problems.append(f"{label}: the check could not run ({exc}): the file is damaged")
+        if any("could not run" in problem or "page authentication" in problem for problem in problems):
+            return problems  # the tables below cannot be trusted to be read
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version != SCHEMA_VERSION:
             problems.append(f"schema version {version}, expected {SCHEMA_VERSION}")
