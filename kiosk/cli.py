@@ -11,7 +11,8 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from kiosk.commands import bench, config_check, demo, evaluation, gallery, liveness, recognition, runtime, store  # noqa: E402
-from kiosk.errors import FacegateError  # noqa: E402
+from kiosk.errors import FacegateError, StoreDamagedError  # noqa: E402
+from kiosk.store.database import DatabaseError  # noqa: E402
 
 log = logging.getLogger("facegate")
 
@@ -38,6 +39,10 @@ def main(argv: list[str] | None = None, extra_modules: tuple = ()) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except DatabaseError as exc:  # a page of the store failed to read: damage, not a bug of the command
+        print(f"error: the store is damaged ({exc}); `python main.py store verify` lists what, and it must be "
+              f"restored from a backup", file=sys.stderr)
+        return StoreDamagedError.exit_status
     if args.json:
         print(json.dumps(result, indent=2))
     elif text:

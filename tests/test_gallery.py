@@ -274,3 +274,40 @@ def test_a_rekey_while_another_process_holds_the_store_refuses_and_keeps_a_worki
     assert run_cli("store", "rekey", "--config", str(kiosk)).returncode == 0
     keys = load_secrets(config.store.keys)
     assert keys.previous_database_key is None and colin_is_still_recognised(kiosk, lfw_dir, pipeline)
+
+
+def test_a_damaged_store_or_key_file_is_named_as_such_and_never_re_created(kiosk, lfw_dir, tmp_path):
+    """Damage is not a wrong key: the messages and exit status differ, and nothing is made anew."""
+    run_cli("gallery", "apply", str(write_gallery(tmp_path / "g.yaml", [person_entry(lfw_dir, "Colin_Powell", [1])])),
+            "--config", str(kiosk))
+    config = load_config(kiosk)
+    store_path, key_file = config.store.resolved_path, config.store.keys.file
+    intact, keys = store_path.read_bytes(), key_file.read_text()
+
+    def refused(*command: str) -> subprocess.CompletedProcess:
+        done = run_cli(*command, "--config", str(kiosk))
+        assert done.returncode in (2, 3) and "Traceback" not in done.stderr, done.stderr
+        return done
+
+    page = bytearray(intact)
+    page[4096 * 2 + 100:4096 * 2 + 150] = b"x" * 50
+    store_path.write_bytes(bytes(page))
+    verify = run_cli("store", "verify", "--config", str(kiosk))
+    assert verify.returncode == 3 and "HMAC verification failed for page 3" in verify.stdout, verify.stdout
+    assert "the store is damaged" in refused("gallery", "list").stderr
+    store_path.write_bytes(intact[:10000])
+    assert refused("gallery", "list").returncode == 3
+    store_path.write_bytes(b"")
+    emptied = refused("gallery", "list")
+    assert emptied.returncode == 3 and "empty (0 bytes)" in emptied.stderr and store_path.stat().st_size == 0
+    store_path.write_bytes(intact)
+    for mangle, message in ((lambda k: k | {"previous_database_key": "zz"}, "previous_database_key is not hex digits"),
+                            (lambda k: k | {"template_secret": k["template_secret"][:10]}, "template_secret must be 32"),
+                            (lambda k: k | {"template_secret_version": 2}, "protected under version 1")):
+        key_file.write_text(json.dumps(mangle(json.loads(keys))))
+        done = refused("gallery", "list")
+        assert done.returncode == 2 and message in done.stderr, done.stderr
+    key_file.write_bytes(bytes(range(256)))
+    assert "binary, not JSON text" in refused("gallery", "list").stderr
+    key_file.write_text(keys)
+    assert run_cli("store", "verify", "--config", str(kiosk)).returncode == 0

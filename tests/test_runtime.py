@@ -200,3 +200,13 @@ def test_a_person_deleted_while_the_kiosk_runs_is_refused_within_two_seconds(tmp
     with store:
         assert "colin-powell" not in {event.person_ref for event in store.events(limit=1000)}
         assert store.audit_break() is None
+
+
+def test_run_on_a_video_that_gives_no_frame_fails_with_a_message(kiosk_with_gallery, lfw_dir, tmp_path):
+    video = write_visits_video(tmp_path / "visits.avi", [Visit(photo(lfw_dir, "Colin_Powell", 4))])
+    damaged = tmp_path / "damaged.avi"
+    damaged.write_bytes(video.read_bytes()[:300])  # the header only
+    done = subprocess.run([sys.executable, "main.py", "run", "--source", str(damaged), "--config",
+                           str(kiosk_with_gallery)], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                          errors="replace", timeout=120)
+    assert done.returncode == 2 and "not a single frame could be read" in done.stderr, done.stderr

@@ -13,7 +13,7 @@ import numpy as np
 from kiosk.commands import add_command
 from kiosk.commands.config_check import add_config_option
 from kiosk.config import load_config
-from kiosk.errors import ConfigError
+from kiosk.errors import ConfigError, SourceError
 from kiosk.store.access import open_store
 
 
@@ -65,6 +65,9 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
         except KeyboardInterrupt:
             pass
         stats, runner = capture.stats, session.runner
+    if stats.frames == 0 and not args.max_seconds:
+        raise SourceError(f"{source}: not a single frame could be read (an empty or damaged video, or a camera "
+                          f"that gave nothing); check it with another player")
     frame_ms = np.array(runner.frame_ms or [0.0])
     summary = {"decisions": decisions, "frames": stats.frames, "dropped_frames": stats.dropped,
                "reconnects": stats.reconnects, "threshold": round(runner.threshold, 4),

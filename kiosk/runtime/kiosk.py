@@ -238,7 +238,15 @@ class KioskRunner:
         perception = threading.Thread(target=perceive_all, name="perception", daemon=True)
         perception.start()
         try:
-            while (seen := handoff.get()) is not None:
+            while True:
+                try:
+                    seen = handoff.get(timeout=0.5)
+                except queue.Empty:  # no frame: a lost camera is audited now, not when frames come back
+                    self._drain_source_events()
+                    self.reload_if_changed()
+                    continue
+                if seen is None:
+                    break
                 started = time.perf_counter()
                 status = self.decide(seen)
                 self.frame_ms.append(seen.work_ms + (time.perf_counter() - started) * 1000)

@@ -103,7 +103,12 @@ class GalleryStore:
         elif not hmac.compare_digest(row[0], check):
             raise SecretsError(f"{self.path}: the template secret is not the one this store's templates were "
                                f"protected with; restore the right key set (after an interrupted rotate-secret, "
-                               f"the new one is the *.pending.json file beside the key file)")
+                               f"run it again: it finishes with the *.pending.json file beside the key file)")
+        versions = sorted(r[0] for r in self._db.execute("SELECT DISTINCT secret_version FROM templates"))
+        if versions and versions != [secrets.template_secret_version]:
+            raise SecretsError(f"{self.path}: the key set says template_secret_version "
+                               f"{secrets.template_secret_version}, the templates were protected under version "
+                               f"{', '.join(map(str, versions))}; correct template_secret_version in the key file")
 
     def close(self) -> None:
         self._db.close()

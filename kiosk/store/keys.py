@@ -50,16 +50,35 @@ class KioskSecrets:
     def from_json(cls, text: str, where: str) -> "KioskSecrets":
         try:
             data = json.loads(text)
-            keys = {name: bytes.fromhex(data[name]) for name in ("database_key", "template_secret")}
-            previous = data.get("previous_database_key")
-            version = int(data.get("template_secret_version", 1))
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise SecretsError(f"{where}: not a facegate key set (expected JSON with hex database_key and "
-                            f"template_secret); create one with `python main.py store init`") from None
-        if any(len(value) != KEY_BYTES for value in keys.values()):
-            raise SecretsError(f"{where}: database_key and template_secret must each be {KEY_BYTES} bytes (64 hex digits)")
-        return cls(keys["database_key"], keys["template_secret"], version,
-                   bytes.fromhex(previous) if previous else None)
+        except ValueError:
+            raise SecretsError(f"{where}: not a facegate key set (not JSON text); create one with "
+                               f"`python main.py store init` or restore the file from a backup") from None
+        if not isinstance(data, dict):
+            raise SecretsError(f"{where}: not a facegate key set (expected a JSON object)")
+
+        def hex_field(name: str, required: bool = True) -> bytes | None:
+            value = data.get(name)
+            if value is None and not required:
+                return None
+            if not isinstance(value, str):
+                raise SecretsError(f"{where}: {name} is {'missing' if value is None else 'not a string'}; "
+                                   f"it must be {KEY_BYTES * 2} hex digits")
+            try:
+                raw = bytes.fromhex(value)
+            except ValueError:
+                raise SecretsError(f"{where}: {name} is not hex digits") from None
+            if len(raw) != KEY_BYTES:
+                raise SecretsError(f"{where}: {name} must be {KEY_BYTES} bytes ({KEY_BYTES * 2} hex digits), "
+                                   f"it has {len(raw)}")
+            return raw
+
+        keys = {name: hex_field(name) for name in ("database_key", "template_secret")}
+        previous = hex_field("previous_database_key", required=False)
+        version = data.get("template_secret_version", 1)
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise SecretsError(f"{where}: template_secret_version must be a whole number from 1, got {version!r}")
+        assert keys["database_key"] is not None and keys["template_secret"] is not None
+        return cls(keys["database_key"], keys["template_secret"], version, previous)
 
 
 class KeySourceConfig(BaseModel):
@@ -103,7 +122,13 @@ def load_secrets(config: KeySourceConfig) -> KioskSecrets:
     if not path.exists():
         raise SecretsError(f"{path}: key file not found; create a store and its key with `python main.py store init`")
     _check_private(path)
-    return KioskSecrets.from_json(path.read_text(), str(path))
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise SecretsError(f"{path}: not a facegate key set (binary, not JSON text); restore it from a backup") from None
+    except OSError as exc:
+        raise SecretsError(f"{path}: the key file cannot be read ({exc.strerror})") from None
+    return KioskSecrets.from_json(text, str(path))
 
 
 def save_secrets(config: KeySourceConfig, keys: KioskSecrets) -> None:
