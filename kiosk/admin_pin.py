@@ -3,6 +3,7 @@ every attempt is audited, and repeated failures lock the screen for a while."""
 
 import hashlib
 import hmac
+import json
 import secrets
 import time
 
@@ -10,6 +11,7 @@ from kiosk.errors import FacegateError
 from kiosk.store.gallery import GalleryStore
 
 META_KEY = "admin_pin"
+LOCKOUT_KEY = "admin_pin_lockout"  # failures and lock end survive a restart of the kiosk
 LOCKOUT_AFTER = 5
 LOCKOUT_S = 60.0
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -24,8 +26,8 @@ def _hash(pin: str, salt: bytes) -> bytes:
 
 
 def set_pin(store: GalleryStore, pin: str) -> None:
-    if len(pin) < 4 or not pin.isdigit():
-        raise PinError("the PIN must be at least 4 digits")
+    if len(pin) < 4 or not (pin.isascii() and pin.isdigit()):
+        raise PinError("the PIN must be at least 4 digits 0-9")
     salt = secrets.token_bytes(16)
     with store.transaction():
         store.set_meta(META_KEY, salt.hex() + ":" + _hash(pin, salt).hex())
@@ -37,11 +39,14 @@ def has_pin(store: GalleryStore) -> bool:
 
 
 class PinGate:
-    """Checks PIN attempts against the store, audits each one, and locks out after repeated failures."""
+    """Checks PIN attempts against the store, audits each one, and locks out after repeated failures.
+    The count and the end of a lockout are kept in the store on the wall clock, so restarting the
+    kiosk does not hand an attacker five fresh tries."""
 
-    def __init__(self, store: GalleryStore, clock=time.monotonic):
+    def __init__(self, store: GalleryStore, clock=time.time):
         self.store, self._clock = store, clock
-        self._failures, self._locked_until = 0, 0.0
+        saved = json.loads(store.get_meta(LOCKOUT_KEY) or "{}")
+        self._failures, self._locked_until = int(saved.get("failures", 0)), float(saved.get("locked_until", 0.0))
 
     def check(self, pin: str) -> bool:
         if self._clock() < self._locked_until:
@@ -50,13 +55,14 @@ class PinGate:
         if stored is None:
             raise PinError("no administrator PIN is set: python main.py store set-pin")
         salt, expected = (bytes.fromhex(part) for part in stored.split(":"))
-        ok = hmac.compare_digest(_hash(pin, salt), expected)
-        with self.store.transaction():
-            self.store.log_event("admin_login" if ok else "admin_login_failed")
+        ok = pin.isascii() and hmac.compare_digest(_hash(pin, salt), expected)
         if ok:
             self._failures = 0
         else:
             self._failures += 1
             if self._failures >= LOCKOUT_AFTER:
-                self._locked_until = self._clock() + LOCKOUT_S
+                self._locked_until, self._failures = self._clock() + LOCKOUT_S, 0
+        with self.store.transaction():
+            self.store.log_event("admin_login" if ok else "admin_login_failed")
+            self.store.set_meta(LOCKOUT_KEY, json.dumps({"failures": self._failures, "locked_until": self._locked_until}))
         return ok

@@ -226,3 +226,30 @@ def test_attendance_days_follow_the_site_time_zone(tmp_path):
         assert store.attendance_between(*site_day_bounds(date(2026, 12, 1), date(2026, 12, 1), tokyo)) == []
     with pytest.raises(Exception, match="not a known time zone"):
         site_zone("Mars/Olympus_Mons")
+
+
+def test_the_pin_lockout_survives_a_restart_and_only_ascii_digits_make_a_pin(tmp_path, keys_config):
+    from kiosk.admin_pin import LOCKOUT_AFTER, PinError, PinGate, set_pin
+
+    now = [1_000_000.0]
+    with GalleryStore.open(tmp_path / "g.db", load_secrets(keys_config), create=True) as store:
+        with pytest.raises(PinError, match="digits 0-9"):
+            set_pin(store, "\u0661\u0662\u0663\u0664")  # Arabic-Indic digits pass str.isdigit()
+        set_pin(store, "2468")
+        gate = PinGate(store, clock=lambda: now[0])
+        for _ in range(LOCKOUT_AFTER):
+            assert gate.check("0000") is False
+    with GalleryStore.open(tmp_path / "g.db", load_secrets(keys_config)) as store:  # the kiosk restarted
+        restarted = PinGate(store, clock=lambda: now[0])
+        with pytest.raises(PinError, match="too many wrong PINs"):
+            restarted.check("2468")
+        now[0] += 61
+        assert restarted.check("2468") is True
+
+
+def test_a_store_file_open_to_other_users_is_refused(tmp_path, keys_config):
+    path = tmp_path / "g.db"
+    GalleryStore.open(path, load_secrets(keys_config), create=True).close()
+    os.chmod(path, 0o644)
+    with pytest.raises(StoreError, match="open to other users .*chmod 600"):
+        GalleryStore.open(path, load_secrets(keys_config))

@@ -41,8 +41,11 @@ def photo_digest(photos: list[Path]) -> str:
 
 
 def _differences(old: Person, new: Person) -> list[str]:
+    """What changed, as the plan shows it and the audit log keeps it. A name is never written out:
+    the audit log outlives a hard delete, and a chained record cannot be scrubbed afterwards."""
     names = ("display name", "role", "enabled", "valid from", "valid until", "doors", "schedule")
-    return [f"{name}: {a!r} -> {b!r}" for name, a, b in zip(names, old.metadata(), new.metadata()) if a != b]
+    return [f"{name} changed" if name == "display name" else f"{name}: {a!r} -> {b!r}"
+            for name, a, b in zip(names, old.metadata(), new.metadata()) if a != b]
 
 
 def plan_changes(gallery: GalleryFile, stored: list[Person], known_doors: set[str], prune: bool,

@@ -6,6 +6,7 @@ foreign keys on. A wrong key only shows at the first read, as "file is not a dat
 """
 
 import contextlib
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -47,6 +48,9 @@ def open_database(path: Path, key: bytes, previous_key: bytes | None = None, cre
     if not create and not path.exists():
         raise StoreError(f"{path}: no store here; create one with `python main.py store init`")
     size = path.stat().st_size if path.exists() else 0
+    if path.exists() and stat.S_IMODE(path.stat().st_mode) & (stat.S_IRWXG | stat.S_IRWXO):
+        raise StoreError(f"{path}: the store file is open to other users (mode {stat.S_IMODE(path.stat().st_mode):o}); "
+                         f"run `chmod 600 {path}*` and make sure only the kiosk's user owns it")
     if path.exists() and size == 0 and not create:
         raise StoreDamagedError(f"{path}: the store file is empty (0 bytes): it was truncated; restore it from a "
                                 f"backup (only `store init` creates a store)")
