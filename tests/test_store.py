@@ -253,3 +253,15 @@ def test_a_store_file_open_to_other_users_is_refused(tmp_path, keys_config):
     os.chmod(path, 0o644)
     with pytest.raises(StoreError, match="open to other users .*chmod 600"):
         GalleryStore.open(path, load_secrets(keys_config))
+
+
+def test_a_write_blocked_for_longer_than_the_busy_timeout_says_so_instead_of_a_traceback(tmp_path, keys_config):
+    path = tmp_path / "g.db"
+    with GalleryStore.open(path, load_secrets(keys_config), create=True) as holder, \
+            GalleryStore.open(path, load_secrets(keys_config)) as waiting:
+        with holder.transaction():
+            holder.log_event("long_write")
+            with pytest.raises(StoreError, match="another process has held the store for more than 5 s"):
+                with waiting.transaction():
+                    waiting.log_event("never_written")
+        assert waiting.audit_break() is None and waiting.events(limit=1)[0].kind == "long_write"

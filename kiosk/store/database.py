@@ -6,6 +6,7 @@ foreign keys on. A wrong key only shows at the first read, as "file is not a dat
 """
 
 import contextlib
+import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,10 +100,38 @@ def _run_script(connection: Connection, script: str) -> None:
         raise StoreError(f"migration script ends in an incomplete statement: {pending.strip()[:60]}")
 
 
+def store_holders(path: Path) -> list[str]:
+    """The other processes that have the store file open ("pid 123: python main.py run"), read from
+    /proc; empty where /proc is not there or not readable."""
+    target = str(path.resolve())
+    found = []
+    for process in Path("/proc").glob("[0-9]*"):
+        if int(process.name) == os.getpid():
+            continue
+        try:
+            if any(os.readlink(fd) == target for fd in (process / "fd").iterdir()):
+                command = " ".join((process / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").split())
+                found.append(f"pid {process.name}: {command[:120]}")
+        except OSError:
+            continue
+    return found
+
+
 @contextlib.contextmanager
 def transaction(connection: Connection) -> Iterator[Connection]:
-    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception: a change lands whole or not at all."""
-    connection.execute("BEGIN IMMEDIATE")
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception: a change lands whole or not at all.
+    A store another process keeps writing for longer than the busy timeout (5 s) is a StoreError
+    naming who has it open, never a traceback."""
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+    except sqlcipher3.OperationalError as exc:
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
+        path = Path(connection.execute("PRAGMA database_list").fetchone()[2])
+        holders = store_holders(path)
+        raise StoreError(f"{path}: another process has held the store for more than 5 s"
+                         + (f" ({'; '.join(holders)})" if holders else "")
+                         + "; wait for it to finish, or stop it, and try again") from None
     try:
         yield connection
     except BaseException:
