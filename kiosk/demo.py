@@ -10,6 +10,8 @@ import argparse
 import contextlib
 import io
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Callable
@@ -64,7 +66,7 @@ def held_photo_video(path: Path, photos: Path) -> Path:
 def write_config(folder: Path, liveness: bool) -> Path:
     """A kiosk config for the temporary store; liveness off for the visits of photos, on for the attack."""
     config = {"store": {"path": str(folder / "gallery.db"), "keys": {"source": "file", "file": str(folder / "keys.json")}},
-              "recognition": {"cooldown_s": 0},
+              "recognition": {"cooldown_s": 0}, "gui": {"fullscreen": False},
               "liveness": {"enabled": liveness, "texture": liveness and _texture_built()},
               "doors": [{"name": "main", "pulse_s": 1, "outputs": [{"type": "log"}]}]}
     path = folder / ("kiosk_liveness.yaml" if liveness else "kiosk.yaml")
@@ -117,9 +119,18 @@ def describe(decision: dict) -> str:
     return f"{decision['outcome']:<16} {who}{reason}  (decided {decision['visit_ms']} ms into the visit)"
 
 
+def show_on_screen(config: Path, video: Path, seconds: float) -> int:
+    """The same visits on the kiosk screen, in its own process (the engine never imports Qt)."""
+    from kiosk.paths import PROJECT_ROOT
+
+    return subprocess.run([sys.executable, str(PROJECT_ROOT / "main.py"), "gui", "--windowed", "--source", str(video),
+                           "--close-after", f"{seconds:g}", "--config", str(config)], check=False).returncode
+
+
 def run_demo(build_parser: Callable[[], argparse.ArgumentParser], say: Callable[[str], None],
-             keep: bool = False) -> dict:
-    """The whole tour; the temporary folder is removed at the end unless `keep`."""
+             keep: bool = False, gui: bool = False) -> dict:
+    """The whole tour; the temporary folder is removed at the end unless `keep`. With `gui`, the
+    visits are then shown on the kiosk screen too."""
     photos = sample_photos()
     folder = Path(tempfile.mkdtemp(prefix="facegate-demo-"))
     try:
@@ -137,9 +148,14 @@ def run_demo(build_parser: Callable[[], argparse.ArgumentParser], say: Callable[
         say(_indented(_command(build_parser, "gallery", "apply", str(gallery), "--config", str(plain), "--no-progress")))
         say("\n3. the kiosk at the door, on a rendered video: the member, then a stranger (Joe Biden, not "
             "enrolled); liveness is off in this part because the visitors are photos")
-        visits, _ = run_kiosk(plain, visits_video(folder / "visits.avi", photos))
+        video = visits_video(folder / "visits.avi", photos)
+        visits, _ = run_kiosk(plain, video)
         for decision in visits:
             say("   " + describe(decision))
+        if gui:
+            say("   ... and on the kiosk screen (it closes by itself after 12 s)")
+            if show_on_screen(plain, video, 12) != 0:
+                say("   the kiosk screen could not be shown (no display?): the rest goes on headless")
         say("\n4. liveness on: the member's photo held up to the camera (the screen asks for a head turn "
             "a photo cannot make)")
         attack, asked = run_kiosk(guarded, held_photo_video(folder / "held_photo.avi", photos))
