@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from kiosk.errors import ImageError, ProtectionError
+from kiosk.faults import crash_point
 from kiosk.imageio import read_image
 from kiosk.protection import TemplateProtector
 from kiosk.recognition.faces import DetectedFace
@@ -177,10 +178,12 @@ def write_enrollments(store: GalleryStore, protector: TemplateProtector, model_i
             if candidate.consent not in store.consents(person.id):
                 store.add_consent(person.id, candidate.consent)
             store.log_event("person_enrolled", person.id, action=candidate.action, templates=len(templates))
+            crash_point("apply:person_written")  # inside the transaction: nobody of this apply may remain
             index.add(templates, [person.id] * len(templates))
             report.enrolled.append(person.id)
         if also is not None:
             also(store)
+    crash_point("apply:committed")  # everybody of this apply must be there, whole
     return report
 
 

@@ -311,3 +311,33 @@ def test_a_damaged_store_or_key_file_is_named_as_such_and_never_re_created(kiosk
     assert "binary, not JSON text" in refused("gallery", "list").stderr
     key_file.write_text(keys)
     assert run_cli("store", "verify", "--config", str(kiosk)).returncode == 0
+
+
+@pytest.mark.parametrize("point, present", [("apply:person_written", False), ("apply:committed", True)])
+def test_a_gallery_apply_killed_at_each_point_leaves_everyone_whole_or_absent_and_completes_when_run_again(
+        kiosk, lfw_dir, tmp_path, point, present):
+    people = [person_entry(lfw_dir, name, [1, 2]) for name in ("Colin_Powell", "Tony_Blair", "Serena_Williams")]
+    gallery = write_gallery(tmp_path / "g.yaml", people)
+    assert run_cli("gallery", "apply", str(gallery), "--config", str(kiosk), fault=point).returncode == 137
+    with stored(kiosk) as store:
+        assert store.verify() == [] and store.audit_break() is None
+        assert {p.id for p in store.list_people()} == ({p["id"] for p in people} if present else set())
+    for _ in range(2):
+        assert run_cli("gallery", "apply", str(gallery), "--config", str(kiosk)).returncode == 0
+    with stored(kiosk) as store:
+        counts = store.template_counts()
+        assert all(counts[p["id"]] == 2 and store.consents(p["id"]) for p in people)
+        assert [e.kind for e in store.events(limit=1000)].count("person_enrolled") == 3  # each enrolled once
+
+
+def test_a_remove_killed_before_its_scrub_has_deleted_the_person_and_the_store_holds(kiosk, lfw_dir, tmp_path):
+    people = [person_entry(lfw_dir, name, [1]) for name in ("Colin_Powell", "Tony_Blair")]
+    run_cli("gallery", "apply", str(write_gallery(tmp_path / "g.yaml", people)), "--config", str(kiosk))
+    gone = people[0]["id"]
+    assert run_cli("gallery", "remove", gone, "--yes", "--config", str(kiosk), fault="remove:deleted").returncode == 137
+    with stored(kiosk) as store:
+        assert store.verify() == [] and store.audit_break() is None
+        assert {p.id for p in store.list_people()} == {people[1]["id"]}
+        assert gone not in {e.person_ref for e in store.events(limit=1000)}
+    again = run_cli("gallery", "remove", gone, "--yes", "--config", str(kiosk))
+    assert again.returncode == 2 and f"no person {gone!r}" in again.stderr

@@ -136,7 +136,11 @@ def _remove(args: argparse.Namespace) -> tuple[dict, str]:
         removed = store.hard_delete(args.person_id, reason="removed by administrator")
     if not removed:
         raise FacegateError(f"no person {args.person_id!r} in {store.path}")
-    return {"removed": True}, f"{args.person_id}: deleted; freed pages scrubbed"
+    if not removed.scrubbed:
+        return ({"removed": True, "scrubbed": False},
+                f"{args.person_id}: deleted; another process was reading the store, so the write-ahead log keeps "
+                f"the old pages (encrypted) until that process stops; the next facegate command then empties it")
+    return {"removed": True, "scrubbed": True}, f"{args.person_id}: deleted; freed pages scrubbed"
 
 
 def _export(args: argparse.Namespace) -> tuple[dict, str]:

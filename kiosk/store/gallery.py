@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from kiosk.errors import SecretsError, StoreError
+from kiosk.faults import crash_point
 from kiosk.store.audit_chain import GENESIS, AuditHead, audit_key, event_hash, first_broken_link, head_mismatch
 from kiosk.store.database import Connection, DatabaseError, open_database, transaction
 from kiosk.store.keys import KioskSecrets
@@ -53,6 +54,17 @@ class GalleryMatrix:
     person_ids: np.ndarray
     templates: np.ndarray
     secret_version: int | None
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """What a hard delete did: true when the person was there."""
+
+    deleted: bool
+    scrubbed: bool  # the write-ahead log was emptied too (no other process's read held it back)
+
+    def __bool__(self) -> bool:
+        return self.deleted
 
 
 class GalleryStore:
@@ -333,13 +345,12 @@ class GalleryStore:
         """A stable stand-in for a deleted person in the records that must outlive them."""
         return PSEUDONYM_PREFIX + hmac.new(self._pseudonym_key, person_id.encode(), hashlib.sha256).hexdigest()[:12]
 
-    def hard_delete(self, person_id: str, reason: str) -> bool:
+    def hard_delete(self, person_id: str, reason: str) -> "Deletion":
         """Remove templates and consent, pseudonymise events and attendance, then scrub freed pages."""
         with self.transaction():
             deleted = self.delete_rows(person_id, reason)
-        if deleted:
-            self.compact()
-        return deleted
+        crash_point("remove:deleted")
+        return Deletion(deleted, self.compact() if deleted else False)
 
     def delete_rows(self, person_id: str, reason: str) -> bool:
         """The rows of a hard delete, inside the caller's transaction; call compact() after commit."""
@@ -351,11 +362,14 @@ class GalleryStore:
         self.log_event("person_deleted", stand_in, reason=reason)
         return True
 
-    def compact(self) -> None:
-        """Rewrite the file without free pages and empty the WAL, so deleted rows leave no trace."""
+    def compact(self) -> bool:
+        """Rewrite the file without free pages and empty the WAL, so deleted rows leave no trace.
+        False when another process's open read kept the WAL from being emptied (it is, at the next
+        checkpoint no reader holds back; the rows are already zeroed by secure_delete)."""
         self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.execute("VACUUM")
-        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        busy = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        return busy == 0
 
     def apply_retention(self, events_days: int | None, expired_people_grace_days: int | None, today: date) -> dict[str, int]:
         """Delete events older than the limit and hard-delete people whose validity ended long enough ago."""
