@@ -341,3 +341,22 @@ def test_a_remove_killed_before_its_scrub_has_deleted_the_person_and_the_store_h
         assert gone not in {e.person_ref for e in store.events(limit=1000)}
     again = run_cli("gallery", "remove", gone, "--yes", "--config", str(kiosk))
     assert again.returncode == 2 and f"no person {gone!r}" in again.stderr
+
+
+def test_audit_verify_names_the_event_after_which_the_log_was_truncated(kiosk, lfw_dir, tmp_path):
+    import sqlcipher3
+
+    from kiosk.store.keys import load_secrets
+
+    run_cli("gallery", "apply", str(write_gallery(tmp_path / "g.yaml", [person_entry(lfw_dir, "Colin_Powell", [1])])),
+            "--config", str(kiosk))
+    config = load_config(kiosk)
+    connection = sqlcipher3.connect(str(config.store.resolved_path))
+    connection.execute(f"PRAGMA key = \"x'{load_secrets(config.store.keys).database_key.hex()}'\"")
+    kept = connection.execute("SELECT id, at, kind FROM events ORDER BY id DESC LIMIT 2").fetchall()[1]
+    connection.execute("DELETE FROM events WHERE id = (SELECT MAX(id) FROM events)")
+    connection.commit()
+    connection.close()
+    done = run_cli("audit", "verify", "--config", str(kiosk))
+    assert done.returncode == 1 and f"the log ends after event {kept[0]} ({kept[1]}, {kept[2]})" in done.stdout, done.stdout
+    assert "the last 1 removed" in done.stdout
