@@ -196,6 +196,9 @@ def test_the_audit_head_detects_a_truncated_log_and_a_head_rewritten_without_the
         head["last_hash"] = raw.execute("SELECT hash FROM events ORDER BY id DESC LIMIT 1").fetchone()[0]
         raw.execute("UPDATE meta SET value = ? WHERE key = 'audit_head'", (json.dumps(head),))
         assert store.audit_break() == "the audit head was written without the key (its MAC does not match)"
+        with store.transaction():
+            store.log_event("access_granted", "e1002", door="main")  # the next event does not bless the forgery
+        assert store.audit_break() == "the audit head was written without the key (its MAC does not match)"
         raw.execute("DELETE FROM meta WHERE key = 'audit_head'")
         assert store.audit_break() == "the audit head is missing"
         raw.execute("INSERT INTO meta (key, value) VALUES ('audit_head', '')")  # reset to "not yet signed"

@@ -40,7 +40,8 @@ def _calibrate(args: argparse.Namespace) -> tuple[dict, str]:
     spec = str(args.source if args.source is not None else config.camera.source)
     manifest = load_liveness_manifest()
     texture = TextureLivenessModel(manifest, config.models.provider, threads=1)
-    windows = WindowMedians(config.liveness.policy().texture_window)
+    window = config.liveness.policy().texture_window
+    windows = WindowMedians(window)
     frames = faces = 0
     source = open_source(spec)
     if not isinstance(source, VideoCaptureSource):
@@ -71,7 +72,7 @@ def _calibrate(args: argparse.Namespace) -> tuple[dict, str]:
             "floored": result.floored, "windows": result.windows, "frames": frames, "frames_with_face": faces,
             "bpcer_at_threshold": round(result.bpcer_at_threshold, 4), "previous": config.liveness.texture_threshold,
             "written": not args.dry_run, "config": str(args.config)}
-    lines = [f"{result.windows} live windows of {config.liveness.policy().texture_window} frames from {spec} "
+    lines = [f"{result.windows} live windows of {window} frames from {spec} "
              f"({faces} of {frames} frames with a face)",
              f"their {args.bpcer:.0%} quantile: {result.quantile:.3f}; operating point {result.threshold:.3f} "
              f"(was {config.liveness.texture_threshold:g}), refusing {result.bpcer_at_threshold:.1%} of these windows"]

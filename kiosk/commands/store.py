@@ -157,14 +157,12 @@ def _rotate_secret(args: argparse.Namespace) -> tuple[dict, str]:
     old_protector = protector_for(old, embedder, config.models.protector, "cpu")
     new_protector = protector_for(new, embedder, config.models.protector, "cpu")
     try:
-        store = GalleryStore.open(path, old)
-    except SecretsError:
-        store = GalleryStore.open(path, new)  # raises, naming the problem, if the templates are under neither
-        count = None                          # renewed before the interruption
-    else:
-        with store:
-            count = store.renew_templates(lambda block: old_protector.renew(block, new_protector), new)
-    store.close()
+        store, renewed_before = GalleryStore.open(path, old), False
+    except SecretsError:  # renewed before the interruption (it raises, naming the problem, if under neither)
+        store, renewed_before = GalleryStore.open(path, new), True
+    with store:
+        count = None if renewed_before else store.renew_templates(
+            lambda block: old_protector.renew(block, new_protector), new)
     crash_point("rotate:renewed")
     save_secrets(keys, new)
     crash_point("rotate:key_file_written")

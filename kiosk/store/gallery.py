@@ -100,8 +100,10 @@ class GalleryStore:
                                       for vector, row in zip(new, rows)])
             self.set_meta("template_secret_check", _secret_check(secrets))
             self.log_event("template_secret_rotated", None, version=secrets.template_secret_version, templates=len(rows))
-            self._audit_key = audit_key(secrets.template_secret)  # the head is vouched for by the new secret
-            self._write_head(self._current_head())
+            head = self._signed_head()  # vouched for by the old secret, then by the new one, unchanged
+            self._audit_key = audit_key(secrets.template_secret)
+            if head is not None:
+                self._write_head(head)
         return len(rows)
 
     def _check_template_secret(self, secrets: KioskSecrets) -> None:
@@ -258,8 +260,8 @@ class GalleryStore:
             "INSERT INTO events (at, kind, person_ref, subject, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (at, kind, person_ref, subject, text, prev_hash, digest))
         head = self._signed_head()
-        count = head.events + 1 if head is not None else self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
-        self._write_head(AuditHead(count, digest, self._chain_anchor()))
+        if head is not None:  # a missing or forged head is left as it is, for audit verify to report
+            self._write_head(AuditHead(head.events + 1, digest, head.anchor))
 
     def _signed_head(self) -> AuditHead | None:
         text = self.get_meta("audit_head")
@@ -305,10 +307,9 @@ class GalleryStore:
         broken = first_broken_link(rows, anchor)
         if broken:
             return broken
-        text = self.get_meta("audit_head")
-        head = AuditHead.read(text, self._audit_key) if text else None
+        head = self._signed_head()
         if head is None:
-            return ("the audit head is missing" if text is None else
+            return ("the audit head is missing" if self.get_meta("audit_head") is None else
                     "the audit head was written without the key (its MAC does not match)")
         count = self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
         last = self._db.execute("SELECT id, at, kind, hash FROM events ORDER BY id DESC LIMIT 1").fetchone()

@@ -62,27 +62,11 @@ CREATE INDEX attendance_at ON attendance(at);
 
 # A counter every change to people or templates raises, whichever code path (or tool) makes it: a
 # running kiosk polls it and reloads its gallery when it moves.
-GALLERY_REVISION = """
-INSERT OR IGNORE INTO meta (key, value) VALUES ('gallery_revision', '0');
-CREATE TRIGGER people_insert_bumps_revision AFTER INSERT ON people BEGIN
+GALLERY_REVISION = "\n".join(
+    ["INSERT OR IGNORE INTO meta (key, value) VALUES ('gallery_revision', '0');"]
+    + [f"""CREATE TRIGGER {table}_{change.lower()}_bumps_revision AFTER {change} ON {table} BEGIN
     UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'gallery_revision';
-END;
-CREATE TRIGGER people_update_bumps_revision AFTER UPDATE ON people BEGIN
-    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'gallery_revision';
-END;
-CREATE TRIGGER people_delete_bumps_revision AFTER DELETE ON people BEGIN
-    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'gallery_revision';
-END;
-CREATE TRIGGER templates_insert_bumps_revision AFTER INSERT ON templates BEGIN
-    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'gallery_revision';
-END;
-CREATE TRIGGER templates_update_bumps_revision AFTER UPDATE ON templates BEGIN
-    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'gallery_revision';
-END;
-CREATE TRIGGER templates_delete_bumps_revision AFTER DELETE ON templates BEGIN
-    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'gallery_revision';
-END;
-"""
+END;""" for table in ("people", "templates") for change in ("INSERT", "UPDATE", "DELETE")])
 
 # The audit log's signed head (see audit_chain.py): empty until the store, opened with its secrets,
 # signs the log as it is (and logs that it did).
