@@ -185,9 +185,8 @@ class KioskRunner:
         evidence = FrameEvidence(at_ms=frame.timestamp_ms, face=face.face, rgb=frame.rgb, faces_in_view=in_view,
                                  hint=hint_for(face.quality, self.gates), probe=lambda: self._probe(face))
         step = self._visit(track).step(evidence, self.gallery, now or site_now(self.zone))
-        if step.decision is not None:
-            self._act(step.decision)
-        return FrameStatus(frame, face.face.box, in_view, step.hint, step.decision)
+        decision = step.decision if step.decision is not None and self._act(step.decision) else None
+        return FrameStatus(frame, face.face.box, in_view, step.hint, decision)
 
     def _probe(self, face: AlignedFace) -> np.ndarray:
         """The face's unit probe in the templates' space: embedded once, when the visit asks."""
@@ -204,15 +203,29 @@ class KioskRunner:
         assert self.liveness_policy is not None
         return LivenessSession(self.liveness_policy, self.texture, self.pipeline.layout)
 
-    def _act(self, decision: Decision) -> None:
-        """Audit and attendance in one transaction, then the doors (on their own thread)."""
+    def _act(self, decision: Decision) -> bool:
+        """Audit and attendance in one transaction, then the doors (on their own thread). A decision
+        made on a gallery another process has changed since (the poll is up to GALLERY_POLL_S old) is
+        dropped and the gallery reloaded: checked inside the write transaction, so no delete can land
+        between the check and the write, and a deleted person's id is never written again."""
         with self.store.transaction():
-            self.store.log_event(f"access_{decision.outcome.value}", decision.person_id, door=decision.door,
-                                 distance=round(decision.distance, 4) if decision.distance is not None else None,
-                                 reason=decision.reason, faces_in_view=decision.faces_in_view)
-            if decision.outcome is Outcome.GRANTED and decision.person_id is not None:
-                self.attendance.record(decision.person_id, decision.door, datetime.now(timezone.utc))
+            stale = self.store.gallery_revision() != self._gallery_revision
+            if not stale:
+                self._write_decision(decision)
+        if stale:
+            log.info("the gallery changed while a visit was decided: reloading, the visit starts over")
+            self.decider.forget(decision.person_id)  # a decision never made starts no cooldown
+            self.reload_gallery()
+            return False
         self.dispatcher.submit(decision)
+        return True
+
+    def _write_decision(self, decision: Decision) -> None:
+        self.store.log_event(f"access_{decision.outcome.value}", decision.person_id, door=decision.door,
+                             distance=round(decision.distance, 4) if decision.distance is not None else None,
+                             reason=decision.reason, faces_in_view=decision.faces_in_view)
+        if decision.outcome is Outcome.GRANTED and decision.person_id is not None:
+            self.attendance.record(decision.person_id, decision.door, datetime.now(timezone.utc))
 
     def run(self, capture: "FrameFeed", on_status: Callable[[FrameStatus], None]) -> None:
         """Two stages on the two cores: the landmarks of the next frame are found while this frame's
