@@ -5,9 +5,9 @@ consent, pseudonymises their events, and leaves no freed page behind (secure_del
 """
 
 import contextlib
-import hashlib
 import hmac
 import json
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -19,17 +19,12 @@ from kiosk.errors import SecretsError, StoreError
 from kiosk.faults import crash_point
 from kiosk.store.audit_chain import GENESIS, AuditHead, audit_key, event_hash, first_broken_link, head_mismatch
 from kiosk.store.database import Connection, DatabaseError, open_database, transaction
+from kiosk.store.derived import PSEUDONYM_PREFIX, pseudonym, pseudonym_key, secret_check
 from kiosk.store.keys import KioskSecrets
 from kiosk.store.records import AttendanceRecord, Consent, Event, Person, Schedule, TemplateSet
 from kiosk.store.schema import SCHEMA_VERSION
 
-PSEUDONYM_PREFIX = "deleted-"
 _PERSON_COLUMNS = "id, display_name, role, enabled, valid_from, valid_until, doors, photo_digest, schedule"
-
-
-def _secret_check(secrets: KioskSecrets) -> str:
-    """A check value of the template secret (never the secret): tells whether a key set fits a store."""
-    return hmac.new(secrets.template_secret, b"facegate template secret check", hashlib.sha256).hexdigest()
 
 
 def now_utc() -> str:
@@ -73,7 +68,7 @@ class GalleryStore:
     def __init__(self, connection: Connection, path: Path, secrets: KioskSecrets):
         self._db = connection
         self.path = path
-        self._pseudonym_key = hashlib.sha256(b"facegate pseudonyms|" + secrets.template_secret).digest()
+        self._pseudonym_key = pseudonym_key(secrets.template_secret)
         self._audit_key = audit_key(secrets.template_secret)
 
     @classmethod
@@ -98,7 +93,7 @@ class GalleryStore:
                 self._db.executemany("UPDATE templates SET template = ?, secret_version = ? WHERE id = ?",
                                      [(vector.tobytes(), secrets.template_secret_version, row[0])
                                       for vector, row in zip(new, rows)])
-            self.set_meta("template_secret_check", _secret_check(secrets))
+            self.set_meta("template_secret_check", secret_check(secrets.template_secret))
             self.log_event("template_secret_rotated", None, version=secrets.template_secret_version, templates=len(rows))
             head = self._signed_head()  # vouched for by the old secret, then by the new one, unchanged
             self._audit_key = audit_key(secrets.template_secret)
@@ -109,7 +104,7 @@ class GalleryStore:
     def _check_template_secret(self, secrets: KioskSecrets) -> None:
         """Templates are only usable with the secret that protected them: a store remembers a check
         value of its template secret (never the secret) and refuses another one."""
-        check = _secret_check(secrets)
+        check = secret_check(secrets.template_secret)
         row = self._db.execute("SELECT value FROM meta WHERE key = 'template_secret_check'").fetchone()
         if row is None:
             with self.transaction():
@@ -237,6 +232,17 @@ class GalleryStore:
             "INSERT INTO consents (person_id, given_by, given_at, scope, recorded_at) VALUES (?, ?, ?, ?, ?)",
             (person_id, consent.given_by, consent.given_at.isoformat(), consent.scope, now_utc()))
 
+    def replace_consents(self, person_id: str, consents: list[Consent]) -> None:
+        """The person's consent records as another gallery holds them (a site replica; inside a transaction)."""
+        self._db.execute("DELETE FROM consents WHERE person_id = ?", (person_id,))
+        stamp = now_utc()
+        self._db.executemany(
+            "INSERT INTO consents (person_id, given_by, given_at, scope, recorded_at) VALUES (?, ?, ?, ?, ?)",
+            [(person_id, c.given_by, c.given_at.isoformat(), c.scope, stamp) for c in consents])
+
+    def person_ids(self) -> set[str]:
+        return {row[0] for row in self._db.execute("SELECT id FROM people")}
+
     def consents(self, person_id: str) -> list[Consent]:
         rows = self._db.execute("SELECT given_by, given_at, scope FROM consents WHERE person_id = ? ORDER BY id",
                                 (person_id,))
@@ -315,6 +321,32 @@ class GalleryStore:
         last = self._db.execute("SELECT id, at, kind, hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
         return head_mismatch(head, count, tuple(last) if last else None, anchor)
 
+    def store_id(self) -> str:
+        """This store's own random id (made once): with a row id, it names an event uniquely at a site."""
+        value = self.get_meta("store_id")
+        if value is None:
+            with self.transaction():
+                self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', ?)", (uuid.uuid4().hex,))
+            value = self.get_meta("store_id")
+        assert value is not None
+        return value
+
+    def events_after(self, seq: int, limit: int) -> list[tuple]:
+        """Raw audit records after row `seq`, oldest first: (seq, at, kind, person_ref, subject, detail,
+        prev_hash, hash), as the chain covers them, for sending to the site."""
+        return self._db.execute("SELECT id, at, kind, person_ref, subject, detail, prev_hash, hash FROM events "
+                                "WHERE id > ? ORDER BY id LIMIT ?", (seq, limit)).fetchall()
+
+    def attendance_after(self, seq: int, limit: int) -> list[tuple]:
+        """(seq, person_ref, at, direction, door) after row `seq`, oldest first."""
+        return self._db.execute("SELECT id, person_ref, at, direction, door FROM attendance WHERE id > ? "
+                                "ORDER BY id LIMIT ?", (seq, limit)).fetchall()
+
+    def rows_after(self, table: str, seq: int) -> int:
+        if table not in ("events", "attendance"):
+            raise ValueError(table)
+        return self._db.execute(f"SELECT count(*) FROM {table} WHERE id > ?", (seq,)).fetchone()[0]
+
     def record_attendance(self, person_id: str, direction: str, door: str, at: datetime) -> None:
         self._db.execute("INSERT INTO attendance (person_ref, at, direction, door) VALUES (?, ?, ?, ?)",
                          (person_id, _utc_text(at), direction, door))
@@ -344,7 +376,7 @@ class GalleryStore:
     # privacy duties ---------------------------------------------------------------------------
     def pseudonym(self, person_id: str) -> str:
         """A stable stand-in for a deleted person in the records that must outlive them."""
-        return PSEUDONYM_PREFIX + hmac.new(self._pseudonym_key, person_id.encode(), hashlib.sha256).hexdigest()[:12]
+        return pseudonym(self._pseudonym_key, person_id)
 
     def hard_delete(self, person_id: str, reason: str) -> "Deletion":
         """Remove templates and consent, pseudonymise events and attendance, then scrub freed pages."""

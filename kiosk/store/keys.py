@@ -106,29 +106,37 @@ def _keyring():
     return keyring
 
 
-def load_secrets(config: KeySourceConfig) -> KioskSecrets:
-    """Read the secrets from the configured source, refusing unsafe or malformed ones."""
+def read_secret_text(config: KeySourceConfig, what: str = "facegate secrets") -> tuple[str, str]:
+    """The JSON text a key source holds, and where it came from (for error messages), refusing a
+    key file others can read; `what` names the secrets in the messages."""
     if config.source == "env":
         value = os.environ.get(config.env_var)
         if not value:
-            raise SecretsError(f"environment variable {config.env_var} is not set; it must hold the key JSON")
-        return KioskSecrets.from_json(value, f"environment variable {config.env_var}")
+            raise SecretsError(f"environment variable {config.env_var} is not set; it must hold the {what} as JSON")
+        return value, f"environment variable {config.env_var}"
     if config.source == "keyring":
         value = _keyring().get_password(config.keyring_service, "secrets")
         if not value:
-            raise SecretsError(f"no facegate secrets in the OS keyring under service {config.keyring_service!r}")
-        return KioskSecrets.from_json(value, f"keyring service {config.keyring_service}")
+            raise SecretsError(f"no {what} in the OS keyring under service {config.keyring_service!r}")
+        return value, f"keyring service {config.keyring_service}"
     path = config.file.expanduser()
     if not path.exists():
-        raise SecretsError(f"{path}: key file not found; create a store and its key with `python main.py store init`")
+        raise SecretsError(f"{path}: key file not found; it must hold the {what}")
     _check_private(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        return path.read_bytes().decode("utf-8"), str(path)
     except UnicodeDecodeError:
-        raise SecretsError(f"{path}: not a facegate key set (binary, not JSON text); restore it from a backup") from None
+        raise SecretsError(f"{path}: not a file of {what} (binary, not JSON text); restore it from a backup") from None
     except OSError as exc:
         raise SecretsError(f"{path}: the key file cannot be read ({exc.strerror})") from None
-    return KioskSecrets.from_json(text, str(path))
+
+
+def load_secrets(config: KeySourceConfig) -> KioskSecrets:
+    """Read the secrets from the configured source, refusing unsafe or malformed ones."""
+    if config.source == "file" and not config.file.expanduser().exists():
+        raise SecretsError(f"{config.file.expanduser()}: key file not found; create a store and its key with "
+                           f"`python main.py store init`")
+    return KioskSecrets.from_json(*read_secret_text(config))
 
 
 def save_secrets(config: KeySourceConfig, keys: KioskSecrets) -> None:
