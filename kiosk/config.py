@@ -205,9 +205,57 @@ class AttendanceConfig(_Section):
     dedup_minutes: int = Field(5, ge=0, le=24 * 60, description="one record per person within this window")
 
 
+class PostgresConfig(_Section):
+    """Where the site's gallery and events are kept; the password comes from the site credentials."""
+
+    host: str = Field("127.0.0.1", min_length=1, description="host name, address, or a socket folder")
+    port: int = Field(5432, gt=0, lt=65536)
+    dbname: str = Field("facegate", min_length=1)
+    user: str = Field("facegate_kiosk", min_length=1, description="a kiosk's role only reads the gallery; "
+                      "administrators and `site serve` use the role that owns the tables")
+    sslmode: Literal["disable", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
+    connect_timeout_s: int = Field(5, ge=1, le=60)
+
+
+class BrokerConfig(_Section):
+    """The MQTT broker (mosquitto) that carries every event up to the site."""
+
+    host: str = Field("127.0.0.1", min_length=1)
+    port: int = Field(1883, gt=0, lt=65536)
+    topic_prefix: str = Field("facegate", pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
+    username: str | None = Field(None, description="empty: the kiosk id (the broker's ACL lets a kiosk publish "
+                                 "only under its own id)")
+    tls_ca_file: Path | None = Field(None, description="CA certificate of a TLS listener; empty: plain TCP")
+
+
+class SiteCredentialsConfig(KeySourceConfig):
+    """Where the PostgreSQL and broker passwords are kept: the same kinds of source as the store's keys,
+    a JSON object {"postgres_password": ..., "broker_password": ...}."""
+
+    file: Path = Field(Path("~/.config/facegate/site.json"), description="credentials file (mode 0600) for source: file")
+    env_var: str = Field("FACEGATE_SITE_KEYS", description="environment variable holding the credentials JSON")
+    keyring_service: str = Field("facegate-site", description="OS keyring service name for source: keyring")
+
+
+class SiteServerConfig(_Section):
+    """A site with many doors: the gallery lives in PostgreSQL, each kiosk keeps an encrypted replica
+    and sends its events through MQTT (docs/site.md)."""
+
+    kiosk_id: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="this kiosk's name at the "
+                                 "site (its broker user); empty on an administrator's machine")
+    postgres: PostgresConfig = PostgresConfig()
+    broker: BrokerConfig = BrokerConfig()
+    credentials: SiteCredentialsConfig = SiteCredentialsConfig()
+    sync_poll_s: float = Field(2.0, gt=0, le=300, description="how often the replica asks for changes when no "
+                               "notification comes (a change is announced at once while connected)")
+    sync_batch: int = Field(1000, ge=1, le=100_000, description="people written to the replica per local transaction")
+    status_every_s: float = Field(5.0, gt=0, le=300, description="how often the kiosk reports its state to the site")
+
+
 class SiteConfig(_Section):
     timezone: str | None = Field(None, description="IANA time zone (Europe/Berlin) of schedules, validity dates and "
                                  "attendance days; empty: this machine's own zone")
+    server: SiteServerConfig | None = Field(None, description="empty: a kiosk on its own, its gallery in its store")
 
     @model_validator(mode="after")
     def _known_zone(self) -> "SiteConfig":
