@@ -1,0 +1,145 @@
+"""`site serve`: every kiosk's events, attendance and state from the broker into PostgreSQL, each
+exactly once.
+
+A message is acknowledged to the broker (manual PUBACK) only after its row is committed; a message
+seen again (a kiosk's resend, a redelivery after a crash) hits the row's unique id and is counted
+as a duplicate, not stored. The kiosk id comes from the topic, which the broker's ACL ties to the
+kiosk's login, never from the payload. While PostgreSQL is down nothing is acknowledged: the
+collector leaves the broker, which keeps the messages on its persistent session, and comes back
+when PostgreSQL does.
+"""
+
+import json
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import paho.mqtt.client as mqtt
+
+from kiosk.config import BrokerConfig, PostgresConfig
+from kiosk.site.credentials import SiteCredentials
+from kiosk.site.database import SiteConnection, SiteDatabaseError, SiteUnreachableError, connect_site, require_schema
+from kiosk.site.uplink import make_client
+
+log = logging.getLogger(__name__)
+
+SITE_CLIENT_ID = "facegate-site"
+DEFAULT_SERVICE_USER = "facegate-site"
+
+_INSERT_EVENT = """
+INSERT INTO kiosk_events (event_id, kiosk_id, store_id, seq, at, kind, person_ref, subject, detail, prev_hash, hash)
+VALUES (%(id)s, %(kiosk)s, %(store)s, %(seq)s, %(at)s, %(kind)s,
+        CASE WHEN EXISTS (SELECT 1 FROM tombstones WHERE person_id = %(person_ref)s) THEN %(subject)s
+             ELSE %(person_ref)s END,
+        %(subject)s, %(detail)s, %(prev_hash)s, %(hash)s)
+ON CONFLICT DO NOTHING
+"""
+_INSERT_ATTENDANCE = """
+INSERT INTO kiosk_attendance (event_id, kiosk_id, person_ref, subject, at, direction, door)
+VALUES (%(id)s, %(kiosk)s,
+        CASE WHEN EXISTS (SELECT 1 FROM tombstones WHERE person_id = %(person_ref)s) THEN %(subject)s
+             ELSE %(person_ref)s END,
+        %(subject)s, %(at)s, %(direction)s, %(door)s)
+ON CONFLICT DO NOTHING
+"""
+_UPSERT_KIOSK = """
+INSERT INTO kiosks (kiosk_id, door, online, revision, queued, last_seen)
+VALUES (%(kiosk)s, %(door)s, %(online)s, %(revision)s, %(queued)s, now())
+ON CONFLICT (kiosk_id) DO UPDATE SET door = coalesce(excluded.door, kiosks.door), online = excluded.online,
+    revision = coalesce(excluded.revision, kiosks.revision), queued = coalesce(excluded.queued, kiosks.queued),
+    last_seen = now()
+"""
+
+
+class EventCollector:
+    def __init__(self, postgres: PostgresConfig, broker: BrokerConfig, credentials: SiteCredentials):
+        self.postgres, self.broker, self.credentials = postgres, broker, credentials
+        self.counts: Counter[str] = Counter()  # stored / duplicate / rejected, by kind
+        self._db: SiteConnection | None = None
+        self._database_lost = threading.Event()
+        self._client: mqtt.Client | None = None
+
+    def _connect_database(self) -> None:
+        self._db = connect_site(self.postgres, self.credentials)
+        require_schema(self._db, f"PostgreSQL {self.postgres.host}:{self.postgres.port}/{self.postgres.dbname}")
+
+    def _connect_broker(self) -> None:
+        client = make_client(self.broker, SITE_CLIENT_ID, self.broker.username or DEFAULT_SERVICE_USER,
+                             self.credentials.broker_password, manual_ack=True)
+        prefix = self.broker.topic_prefix
+
+        def on_connect(client, userdata, flags, reason_code, properties) -> None:
+            if reason_code.is_failure:
+                log.error("the broker refused the site service: %s", reason_code)
+                return
+            client.subscribe([(f"{prefix}/kiosk/+/{kind}", 1) for kind in ("events", "attendance", "status")])
+            log.info("site service subscribed to every kiosk's events")
+
+        client.on_connect = on_connect
+        client.on_message = self._on_message
+        client.connect_async(self.broker.host, self.broker.port, keepalive=15)
+        client.loop_start()
+        self._client = client
+
+    def _leave_broker(self) -> None:
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+            self._client = None
+
+    def _on_message(self, client: mqtt.Client, userdata, message: mqtt.MQTTMessage) -> None:
+        parts = message.topic.split("/")
+        kiosk_id, kind = parts[-2], parts[-1]
+        if self._database_lost.is_set():
+            return  # not acknowledged: the broker delivers it again once the collector is back
+        try:
+            data = json.loads(message.payload)
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+            stored = self.store(kind, kiosk_id, data)
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("dropped a malformed %s message from kiosk %s: %s", kind, kiosk_id, exc)
+            self.counts[f"{kind} rejected"] += 1
+        except SiteDatabaseError as exc:
+            log.warning("PostgreSQL failed (%s); leaving the broker until it is back", str(exc).strip()[:120])
+            self._database_lost.set()
+            return
+        else:
+            self.counts[f"{kind} {'stored' if stored else 'duplicate'}"] += 1
+        client.ack(message.mid, message.qos)
+
+    def store(self, kind: str, kiosk_id: str, data: dict) -> bool:
+        """Write one message; False when it was stored before (its id is known)."""
+        assert self._db is not None
+        if kind == "status":
+            self._db.execute(_UPSERT_KIOSK, {"kiosk": kiosk_id, "door": data.get("door"),
+                                             "online": bool(data.get("online")), "revision": data.get("revision"),
+                                             "queued": data.get("queued")})
+            return True
+        # ids are the kiosk's own: prefixed with its (ACL-checked) id, no kiosk can shadow another's records
+        row = dict(data, id=f"{kiosk_id}/{data['id']}", kiosk=kiosk_id)
+        query = _INSERT_EVENT if kind == "events" else _INSERT_ATTENDANCE
+        return self._db.execute(query, row).rowcount == 1
+
+    def serve(self, stop: threading.Event, on_progress: Callable[[Counter], None] | None = None) -> None:
+        """Until `stop` is set: collect, and ride out PostgreSQL and broker outages."""
+        while not stop.is_set():
+            try:
+                self._connect_database()
+            except SiteUnreachableError as exc:
+                log.warning("%s; trying again in 2 s", exc)
+                stop.wait(2)
+                continue
+            self._database_lost.clear()
+            self._connect_broker()
+            while not stop.is_set() and not self._database_lost.is_set():
+                stop.wait(0.5)
+                if on_progress is not None:
+                    on_progress(self.counts)
+            self._leave_broker()
+            if self._db is not None:
+                self._db.close()
+            if self._database_lost.is_set():
+                time.sleep(1)
