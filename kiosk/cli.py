@@ -10,7 +10,7 @@ import sys
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from kiosk.commands import bench, config_check, demo, evaluation, gallery, liveness, recognition, runtime, store  # noqa: E402
+from kiosk.commands import bench, config_check, demo, evaluation, gallery, liveness, recognition, runtime, site, store  # noqa: E402
 from kiosk.errors import FacegateError, StoreDamagedError  # noqa: E402
 from kiosk.store.database import DatabaseError  # noqa: E402
 
@@ -21,7 +21,8 @@ def build_parser(extra_modules: tuple = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python main.py", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the engine does (providers, models)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (demo, recognition, evaluation, bench, config_check, store, gallery, runtime, liveness, *extra_modules):
+    for module in (demo, recognition, evaluation, bench, config_check, store, gallery, runtime, liveness, site,
+                   *extra_modules):
         module.register(commands)
     return parser
 

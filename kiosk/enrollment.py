@@ -12,13 +12,13 @@ import numpy as np
 
 from kiosk.errors import ImageError, ProtectionError
 from kiosk.faults import crash_point
+from kiosk.gallery.target import GalleryTarget
 from kiosk.imageio import read_image
 from kiosk.protection import TemplateProtector
 from kiosk.recognition.faces import DetectedFace
 from kiosk.recognition.matching import GalleryIndex
 from kiosk.recognition.pipeline import AlignedFace, FacePipeline
 from kiosk.recognition.quality import QualityGates, QualityProblem
-from kiosk.store.gallery import GalleryStore
 from kiosk.store.records import Consent, Person, TemplateSet
 
 if TYPE_CHECKING:
@@ -137,8 +137,8 @@ class EnrollmentReport:
     review: dict[str, str] = field(default_factory=dict)    # person -> who they look like
 
 
-def write_enrollments(store: GalleryStore, protector: TemplateProtector, model_id: str, policy: EnrollmentPolicy,
-                      candidates: list[Candidate], also: Callable[[GalleryStore], None] | None = None) -> EnrollmentReport:
+def write_enrollments(store: GalleryTarget, protector: TemplateProtector, model_id: str, policy: EnrollmentPolicy,
+                      candidates: list[Candidate], also: Callable[[GalleryTarget], None] | None = None) -> EnrollmentReport:
     """The one way people are enrolled. Each keeps their sharpest `max_photos` embeddings, protected
     (the clean ones never reach the store). Then, in one write transaction, which holds the store's
     write lock: the secret version is checked, each face is compared with the gallery as it is now

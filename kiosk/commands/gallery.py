@@ -10,9 +10,9 @@ from kiosk.config import KioskConfig, load_config
 from kiosk.errors import FacegateError
 from kiosk.gallery.plan import Change, plan_changes
 from kiosk.gallery.spec import load_gallery_file
+from kiosk.gallery.target import is_site, open_gallery
 from kiosk.manifest import load_embedder_manifest, load_protector_for
 from kiosk.protection import protector_for
-from kiosk.store.access import open_store
 
 SYMBOLS = {"add": "+", "update": "~", "re-enroll": "*", "disable": "-", "remove": "x", "unchanged": "="}
 
@@ -63,8 +63,7 @@ def _describe(changes: list[Change], prune: bool) -> str:
 
 def _plan(args: argparse.Namespace) -> tuple[dict, str]:
     config = load_config(args.config)
-    store, _ = open_store(config.store.resolved_path, config.store.keys)
-    with store:
+    with open_gallery(config) as (store, _):
         changes = _changes(config, args.file, store, args.prune)
     data = {"changes": [{"action": c.action, "person": c.person_id, "details": c.details} for c in changes]}
     return data, _describe(changes, args.prune)
@@ -76,8 +75,7 @@ def _apply(args: argparse.Namespace) -> tuple[dict, str]:
     from kiosk.recognition.pipeline import FacePipeline
 
     config = load_config(args.config)
-    store, secrets = open_store(config.store.resolved_path, config.store.keys)
-    with store, FacePipeline.from_config(config) as pipeline:
+    with open_gallery(config) as (store, secrets), FacePipeline.from_config(config) as pipeline:
         changes = _changes(config, args.file, store, args.prune)
         protector = protector_for(secrets, pipeline.manifest, config.models.protector, config.models.provider)
         policy = EnrollmentPolicy.from_config(config, protector)
@@ -96,8 +94,7 @@ def _apply(args: argparse.Namespace) -> tuple[dict, str]:
 
 def _list(args: argparse.Namespace) -> tuple[dict, str]:
     config = load_config(args.config)
-    store, _ = open_store(config.store.resolved_path, config.store.keys)
-    with store:
+    with open_gallery(config) as (store, _):
         people, counts, origins = store.list_people(), store.template_counts(), store.template_origins()
     rows = [{"id": p.id, "name": p.display_name, "role": p.role, "enabled": p.enabled,
              "valid_until": p.valid_until.isoformat() if p.valid_until else None, "templates": counts.get(p.id, 0),
@@ -110,8 +107,7 @@ def _list(args: argparse.Namespace) -> tuple[dict, str]:
 
 def _show(args: argparse.Namespace) -> tuple[dict, str]:
     config = load_config(args.config)
-    store, _ = open_store(config.store.resolved_path, config.store.keys)
-    with store:
+    with open_gallery(config) as (store, _):
         person = store.get_person(args.person_id)
         if person is None:
             raise FacegateError(f"no person {args.person_id!r} in {store.path}")
@@ -131,8 +127,7 @@ def _remove(args: argparse.Namespace) -> tuple[dict, str]:
                        f"Type the id to confirm: ")
         if answer.strip() != args.person_id:
             return {"removed": False, "exit_code": 1}, "not removed"
-    store, _ = open_store(config.store.resolved_path, config.store.keys)
-    with store:
+    with open_gallery(config) as (store, _):
         removed = store.hard_delete(args.person_id, reason="removed by administrator")
     if not removed:
         raise FacegateError(f"no person {args.person_id!r} in {store.path}")
@@ -140,6 +135,10 @@ def _remove(args: argparse.Namespace) -> tuple[dict, str]:
         return ({"removed": True, "scrubbed": False},
                 f"{args.person_id}: deleted; another process was reading the store, so the write-ahead log keeps "
                 f"the old pages (encrypted) until that process stops; the next facegate command then empties it")
+    if is_site(config):
+        return ({"removed": True, "scrubbed": True},
+                f"{args.person_id}: deleted at the site; every kiosk removes them at its next sync (at once while "
+                f"connected)")
     return {"removed": True, "scrubbed": True}, f"{args.person_id}: deleted; freed pages scrubbed"
 
 
@@ -147,8 +146,7 @@ def _export(args: argparse.Namespace) -> tuple[dict, str]:
     import yaml
 
     config = load_config(args.config)
-    store, _ = open_store(config.store.resolved_path, config.store.keys)
-    with store:
+    with open_gallery(config) as (store, _):
         people = [{"id": p.id, "name": p.display_name, "role": p.role, "enabled": p.enabled,
                    "valid_from": p.valid_from, "valid_until": p.valid_until, "doors": list(p.doors),
                    "consent": [{"given_by": c.given_by, "date": c.given_at, "scope": c.scope}

@@ -26,7 +26,8 @@ def register(subparsers) -> None:
     add_config_option(run)
     attendance = subparsers.add_parser("attendance", help="attendance records").add_subparsers(
         dest="attendance_command", required=True, metavar="ACTION")
-    export = add_command(attendance, "export", "write attendance records and per-day summaries", _export)
+    export = add_command(attendance, "export", "write attendance records and per-day summaries (of every door, "
+                                                "when the config names a site)", _export)
     export.add_argument("--from", dest="start", type=date.fromisoformat, required=True, help="first day, YYYY-MM-DD")
     export.add_argument("--to", dest="end", type=date.fromisoformat, required=True, help="last day, YYYY-MM-DD")
     export.add_argument("--format", choices=["csv", "xlsx"], default="csv")
@@ -84,9 +85,18 @@ def _export(args: argparse.Namespace) -> tuple[dict, str]:
         raise ConfigError(f"--to {args.end} is before --from {args.start}")
     config = load_config(args.config)
     zone = config.site.zone  # --from and --to are site days
-    store, _ = open_store(config.store.resolved_path, config.store.keys)
-    with store:
-        rows = store.attendance_between(*site_day_bounds(args.start, args.end, zone))
+    bounds = site_day_bounds(args.start, args.end, zone)
+    if config.site.server is not None:  # every door of the site
+        from kiosk.site.credentials import load_site_credentials
+        from kiosk.site.database import connect_site
+        from kiosk.site.report import site_attendance
+
+        with connect_site(config.site.server.postgres, load_site_credentials(config.site.server.credentials)) as site:
+            rows = site_attendance(site, *bounds)
+    else:
+        store, _ = open_store(config.store.resolved_path, config.store.keys)
+        with store:
+            rows = store.attendance_between(*bounds)
     out = args.out or Path(f"attendance_{args.start}_{args.end}.{args.format}")
     export_attendance(rows, out, args.format, zone)
     days = summarise(rows, zone)

@@ -3,6 +3,7 @@
 import argparse
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 from kiosk.commands import add_command
 from kiosk.commands.config_check import add_config_option
@@ -13,7 +14,7 @@ from kiosk.protection import protector_for
 from kiosk.store.access import open_store
 from kiosk.store.database import key_opens
 from kiosk.store.gallery import GalleryStore
-from kiosk.store.keys import KioskSecrets, load_secrets, save_secrets, with_new_database_key
+from kiosk.store.keys import KeySourceConfig, KioskSecrets, load_secrets, save_secrets, with_new_database_key
 
 
 def register(subparsers) -> None:
@@ -27,7 +28,12 @@ def register(subparsers) -> None:
         ("set-pin", "set the administrator PIN of the GUI (asked for, never an argument)", _set_pin),
         ("rotate-secret", "renew every template under a new template secret, without re-enrolling", _rotate_secret),
     ):
-        add_config_option(add_command(group, name, text, handler))
+        parser = add_command(group, name, text, handler)
+        add_config_option(parser)
+        if name == "init":
+            parser.add_argument("--template-secret-from", type=Path, default=None, metavar="KEY_FILE",
+                                help="a door of a site: take the site's template secret from this key file "
+                                     "(the database key is this kiosk's own)")
 
 
 def _init(args: argparse.Namespace) -> tuple[dict, str]:
@@ -42,8 +48,16 @@ def _init(args: argparse.Namespace) -> tuple[dict, str]:
         if keys.source == "file" and keys.file.expanduser().exists():
             raise  # an unreadable or unsafe key file is reported, never replaced
         secrets = KioskSecrets.generate()
+        if args.template_secret_from is not None:  # a door of a site: the site's template secret, its own key
+            site = load_secrets(KeySourceConfig(source="file", file=args.template_secret_from))
+            secrets = replace(secrets, template_secret=site.template_secret,
+                              template_secret_version=site.template_secret_version)
         save_secrets(keys, secrets)
         created_keys = True
+    else:
+        if args.template_secret_from is not None:
+            raise SecretsError(f"{keys.file.expanduser() if keys.source == 'file' else keys.source}: this kiosk "
+                               f"already has a key set; --template-secret-from only makes a new one")
     with GalleryStore.open(path, secrets, create=True) as store:
         with store.transaction():
             store.log_event("store_created")

@@ -12,9 +12,9 @@ from tqdm import tqdm
 from kiosk.enrollment import Candidate, EnrollmentPolicy, enroll_people, write_enrollments
 from kiosk.errors import ConfigError, ImageError
 from kiosk.gallery.plan import Change
+from kiosk.gallery.target import GalleryTarget
 from kiosk.protection import TemplateProtector
 from kiosk.recognition.pipeline import FacePipeline
-from kiosk.store.gallery import GalleryStore
 
 
 @dataclass
@@ -50,13 +50,13 @@ def _candidates(changes: list[Change], pipeline: FacePipeline, policy: Enrollmen
             for c in todo]
 
 
-def apply_changes(changes: list[Change], store: GalleryStore, pipeline: FacePipeline, protector: TemplateProtector,
+def apply_changes(changes: list[Change], store: GalleryTarget, pipeline: FacePipeline, protector: TemplateProtector,
                   policy: EnrollmentPolicy, prune: bool, progress: bool = True) -> ApplyReport:
     report = ApplyReport()
     candidates = _candidates(changes, pipeline, policy, report, progress)
     removals = [c for c in changes if c.action == "remove" and prune]
 
-    def updates_and_removals(store: GalleryStore) -> None:
+    def updates_and_removals(store: GalleryTarget) -> None:
         for change in changes:
             if change.action in ("update", "disable"):
                 store.upsert_person(change.person_spec.person(change.photo_digest))

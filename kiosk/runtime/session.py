@@ -79,6 +79,11 @@ class KioskSession:
         try:
             store, secrets = open_store(config.store.resolved_path, config.store.keys)
             stack.callback(store.close)
+            if config.site.server is not None:  # the replica follows the site; records go up to it
+                from kiosk.site.link import SiteLink
+
+                link = SiteLink(config.site.server, config.store.resolved_path, secrets, self.door.name)
+                stack.callback(link.close)
             pipeline = stack.enter_context(FacePipeline.from_config(config, video=True))
             protector = protector_for(secrets, pipeline.manifest, config.models.protector, config.models.provider)
             dispatcher = DoorDispatcher(build_outputs(self.door), self.inbox.door_failed)
