@@ -7,7 +7,6 @@ import sys
 import threading
 import time
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import cv2
 import numpy as np
@@ -17,11 +16,12 @@ from kiosk.bench.frames import door_frame
 from kiosk.config import load_config
 from kiosk.imageio import read_image
 from kiosk.paths import PROJECT_ROOT
+from kiosk.site.throwaway import free_port
 from kiosk.store.access import open_store
 from kiosk.store.records import WEEKDAYS
 from tests.gallery_files import person_entry, write_gallery, write_kiosk_config
 from tests.test_cli import run_cli
-from tests.visits import Visit, write_visits_video
+from tests.visits import MjpegCamera, Visit, write_visits_video
 
 ENROLLED = {"colin-powell": ("Colin_Powell", [1, 2, 3], 4), "serena-williams": ("Serena_Williams", [1, 2, 3], 4)}
 
@@ -76,48 +76,6 @@ def test_a_video_of_visits_gives_one_decision_per_visit(kiosk_with_gallery, lfw_
     assert audit["ok"] is True and audit["events"] >= 5
 
 
-class MjpegCamera:
-    """A network camera on loopback (MJPEG over HTTP, 15 fps, in real time) that can be unplugged and
-    plugged back; it shows each (JPEG, seconds) of its scene in turn, round and round."""
-
-    def __init__(self, scene: list[tuple[bytes, float]], port: int):
-        self.port, self.serving = port, False
-        camera = self
-        frames = [jpeg for jpeg, seconds in scene for _ in range(max(1, round(seconds * 15)))]
-
-        class Stream(BaseHTTPRequestHandler):
-            def do_GET(self):
-                self.send_response(200)
-                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-                self.end_headers()
-                try:
-                    index = 0
-                    while camera.serving:
-                        jpeg = frames[index % len(frames)]
-                        index += 1
-                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
-                                         % len(jpeg) + jpeg + b"\r\n")
-                        time.sleep(1 / 15)
-                except OSError:
-                    pass
-
-            def log_message(self, *args):
-                pass
-
-        self._handler = Stream
-
-    def plug(self) -> None:
-        self.serving = True
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def unplug(self) -> None:
-        self.serving = False
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def test_a_camera_that_dies_and_comes_back_is_reconnected_and_audited(kiosk_with_gallery, lfw_dir):
     frame = cv2.cvtColor(door_frame(read_image(photo(lfw_dir, "Colin_Powell", 4))), cv2.COLOR_RGB2BGR)
     with socket.socket() as probe:
@@ -148,12 +106,6 @@ def test_a_camera_that_dies_and_comes_back_is_reconnected_and_audited(kiosk_with
         kinds = [e.kind for e in reversed(store.events(limit=50, kinds=("source_lost", "source_recovered")))]
         assert store.audit_break() is None
     assert "source_lost" in kinds and kinds.index("source_recovered") > kinds.index("source_lost")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_a_person_deleted_while_the_kiosk_runs_is_refused_within_two_seconds(tmp_path, lfw_dir, models_built):

@@ -1,7 +1,10 @@
 """Videos of visits made from real LFW photos: each visit holds one photo in front of the camera,
-then the doorway is empty long enough for the visit to end."""
+then the doorway is empty long enough for the visit to end; as a file, or as a network camera."""
 
+import threading
+import time
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import cv2
@@ -30,3 +33,45 @@ def write_visits_video(path: Path, visits: list[Visit], gap_seconds: float = 2.0
             writer.write(empty)
     writer.release()
     return path
+
+
+class MjpegCamera:
+    """A network camera on loopback (MJPEG over HTTP, in real time) that can be unplugged and plugged
+    back; it shows each (JPEG, seconds) of its scene in turn, round and round, to every viewer."""
+
+    def __init__(self, scene: list[tuple[bytes, float]], port: int, fps: int = 15):
+        self.port, self.serving = port, False
+        camera = self
+        frames = [jpeg for jpeg, seconds in scene for _ in range(max(1, round(seconds * fps)))]
+
+        class Stream(BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.end_headers()
+                try:
+                    index = 0
+                    while camera.serving:
+                        jpeg = frames[index % len(frames)]
+                        index += 1
+                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
+                                         % len(jpeg) + jpeg + b"\r\n")
+                        time.sleep(1 / fps)
+                except OSError:
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self._handler = Stream
+
+    def plug(self) -> None:
+        self.serving = True
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def unplug(self) -> None:
+        self.serving = False
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,297 @@
+"""A site with many doors on real servers: a throwaway PostgreSQL cluster and mosquitto with a password
+file and ACLs (Debian's packages), two kiosk processes on a loopback camera, `site serve` between."""
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+import cv2
+import numpy as np
+import paho.mqtt.client as mqtt
+import pytest
+
+from kiosk.bench.frames import door_frame
+from kiosk.config import load_config
+from kiosk.errors import SecretsError
+from kiosk.imageio import read_image
+from kiosk.paths import PROJECT_ROOT
+from kiosk.site.throwaway import SITE_SERVICE_USER, ServiceError, ThrowawayBroker, ThrowawayPostgres, free_port
+from kiosk.store.access import open_store
+from kiosk.store.keys import KeySourceConfig, KioskSecrets, save_secrets
+from tests.gallery_files import person_entry, write_gallery, write_kiosk_config
+from tests.test_cli import run_cli
+from tests.visits import MjpegCamera
+
+KIOSKS = {"door-a": "door-a-pw", "door-b": "door-b-pw"}
+
+
+@pytest.fixture(scope="module")
+def servers():
+    try:
+        with ThrowawayPostgres() as postgres, ThrowawayBroker(KIOSKS) as broker:
+            yield postgres, broker
+    except ServiceError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+def _private(path: Path, data: dict) -> Path:
+    path.write_text(json.dumps(data))
+    path.chmod(0o600)
+    return path
+
+
+def site_section(postgres, broker, credentials: Path, kiosk_id: str | None, role: str, username: str | None,
+                 **server) -> dict:
+    return {"server": {"kiosk_id": kiosk_id, "postgres": {"port": postgres.port, "user": role, "sslmode": "disable"},
+                       "broker": {"port": broker.port, "username": username}, "credentials": {"file": str(credentials)},
+                       "sync_poll_s": 1, "status_every_s": 1, **server}}
+
+
+@pytest.fixture(scope="module")
+def site(servers, tmp_path_factory, models_built):
+    """The administrators' config (the owner's role, the site service's broker user) and each door's
+    config (the kiosks' read-only role, its own broker user, its own store key, the site's template secret)."""
+    postgres, broker = servers
+    folder = tmp_path_factory.mktemp("site")
+    admin_keys = folder / "admin" / "keys.json"
+    save_secrets(KeySourceConfig(file=admin_keys), KioskSecrets.generate())
+    (folder / "admin").mkdir(exist_ok=True)
+    credentials = _private(folder / "admin" / "site.json", {"postgres_password": postgres.owner_password,
+                                                            "broker_password": broker.site_password})
+    admin = write_kiosk_config(folder / "admin", site=site_section(postgres, broker, credentials, None, postgres.owner,
+                                                                     SITE_SERVICE_USER))
+    done = run_cli("site", "init", "--kiosk-role", postgres.kiosk_role, "--config", str(admin))
+    assert done.returncode == 0, done.stderr
+    doors = {}
+    for kiosk_id, password in KIOSKS.items():
+        door = folder / kiosk_id
+        door.mkdir()
+        credentials = _private(door / "site.json", {"postgres_password": postgres.kiosk_password,
+                                                    "broker_password": password})
+        doors[kiosk_id] = write_kiosk_config(
+            door, site=site_section(postgres, broker, credentials, kiosk_id, postgres.kiosk_role, None),
+            liveness={"enabled": False}, recognition={"cooldown_s": 0}, doors=[{"name": kiosk_id}])
+        joined = run_cli("store", "init", "--template-secret-from", str(admin_keys), "--config", str(doors[kiosk_id]))
+        assert joined.returncode == 0, joined.stderr
+    return admin, doors
+
+
+class KioskProcess:
+    """`python main.py run` on the loopback camera; every decision line kept with when it arrived."""
+
+    def __init__(self, config: Path, camera_url: str):
+        self.process = subprocess.Popen([sys.executable, "main.py", "run", "--source", camera_url, "--config",
+                                         str(config)], cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True)
+        self.decisions: list[tuple[float, dict]] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.decisions.append((time.monotonic(), json.loads(line)))
+
+    def granted(self, person_id: str, since: float = 0.0) -> list[float]:
+        return [at for at, d in self.decisions if at > since and d["outcome"] == "granted" and d["person_id"] == person_id]
+
+    def refused(self, since: float) -> list[float]:
+        return [at for at, d in self.decisions if at > since and d["outcome"] != "granted"]
+
+    def stop(self) -> str:
+        """SIGINT, as Ctrl-C: the kiosk sends what it still holds and closes."""
+        self.process.send_signal(signal.SIGINT)
+        _, stderr = self.process.communicate(timeout=60)
+        return stderr
+
+
+def wait_for(condition, timeout_s: float, what, kiosks=()) -> float:
+    """Seconds until `condition` held; `what` (text, or a function giving it) says what did not happen."""
+    started = time.monotonic()
+    while not condition():
+        for kiosk in kiosks:
+            assert kiosk.process.poll() is None, f"a kiosk stopped: {kiosk.process.stderr.read()}"
+        assert time.monotonic() - started < timeout_s, f"{what() if callable(what) else what}: not within {timeout_s} s"
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
+def site_rows(postgres, query: str) -> list[tuple]:
+    import psycopg
+
+    with psycopg.connect(host="127.0.0.1", port=postgres.port, user=postgres.owner, password=postgres.owner_password,
+                         dbname=postgres.dbname) as connection:
+        return connection.execute(query).fetchall()
+
+
+def local_records(config: Path) -> tuple[int, int]:
+    loaded = load_config(config)
+    store, _ = open_store(loaded.store.resolved_path, loaded.store.keys)
+    with store:
+        return len(store.events_after(0, 10**9)), len(store.attendance_after(0, 10**9))
+
+
+def test_two_doors_follow_the_site_keep_deciding_offline_and_deliver_every_event_once(site, servers, lfw_dir, tmp_path):
+    """Enroll at the site: both doors grant. PostgreSQL and the broker go down: both keep granting and
+    queue their records; back up: every record arrives once. Delete at the site: both refuse within 5 s."""
+    postgres, broker = servers
+    admin, doors = site
+    visit = cv2.cvtColor(door_frame(read_image(lfw_dir / "images/Colin_Powell/Colin_Powell_0004.jpg")), cv2.COLOR_RGB2BGR)
+    camera = MjpegCamera([(cv2.imencode(".jpg", visit)[1].tobytes(), 1.5),
+                          (cv2.imencode(".jpg", np.full_like(visit, 96))[1].tobytes(), 1.0)], free_port(), fps=8)
+    camera.plug()
+    service = subprocess.Popen([sys.executable, "main.py", "site", "serve", "--json", "--config", str(admin)],
+                               cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    kiosks = [KioskProcess(doors[k], f"http://127.0.0.1:{camera.port}/cam.mjpg") for k in KIOSKS]
+    try:
+        gallery = write_gallery(tmp_path / "g.yaml", [
+            person_entry(lfw_dir, "Colin_Powell", [1, 2, 3], person_id="colin-powell"),
+            person_entry(lfw_dir, "Serena_Williams", [1, 2, 3], person_id="serena-williams")])
+        applied = run_cli("gallery", "apply", str(gallery), "--config", str(admin), "--json")
+        assert applied.returncode == 0 and json.loads(applied.stdout)["applied"] == {"add": 2}, applied.stderr
+        wait_for(lambda: all(k.granted("colin-powell") for k in kiosks), 90, "both doors grant", kiosks)
+
+        postgres.stop()
+        broker.stop()
+        outage = time.monotonic()
+        wait_for(lambda: all(len(k.granted("colin-powell", outage)) >= 2 for k in kiosks), 30,
+                 "both doors keep granting while the site is down", kiosks)
+        postgres.start()
+        broker.start()
+
+        removed = run_cli("gallery", "remove", "colin-powell", "--yes", "--config", str(admin))
+        assert removed.returncode == 0, removed.stderr
+        deleted = time.monotonic()
+        wait_for(lambda: all(k.refused(deleted + 5) for k in kiosks), 60,
+                 lambda: f"both doors refuse after the delete ({[k.decisions[-3:] for k in kiosks]})", kiosks)
+        for kiosk in kiosks:
+            assert not kiosk.granted("colin-powell", deleted + 5), "a door still granted 5 s after the delete"
+    finally:
+        stderr = [kiosk.stop() for kiosk in kiosks]
+        camera.unplug()
+    for kiosk, text in zip(kiosks, stderr):
+        assert kiosk.process.returncode == 0, text
+
+    local = {kiosk_id: local_records(doors[kiosk_id]) for kiosk_id in KIOSKS}
+
+    def delivered() -> dict:
+        rows = site_rows(postgres, "SELECT kiosk_id, count(*), count(DISTINCT seq), 'e' FROM kiosk_events GROUP BY 1 "
+                                   "UNION ALL SELECT kiosk_id, count(*), count(*), 'a' FROM kiosk_attendance GROUP BY 1")
+        counts = {(r[0], r[3]): r[1] for r in rows}
+        assert all(r[1] == r[2] for r in rows), "an event was stored twice"
+        return {k: (counts.get((k, "e"), 0), counts.get((k, "a"), 0)) for k in KIOSKS}
+
+    try:
+        wait_for(lambda: delivered() == local, 30, f"every record at the site ({delivered()} of {local})")
+    finally:
+        service.send_signal(signal.SIGTERM)
+        out, err = service.communicate(timeout=30)
+    assert service.returncode == 0, err
+    assert all(events > 10 and attendance >= 3 for events, attendance in local.values()), local
+    status = json.loads(run_cli("site", "status", "--config", str(admin), "--json").stdout)
+    assert {k["kiosk"]: k["audit_chain"] for k in status["kiosks"]} == {k: "intact" for k in KIOSKS}
+    assert all(k["lag"] == 0 and k["queued"] == 0 and not k["online"] for k in status["kiosks"]), status
+    # the deleted person is a pseudonym at the site too, and attendance of both doors is one export
+    assert site_rows(postgres, "SELECT count(*) FROM kiosk_events WHERE person_ref = 'colin-powell'") == [(0,)]
+    today = date.today().isoformat()
+    export = run_cli("attendance", "export", "--from", today, "--to", today, "--out", str(tmp_path / "all.csv"),
+                     "--config", str(admin), "--json")
+    assert json.loads(export.stdout)["records"] == sum(a for _, a in local.values()), export.stderr
+
+
+def test_a_sync_killed_between_batches_resumes_where_it_stopped(site, servers, tmp_path):
+    """Five people in batches of two: killed after the first batch, the replica holds two whole people
+    and its cursor; run again, it completes, and a deletion at the site reaches it as a tombstone."""
+    from kiosk.site.credentials import SiteCredentials
+    from kiosk.site.database import connect_site
+    from kiosk.site.gallery import SiteGallery
+    from kiosk.store.keys import load_secrets
+    from kiosk.store.records import Consent, Person, TemplateSet
+
+    postgres, broker = servers
+    admin, _ = site
+    admin_config = load_config(admin)
+    secrets = load_secrets(admin_config.store.keys)
+    owner = admin_config.site.server.postgres
+    with SiteGallery(connect_site(owner, SiteCredentials(postgres.owner_password)), owner, secrets) as gallery:
+        for person_id in list(gallery.template_counts()):
+            gallery.hard_delete(person_id, "a clean site for this test")
+        with gallery.transaction():
+            for number in range(5):
+                person_id = f"p{number}"
+                gallery.upsert_person(Person(person_id, f"Person {number}"))
+                gallery.replace_templates(person_id, TemplateSet(np.eye(3, 128, number, dtype=np.float32), "m", "p", 1))
+                gallery.add_consent(person_id, Consent("self", date(2026, 12, 1), "door access"))
+    door = tmp_path / "door-c"
+    door.mkdir()
+    credentials = _private(door / "site.json", {"postgres_password": postgres.kiosk_password})
+    config = write_kiosk_config(door, site=site_section(postgres, broker, credentials, "door-c", postgres.kiosk_role,
+                                                        None, sync_batch=2))
+    assert run_cli("store", "init", "--template-secret-from", str(admin_config.store.keys.file),
+                   "--config", str(config)).returncode == 0
+
+    killed = run_cli("site", "sync", "--no-progress", "--config", str(config), fault="sync:batch_written")
+    assert killed.returncode == 137, killed.stderr
+    replica, _ = open_store(load_config(config).store.resolved_path, load_config(config).store.keys)
+    with replica:
+        assert [p.id for p in replica.list_people()] == ["p0", "p1"]
+        assert replica.verify() == [] and replica.template_counts() == {"p0": 3, "p1": 3}
+    done = run_cli("site", "sync", "--no-progress", "--config", str(config), "--json")
+    assert done.returncode == 0 and json.loads(done.stdout)["updated"] == 3, done.stderr
+
+    with SiteGallery(connect_site(owner, SiteCredentials(postgres.owner_password)), owner, secrets) as gallery:
+        gallery.hard_delete("p3", "left the company")
+    done = run_cli("site", "sync", "--no-progress", "--config", str(config), "--json")
+    assert json.loads(done.stdout)["removed"] == 1, done.stderr
+    replica, _ = open_store(load_config(config).store.resolved_path, load_config(config).store.keys)
+    with replica:
+        assert [p.id for p in replica.list_people()] == ["p0", "p1", "p2", "p4"]
+        assert replica.consents("p4") == [Consent("self", date(2026, 12, 1), "door access")]
+        assert replica.verify() == [] and replica.audit_break() is None
+
+
+def test_the_broker_lets_a_kiosk_publish_only_as_itself(servers, site):
+    """door-a's login cannot put records under door-b's topic, and a wrong password is refused."""
+    _, broker = servers
+    outcomes: dict[str, object] = {}
+
+    def connect(user: str, password: str) -> mqtt.Client:
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"probe-{user}")
+        client.username_pw_set(user, password)
+        client.on_connect = lambda c, u, f, reason, p: outcomes.__setitem__(user, reason)
+        client.connect("127.0.0.1", broker.port)
+        client.loop_start()
+        wait_for(lambda: user in outcomes, 10, f"the broker answers {user}")
+        return client
+
+    listener = connect(SITE_SERVICE_USER, broker.site_password)
+    seen: list[str] = []
+    listener.on_message = lambda c, u, message: seen.append(message.topic)
+    listener.subscribe("facegate/kiosk/#", qos=1)
+    intruder = connect("door-a", KIOSKS["door-a"])
+    intruder.publish("facegate/kiosk/door-b/events", "{}", qos=1).wait_for_publish(5)
+    intruder.publish("facegate/kiosk/door-a/probe", "{}", qos=1).wait_for_publish(5)
+    wait_for(lambda: "facegate/kiosk/door-a/probe" in seen, 10, "door-a's own topic arrives")
+    assert "facegate/kiosk/door-b/events" not in seen
+    wrong = connect("door-b", "not-the-password")
+    assert outcomes["door-b"].is_failure
+    for client in (listener, intruder, wrong):
+        client.loop_stop()
+        client.disconnect()
+
+
+def test_a_door_with_another_template_secret_is_refused_by_the_site(site, servers, tmp_path):
+    postgres, broker = servers
+    door = tmp_path / "stranger"
+    door.mkdir()
+    credentials = _private(door / "site.json", {"postgres_password": postgres.kiosk_password})
+    config = write_kiosk_config(door, site=site_section(postgres, broker, credentials, "stranger", postgres.kiosk_role,
+                                                        None))
+    assert run_cli("store", "init", "--config", str(config)).returncode == 0  # a key set of its own: wrong secret
+    done = run_cli("site", "sync", "--no-progress", "--config", str(config))
+    assert done.returncode == SecretsError.exit_status and "template secret is not the site's" in done.stderr
+    assert postgres.kiosk_password not in done.stderr + done.stdout
