@@ -16,7 +16,8 @@ from kiosk.errors import ConfigError
 def register(subparsers) -> None:
     group = subparsers.add_parser("site", help="a site with many doors: gallery in PostgreSQL, events through MQTT"
                                   ).add_subparsers(dest="site_command", required=True, metavar="ACTION")
-    init = add_command(group, "init", "create or migrate the site's tables (with the role that will own them)", _init)
+    init = add_command(group, "init", "create or migrate the site's tables (with the role that will own them) and "
+                       "open the site service's durable session at the broker", _init)
     init.add_argument("--kiosk-role", action="append", default=[], metavar="ROLE",
                       help="a PostgreSQL role the kiosks log in with: it may read the gallery, nothing else")
     serve = add_command(group, "serve", "store every kiosk's events, attendance and state in PostgreSQL", _serve)
@@ -42,16 +43,22 @@ def _connect(server: SiteServerConfig):
 
 
 def _init(args: argparse.Namespace) -> tuple[dict, str]:
+    from kiosk.site.collector import subscribe_durably
+    from kiosk.site.credentials import load_site_credentials
     from kiosk.site.database import describe, migrate
 
     server = _server(load_config(args.config), args.config)
+    credentials = load_site_credentials(server.credentials)
     with _connect(server) as connection:
         before, after = migrate(connection, args.kiosk_role)
+    subscribe_durably(server.broker, credentials.broker_password)  # records sent before `site serve` are kept
     where = describe(server.postgres)
     change = "up to date" if before == after else "created" if before == 0 else f"migrated from version {before}"
     grants = f"; {', '.join(args.kiosk_role)} may read the gallery" if args.kiosk_role else ""
     return {"schema_version": after, "previous_version": before, "kiosk_roles": args.kiosk_role}, \
-        f"{where}: site schema {change} (version {after}){grants}"
+        (f"{where}: site schema {change} (version {after}){grants}\n"
+         f"MQTT broker {server.broker.host}:{server.broker.port}: the site service's session holds every kiosk's "
+         f"records until `site serve` stores them")
 
 
 def _serve(args: argparse.Namespace) -> tuple[dict, str]:

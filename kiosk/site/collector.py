@@ -7,6 +7,11 @@ as a duplicate, not stored. The kiosk id comes from the topic, which the broker'
 kiosk's login, never from the payload. While PostgreSQL is down nothing is acknowledged: the
 collector leaves the broker, which keeps the messages on its persistent session, and comes back
 when PostgreSQL does.
+
+The site service's session at the broker is made durable by `site init` (subscribe_durably): from
+then on the broker queues every kiosk's records for it, even those sent before `site serve` first
+runs; without that session a record published with nobody subscribed would be acknowledged and
+dropped.
 """
 
 import json
@@ -19,6 +24,7 @@ from collections.abc import Callable
 import paho.mqtt.client as mqtt
 
 from kiosk.config import BrokerConfig, PostgresConfig
+from kiosk.errors import FacegateError
 from kiosk.site.credentials import SiteCredentials
 from kiosk.site.database import SiteConnection, SiteDatabaseError, SiteUnreachableError, connect_site, require_schema
 from kiosk.site.uplink import make_client
@@ -53,6 +59,51 @@ ON CONFLICT (kiosk_id) DO UPDATE SET door = coalesce(excluded.door, kiosks.door)
 """
 
 
+class BrokerUnreachableError(FacegateError):
+    """Raised when the site's broker cannot be reached, refuses the login or the subscription."""
+
+
+def subscriptions(prefix: str) -> list[tuple[str, int]]:
+    return [(f"{prefix}/kiosk/+/{kind}", 1) for kind in ("events", "attendance", "status")]
+
+
+def subscribe_durably(broker: BrokerConfig, password: str | None, timeout_s: float = 10.0) -> None:
+    """Open the site service's persistent session and subscribe it (QoS 1), so that the broker keeps
+    every kiosk record for the service from now on, whether `site serve` runs or not."""
+    client = make_client(broker, SITE_CLIENT_ID, broker.username or DEFAULT_SERVICE_USER, password)
+    outcome: dict[str, object] = {}
+    done = threading.Event()
+
+    def on_connect(client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            outcome["error"] = f"refused the login ({reason_code})"
+            done.set()
+        else:
+            client.subscribe(subscriptions(broker.topic_prefix))
+
+    def on_subscribe(client, userdata, mid, reason_codes, properties) -> None:
+        refused = [code for code in reason_codes if code.is_failure]
+        if refused:
+            outcome["error"] = f"refused the subscription ({refused[0]}; check the broker's ACL)"
+        done.set()
+
+    client.on_connect, client.on_subscribe = on_connect, on_subscribe
+    where = f"MQTT broker {broker.host}:{broker.port}"
+    try:
+        client.connect(broker.host, broker.port, keepalive=15)
+    except OSError as exc:
+        raise BrokerUnreachableError(f"{where}: cannot connect ({exc.strerror or exc})") from None
+    client.loop_start()
+    try:
+        if not done.wait(timeout_s):
+            raise BrokerUnreachableError(f"{where}: no answer to the subscription within {timeout_s:.0f} s")
+        if "error" in outcome:
+            raise BrokerUnreachableError(f"{where}: {outcome['error']}")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
 class EventCollector:
     def __init__(self, postgres: PostgresConfig, broker: BrokerConfig, credentials: SiteCredentials):
         self.postgres, self.broker, self.credentials = postgres, broker, credentials
@@ -74,7 +125,7 @@ class EventCollector:
             if reason_code.is_failure:
                 log.error("the broker refused the site service: %s", reason_code)
                 return
-            client.subscribe([(f"{prefix}/kiosk/+/{kind}", 1) for kind in ("events", "attendance", "status")])
+            client.subscribe(subscriptions(prefix))
             log.info("site service subscribed to every kiosk's events")
 
         client.on_connect = on_connect

@@ -23,6 +23,7 @@ from kiosk.store.keys import KioskSecrets
 log = logging.getLogger(__name__)
 
 UPLINK_POLL_S = 0.25
+CLOSE_FLUSH_S = 5.0  # how long a stopping kiosk tries to send what it still holds
 RETRY_S = (1, 2, 5)  # waits between attempts to reach PostgreSQL again
 
 
@@ -93,7 +94,9 @@ class SiteLink:
         for thread in self._threads:
             thread.join(timeout=10)
         try:
-            self.uplink.send_pending()  # what the kiosk decided last goes up before it stops, if it can
+            left = self.uplink.flush(CLOSE_FLUSH_S).queued
+            if left:
+                log.warning("%d records wait in the store for the site; they go up when the kiosk next starts", left)
         finally:
             self.uplink.close()
             self._sync_store.close()

@@ -93,6 +93,16 @@ class EventUplink:
         report.queued = self.queued()
         return report
 
+    def flush(self, timeout_s: float) -> UplinkReport:
+        """Send everything that waits, riding out a reconnect in progress, for at most `timeout_s`:
+        what the kiosk decided last goes up before it stops if the broker can be reached at all."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            report = self.send_pending()
+            if report.queued == 0 or time.monotonic() >= deadline:
+                return report
+            time.sleep(0.1)
+
     def _send_batch(self, table: str) -> int:
         cursor = self._cursor(table)
         rows = (self.store.events_after(cursor, self.batch) if table == "events"
