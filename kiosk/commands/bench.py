@@ -11,13 +11,14 @@ from kiosk.errors import DatasetError, FacegateError
 from kiosk.paths import shared_data_dir
 
 LIVE_VIDEO = "live/webcam_talking_e.mp4"  # liveness cues are timed on a real live face (512x512, 25 fps)
-PARTS = ("stages", "frames", "enrollment", "scale", "memory", "reference", "gpu")
+PARTS = ("stages", "frames", "enrollment", "scale", "memory", "reference", "gpu", "site")
 DEFAULT_PARTS = ("stages", "frames", "enrollment", "scale")
 
 
 def register(subparsers) -> None:
     bench = add_command(subparsers, "bench", "benchmarks: per stage, end to end per frame, enrollment, 1:N at "
-                        "scale, memory, face_recognition side by side, GPU throughput", _bench)
+                        "scale, memory, face_recognition side by side, GPU throughput, a site's sync, revocation "
+                        "and outage on real PostgreSQL and mosquitto", _bench)
     bench.add_argument("--part", action="append", choices=PARTS,
                        help=f"run only this part (repeatable; default: {', '.join(DEFAULT_PARTS)})")
     bench.add_argument("--photos", type=int, default=24, help="LFW photos for the per-stage timings")
@@ -28,6 +29,8 @@ def register(subparsers) -> None:
     bench.add_argument("--memory-templates", type=int, default=100_000, help="gallery size for the memory part")
     bench.add_argument("--reference-pairs-per-fold", type=int, default=60,
                        help="LFW pairs per fold for the face_recognition accuracy (600 = all 6,000)")
+    bench.add_argument("--site-people", type=int, default=10_000, help="people at the site for the site part")
+    bench.add_argument("--site-events", type=int, default=1_000, help="records queued through the site part's outage")
     bench.add_argument("--profile", action="store_true", help="print where end-to-end frame time goes (cProfile)")
 
 
@@ -133,5 +136,11 @@ def _gpu(args) -> tuple[dict, list[str]]:
     return gpu_report(args.provider)
 
 
+def _site(args) -> tuple[dict, list[str]]:
+    from kiosk.bench.site import SiteBenchPlan, site_report
+
+    return site_report(SiteBenchPlan(people=args.site_people, events=args.site_events))
+
+
 RUNNERS = {"stages": _stages, "frames": _frames, "enrollment": _enrollment, "scale": _scale, "memory": _memory,
-           "reference": _reference, "gpu": _gpu}
+           "reference": _reference, "gpu": _gpu, "site": _site}

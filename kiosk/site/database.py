@@ -33,7 +33,7 @@ def connect_site(config: PostgresConfig, credentials: SiteCredentials) -> SiteCo
                                connect_timeout=config.connect_timeout_s, autocommit=True,
                                application_name="facegate")
     except psycopg.OperationalError as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        reason = " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
         raise SiteUnreachableError(f"{describe(config)}: cannot connect ({reason})") from None
 
 

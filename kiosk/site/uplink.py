@@ -55,6 +55,7 @@ class EventUplink:
         self.prefix = broker.topic_prefix
         self.store_id = store.store_id()
         self.connected = False
+        self._closing = False
         self._client = make_client(broker, f"facegate-kiosk-{kiosk_id}", broker.username or kiosk_id, password)
         self._client.will_set(kiosk_topic(self.prefix, kiosk_id, "status"),
                               json.dumps({"kiosk": kiosk_id, "door": door, "online": False}), qos=1, retain=True)
@@ -71,7 +72,7 @@ class EventUplink:
         log.info("site broker connected")
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        if self.connected:
+        if self.connected and not self._closing:
             log.warning("site broker connection lost (%s); events wait in the store", reason_code)
         self.connected = False
 
@@ -146,6 +147,7 @@ class EventUplink:
         self._client.publish(kiosk_topic(self.prefix, self.kiosk_id, "status"), json.dumps(state), qos=1, retain=True)
 
     def close(self) -> None:
+        self._closing = True
         if self.connected:
             info = self._client.publish(kiosk_topic(self.prefix, self.kiosk_id, "status"),
                                         json.dumps({"kiosk": self.kiosk_id, "door": self.door, "online": False}),
