@@ -25,7 +25,7 @@ from kiosk.store.access import open_store
 from kiosk.store.keys import KeySourceConfig, KioskSecrets, save_secrets
 from tests.gallery_files import person_entry, write_gallery, write_kiosk_config
 from tests.test_cli import run_cli
-from tests.visits import MjpegCamera
+from tests.visits import MjpegCamera, Visit, write_visits_video
 
 KIOSKS = {"door-a": "door-a-pw", "door-b": "door-b-pw"}
 
@@ -296,3 +296,54 @@ def test_a_door_with_another_template_secret_is_refused_by_the_site(site, server
     done = run_cli("site", "sync", "--no-progress", "--config", str(config))
     assert done.returncode == SecretsError.exit_status and "template secret is not the site's" in done.stderr
     assert postgres.kiosk_password not in done.stderr + done.stdout
+
+
+def test_the_gui_administers_the_site_and_a_door_s_read_only_role_changes_nothing(qtbot, site, servers, lfw_dir,
+                                                                                  tmp_path):
+    """Administration in the GUI shows the site's people and records; with the administrators' role a
+    disabling lands at the site, with a door's role it is refused in place."""
+    from kiosk.site.credentials import SiteCredentials
+    from kiosk.site.database import connect_site
+    from kiosk.site.gallery import SiteGallery
+    from kiosk.store.keys import load_secrets
+    from kiosk.store.records import Person, TemplateSet
+    from ui.main_window import MainWindow
+
+    postgres, _ = servers
+    admin, doors = site
+    admin_config = load_config(admin)
+    owner = admin_config.site.server.postgres
+    with SiteGallery(connect_site(owner, SiteCredentials(postgres.owner_password)), owner,
+                     load_secrets(admin_config.store.keys)) as gallery, gallery.transaction():
+        gallery.upsert_person(Person("gui-member", "Gui Member"))
+        gallery.replace_templates("gui-member", TemplateSet(np.eye(2, 128, dtype=np.float32), "m", "p", 1))
+    assert run_cli("store", "init", "--config", str(admin)).returncode == 0  # the station's own store: its PIN
+    video = tmp_path / "visit.avi"
+    write_visits_video(video, [Visit(lfw_dir / "images/Colin_Powell/Colin_Powell_0004.jpg", 1.0)])
+
+    def enabled_at_site() -> bool:
+        return site_rows(postgres, "SELECT enabled FROM people WHERE id = 'gui-member'") == [(True,)]
+
+    for path, role_may_change in ((doors["door-a"], False), (admin, True)):
+        config = load_config(path)
+        window = MainWindow(config.model_copy(update={"gui": config.gui.model_copy(update={"fullscreen": False})}),
+                            str(video))
+        qtbot.addWidget(window)
+        try:
+            assert window.show_admin()
+            panel = window.admin
+            assert "PostgreSQL" in panel.status.text()
+            panel.search.setText("gui-member")
+            assert panel.table.rowCount() == 1
+            panel.table.selectRow(0)
+            if role_may_change:
+                panel.toggle_selected()
+                assert not enabled_at_site() and panel.notice.text() == ""
+                events = [panel.events.item(row).text() for row in range(panel.events.count())]
+                assert any("person_updated  gui-member" in line for line in events), events
+            else:  # it saw the people, may not read the site's records nor change anyone
+                assert "(a kiosk's role); read the site's records" in panel.notice.text()
+                panel.toggle_selected()
+                assert enabled_at_site() and "(a kiosk's role); change the gallery" in panel.notice.text()
+        finally:
+            window.close()

@@ -1,9 +1,14 @@
 """Administration: people (search, enable/disable, hard delete), recent events, attendance export,
-status, PIN change. Every change goes through kiosk/ and is audited there."""
+status, PIN change. Every change goes through kiosk/ and is audited there.
+
+The people, events and attendance are the gallery's being administered: the kiosk's own store, or
+at a site the site's gallery in PostgreSQL (every door's events and attendance). The PIN is always
+this kiosk's own."""
 
 from dataclasses import replace
-from datetime import timezone, tzinfo
+from datetime import datetime, timezone, tzinfo
 from pathlib import Path
+from typing import Protocol
 
 from PySide6.QtCore import QDate, Signal
 from PySide6.QtWidgets import (
@@ -25,12 +30,23 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.admin_pin import PinError, set_pin
+from kiosk.errors import FacegateError
+from kiosk.gallery.target import GalleryTarget
 from kiosk.runtime.attendance import export_attendance, site_day_bounds
 from kiosk.store.gallery import GalleryStore
+from kiosk.store.records import AttendanceRecord, Event
 from ui.tasks import StoreTask
 from ui.texts import text
 
 COLUMNS = ("id", "name", "role", "enabled", "templates")
+
+
+class AdministeredGallery(GalleryTarget, Protocol):
+    """A gallery with its records: a kiosk's store or the site's gallery."""
+
+    def events(self, limit: int = 100) -> list[Event]: ...
+    def attendance_between(self, start: datetime, end: datetime) -> list[AttendanceRecord]: ...
+    def close(self) -> None: ...
 
 
 class AdminPanel(QWidget):
@@ -43,6 +59,7 @@ class AdminPanel(QWidget):
         self.zone = zone  # the site's: events and attendance days are shown in it
         self.deleting: StoreTask | None = None  # a hard delete under way
         self.store, self.language = store, language
+        self.gallery: AdministeredGallery = store
         self.search = QLineEdit(placeholderText=text("search", language))
         self.search.textChanged.connect(self.refresh)
         self.table = QTableWidget(0, len(COLUMNS))
@@ -55,6 +72,9 @@ class AdminPanel(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.events = QListWidget()
         self.status = QLabel()
+        self.notice = QLabel()  # why the last change was refused, in place: no modal dialog at a kiosk
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("color: #c62828")
         tabs = QTabWidget()
         tabs.addTab(self._people_tab(), text("people", language))
         tabs.addTab(self.events, text("recent_events", language))
@@ -74,6 +94,7 @@ class AdminPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel(f"<h1>{text('admin', language)}</h1>"))
         layout.addWidget(tabs, stretch=1)
+        layout.addWidget(self.notice)
         layout.addLayout(buttons)
         self.provider = "?"
         self.camera_state = "?"
@@ -106,6 +127,13 @@ class AdminPanel(QWidget):
         layout.addStretch()
         return page
 
+    def administer(self, gallery: AdministeredGallery) -> None:
+        """People, events and attendance from now on are `gallery`'s (the site's, or the store's)."""
+        self.gallery = gallery
+
+    def _warn(self, error: FacegateError) -> None:
+        self.notice.setText(str(error))
+
     def set_camera_state(self, kind: str, _detail: str = "") -> None:
         self.camera_state = kind
 
@@ -113,9 +141,10 @@ class AdminPanel(QWidget):
         self.provider = provider
 
     def refresh(self) -> None:
+        self.notice.clear()
         needle = self.search.text().strip().lower()
-        counts = self.store.template_counts()
-        everyone = self.store.list_people()
+        counts = self.gallery.template_counts()
+        everyone = self.gallery.list_people()
         people = [p for p in everyone if needle in p.id.lower() or needle in p.display_name.lower()]
         self.table.setRowCount(len(people))
         for row, person in enumerate(people):
@@ -124,36 +153,52 @@ class AdminPanel(QWidget):
             for column, value in enumerate(values):
                 self.table.setItem(row, column, QTableWidgetItem(value))
         self.events.clear()
-        for event in self.store.events(limit=50):
+        try:
+            events = self.gallery.events(limit=50)
+        except FacegateError as exc:  # a door's role at a site may read the people, not the records
+            events = []
+            self._warn(exc)
+        for event in events:
             at = event.at.astimezone(self.zone).isoformat(timespec="seconds")
             self.events.addItem(f"{at}  {event.kind}  {event.person_ref or ''}  {event.detail or ''}")
         self.status.setText("\n".join([text("provider", self.language, provider=self.provider),
                                        text("camera_status", self.language, state=self.camera_state),
-                                       text("store_status", self.language, people=len(everyone))]))
+                                       text("store_status", self.language, people=len(everyone)),
+                                       text("gallery_status", self.language, where=self.gallery.path)]))
 
     def selected_id(self) -> str | None:
         rows = self.table.selectionModel().selectedRows()
         return self.table.item(rows[0].row(), 0).text() if rows else None
 
     def toggle_selected(self) -> None:
-        person = self.store.get_person(self.selected_id() or "")
+        person = self.gallery.get_person(self.selected_id() or "")
         if person is None:
             return
-        with self.store.transaction():
-            self.store.upsert_person(replace(person, enabled=not person.enabled))
-            self.store.log_event("person_updated", person.id, changes=[f"enabled -> {not person.enabled}"], by="admin")
+        try:
+            with self.gallery.transaction():
+                self.gallery.upsert_person(replace(person, enabled=not person.enabled))
+                self.gallery.log_event("person_updated", person.id, changes=[f"enabled -> {not person.enabled}"],
+                                       by="admin")
+        except FacegateError as exc:  # at a site: a kiosk's role that may only read, or the site gone
+            self._warn(exc)
+            return
         self.gallery_changed.emit()
         self.refresh()
 
     def delete_selected(self, confirm: bool = True) -> None:
-        person = self.store.get_person(self.selected_id() or "")
+        person = self.gallery.get_person(self.selected_id() or "")
         if person is None:
             return
         question = text("confirm_delete", self.language, name=person.display_name, id=person.id)
         if confirm and QMessageBox.question(self, text("delete", self.language), question) != QMessageBox.StandardButton.Yes:
             return
-        self.deleting = StoreTask.start(lambda: self.store.hard_delete(person.id, reason="deleted by administrator"),
-                                        self._deleted, self.status.setText)
+        gallery = self.gallery
+        self.deleting = StoreTask.start(lambda: gallery.hard_delete(person.id, reason="deleted by administrator"),
+                                        self._deleted, self._delete_failed)
+
+    def _delete_failed(self, message: str) -> None:
+        self.deleting = None
+        self.notice.setText(message)
 
     def _deleted(self, _removed: object) -> None:
         self.deleting = None
@@ -167,11 +212,15 @@ class AdminPanel(QWidget):
             if not chosen:
                 return None
             path = Path(chosen)
-        rows = self.store.attendance_between(*site_day_bounds(self.start.date().toPython(), self.end.date().toPython(),
-                                                              self.zone))
-        export_attendance(rows, path, "csv" if path.suffix == ".csv" else "xlsx", self.zone)
-        with self.store.transaction():
-            self.store.log_event("attendance_exported", None, records=len(rows), by="admin")
+        try:
+            rows = self.gallery.attendance_between(*site_day_bounds(self.start.date().toPython(),
+                                                                    self.end.date().toPython(), self.zone))
+            export_attendance(rows, path, "csv" if path.suffix == ".csv" else "xlsx", self.zone)
+            with self.gallery.transaction():
+                self.gallery.log_event("attendance_exported", None, records=len(rows), by="admin")
+        except FacegateError as exc:
+            self._warn(exc)
+            return None
         return path
 
     def change_pin(self) -> None:

@@ -1,12 +1,16 @@
 """The main window: the kiosk screen, and behind the administrator PIN, administration and enrollment.
-The engine runs in a worker thread; entering administration stops it (the wizard needs the camera)."""
+The engine runs in a worker thread; entering administration stops it (the wizard needs the camera).
+At a site, administration opens the site's gallery (with the config's PostgreSQL role) for as long
+as it is shown; the kiosk itself decides on its replica whether the site is reachable or not."""
 
 from PySide6.QtCore import QThread
-from PySide6.QtWidgets import QMainWindow, QStackedWidget
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QStackedWidget
 
 from kiosk.admin_pin import PinGate
 from kiosk.config import KioskConfig
 from kiosk.enrollment import EnrollmentPolicy
+from kiosk.errors import FacegateError
+from kiosk.gallery.target import is_site, open_site_gallery
 from kiosk.protection import protector_for
 from kiosk.store.access import open_store
 from ui.admin_panel import AdminPanel
@@ -71,12 +75,27 @@ class MainWindow(QMainWindow):
             return True
         return False
 
-    def show_admin(self) -> None:
+    def show_admin(self) -> bool:
         self.stop_engine()
+        if is_site(self.config):
+            try:
+                self.admin.administer(open_site_gallery(self.config, self._secrets))
+            except FacegateError as exc:
+                QMessageBox.warning(self, text("admin", self.language),
+                                    text("site_unreachable", self.language, error=str(exc)))
+                self.start_engine()
+                return False
         self.admin.refresh()
         self.pages.setCurrentWidget(self.admin)
+        return True
+
+    def _leave_site_gallery(self) -> None:
+        if self.admin.gallery is not self.store:
+            self.admin.gallery.close()
+            self.admin.administer(self.store)
 
     def show_kiosk(self) -> None:
+        self._leave_site_gallery()
         self.pages.setCurrentWidget(self.kiosk)
         self.start_engine()
 
@@ -85,7 +104,7 @@ class MainWindow(QMainWindow):
 
         manifest = load_embedder_manifest(self.config.models.embedder)
         protector = protector_for(self._secrets, manifest, self.config.models.protector, self.config.models.provider)
-        wizard = EnrollWizard(self.config, self.store, protector, manifest.id,
+        wizard = EnrollWizard(self.config, self.admin.gallery, protector, manifest.id,
                               EnrollmentPolicy.from_config(self.config, protector), source, self.language, self)
         wizard.finished.connect(lambda _: self.admin.refresh())
         return wizard
@@ -99,5 +118,6 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.stop_engine()
+        self._leave_site_gallery()
         self.store.close()
         super().closeEvent(event)

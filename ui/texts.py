@@ -61,6 +61,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "provider": "Models on {provider}",
         "store_status": "Store: {people} people",
         "camera_status": "Camera: {state}",
+        "gallery_status": "Gallery: {where}",
+        "site_unreachable": "The site's gallery cannot be reached, so it cannot be administered now: {error}",
     },
 }
 

@@ -5,13 +5,17 @@ listing and removing work the same on either."""
 import contextlib
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from kiosk.config import KioskConfig
+from kiosk.errors import ConfigError
 from kiosk.store.access import open_store
 from kiosk.store.gallery import Deletion, GalleryMatrix
 from kiosk.store.keys import KioskSecrets, load_secrets
 from kiosk.store.records import Consent, Person, TemplateSet
+
+if TYPE_CHECKING:
+    from kiosk.site.gallery import SiteGallery
 
 
 class GalleryTarget(Protocol):
@@ -47,11 +51,24 @@ def open_gallery(config: KioskConfig) -> Iterator[tuple[GalleryTarget, KioskSecr
         with store:
             yield store, secrets
         return
+    secrets = load_secrets(config.store.keys)
+    with open_site_gallery(config, secrets) as site:
+        yield site, secrets
+
+
+def open_site_gallery(config: KioskConfig, secrets: KioskSecrets) -> "SiteGallery":
+    """The site's gallery, connected with the config's role (the caller closes it); raises
+    SiteUnreachableError when the site cannot be reached."""
     from kiosk.site.credentials import load_site_credentials
     from kiosk.site.database import connect_site
     from kiosk.site.gallery import SiteGallery
 
-    secrets = load_secrets(config.store.keys)
+    server = config.site.server
+    if server is None:
+        raise ConfigError("site.server is not set: this kiosk has no site")
     connection = connect_site(server.postgres, load_site_credentials(server.credentials))
-    with SiteGallery(connection, server.postgres, secrets) as site:
-        yield site, secrets
+    try:
+        return SiteGallery(connection, server.postgres, secrets)
+    except BaseException:
+        connection.close()
+        raise

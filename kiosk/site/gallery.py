@@ -2,7 +2,8 @@
 methods the gallery commands and enrollment use on a local store, so `gallery plan | apply | list |
 remove` work on either.
 
-Every write transaction takes the next revision first (site_state's one row, locked until commit)
+Every write transaction takes the next revision at its first change (site_state's one row, locked
+until commit)
 and stamps it on each person it touches; a deletion leaves a tombstone with its revision; the
 commit announces the revision (NOTIFY), so connected kiosks pull at once. Only protected templates
 and their metadata are here: never a photo, a clean embedding or the template secret, only a check
@@ -12,17 +13,19 @@ value of it.
 import contextlib
 import json
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 
 import numpy as np
+import psycopg
 
 from kiosk.config import PostgresConfig
 from kiosk.errors import SecretsError, StoreError
 from kiosk.site.database import SiteConnection, describe, require_schema, scalar
+from kiosk.site.report import site_attendance
 from kiosk.store.derived import pseudonym, pseudonym_key, secret_check
 from kiosk.store.gallery import Deletion, GalleryMatrix
 from kiosk.store.keys import KioskSecrets
-from kiosk.store.records import Consent, Person, Schedule, TemplateSet
+from kiosk.store.records import AttendanceRecord, Consent, Event, Person, Schedule, TemplateSet
 
 NOTIFY_CHANNEL = "facegate_gallery"
 _PERSON_COLUMNS = "id, display_name, role, enabled, valid_from, valid_until, doors, photo_digest, schedule"
@@ -57,8 +60,9 @@ class SiteGallery:
         self.path = describe(config)  # what messages name, as a store's file path
         self._pseudonym_key = pseudonym_key(secrets.template_secret)
         self._revision: int | None = None
+        self._in_transaction = False
         require_schema(connection, self.path)
-        with self.transaction(revision=False):
+        with self.transaction():
             check_template_secret(connection, secret_check(secrets.template_secret), self.path, claim=True)
 
     def close(self) -> None:
@@ -71,21 +75,34 @@ class SiteGallery:
         self.close()
 
     @contextlib.contextmanager
-    def transaction(self, revision: bool = True) -> Iterator[None]:
-        """One PostgreSQL transaction; a changing one holds the next revision from its start."""
-        with self._db.transaction():
-            if revision:
-                self._revision = scalar(self._db, "UPDATE site_state SET revision = revision + 1 WHERE id = 1 "
-                                                  "RETURNING revision")
-                self._db.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, str(self._revision)))
+    def transaction(self) -> Iterator[None]:
+        """One PostgreSQL transaction. Its first change takes the next revision and holds site_state's
+        row until the commit, so revisions become visible in the order they were given; a transaction
+        that only reads or records takes none (the kiosks have nothing to pull)."""
+        with self._refused("change the gallery"), self._db.transaction():
+            self._in_transaction = True
             try:
                 yield
             finally:
-                self._revision = None
+                self._in_transaction, self._revision = False, None
+
+    @contextlib.contextmanager
+    def _refused(self, what: str) -> Iterator[None]:
+        """A kiosk's role may read the gallery and nothing else: say so, and who may."""
+        try:
+            yield
+        except psycopg.errors.InsufficientPrivilege:
+            raise StoreError(f"{self.path}: this role may only read the site's gallery (a kiosk's role); "
+                             f"{what} with the role that owns the site's tables, from an administrator's config "
+                             f"(site.server.postgres.user)") from None
 
     def _stamp(self) -> int:
-        if self._revision is None:
+        if not self._in_transaction:
             raise StoreError("a change to the site's gallery must run inside SiteGallery.transaction()")
+        if self._revision is None:
+            self._revision = scalar(self._db, "UPDATE site_state SET revision = revision + 1 WHERE id = 1 "
+                                              "RETURNING revision")
+            self._db.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, str(self._revision)))
         return self._revision
 
     def revision(self) -> int:
@@ -166,6 +183,21 @@ class SiteGallery:
         through `site serve`); person ids only in person_ref, which a deletion pseudonymises."""
         self._db.execute("INSERT INTO site_audit (kind, person_ref, detail) VALUES (%s, %s, %s)",
                          (kind, person_ref, json.dumps(detail, sort_keys=True, default=str)))
+
+    def events(self, limit: int = 100) -> list[Event]:
+        """Newest first: the administrators' actions and every door's records (its kiosk in the detail)."""
+        with self._refused("read the site's records"):
+            rows = self._db.execute(
+                "SELECT at, kind, person_ref, detail FROM ("
+                " SELECT at, kind, person_ref, detail FROM site_audit UNION ALL"
+                " SELECT at::timestamptz, kind, person_ref, detail::jsonb || jsonb_build_object('kiosk', kiosk_id)"
+                " FROM kiosk_events) AS everything ORDER BY at DESC LIMIT %s", (limit,)).fetchall()
+        return [Event(r[0], r[1], r[2], r[3]) for r in rows]
+
+    def attendance_between(self, start: datetime, end: datetime) -> list[AttendanceRecord]:
+        """Every door's records, oldest first; `end` exclusive."""
+        with self._refused("read the site's attendance"):
+            return site_attendance(self._db, start, end)
 
     def pseudonym(self, person_id: str) -> str:
         return pseudonym(self._pseudonym_key, person_id)
