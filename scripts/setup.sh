@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # MediaPipe needs EGL/GLES at run time, Qt's offscreen platform needs a few X libraries, the
 # descriptor's weights come from the npm registry, and the MQTT door output and
 # the site (many doors) are tested against real mosquitto and PostgreSQL servers.
-packages=(libgles2 libegl1 libgl1 libglib2.0-0 libxkbcommon0 libfontconfig1 libdbus-1-3 mosquitto postgresql)
+packages=(libgles2 libegl1 libgl1 libglib2.0-0 libxkbcommon0 libfontconfig1 libdbus-1-3 mosquitto postgresql openssl)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -16,11 +16,12 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from kiosk.bench.frames import door_frame
-from kiosk.config import load_config
+from kiosk.config import BrokerConfig, load_config
 from kiosk.errors import SecretsError
 from kiosk.imageio import read_image
 from kiosk.paths import PROJECT_ROOT
 from kiosk.site.throwaway import SITE_SERVICE_USER, ServiceError, ThrowawayBroker, ThrowawayPostgres, free_port
+from kiosk.site.uplink import make_client
 from kiosk.store.access import open_store
 from kiosk.store.keys import KeySourceConfig, KioskSecrets, save_secrets
 from tests.gallery_files import person_entry, write_gallery, write_kiosk_config
@@ -256,7 +257,8 @@ def test_a_sync_killed_between_batches_resumes_where_it_stopped(site, servers, t
 
 
 def test_the_broker_lets_a_kiosk_publish_only_as_itself(servers, site):
-    """door-a's login cannot put records under door-b's topic, and a wrong password is refused."""
+    """door-a's login cannot put records under door-b's topic, a wrong password is refused, and the
+    broker's TLS listener carries a kiosk's records."""
     _, broker = servers
     outcomes: dict[str, object] = {}
 
@@ -280,7 +282,17 @@ def test_the_broker_lets_a_kiosk_publish_only_as_itself(servers, site):
     assert "facegate/kiosk/door-b/events" not in seen
     wrong = connect("door-b", "not-the-password")
     assert outcomes["door-b"].is_failure
-    for client in (listener, intruder, wrong):
+    # over TLS (the kiosks' own client, checking the broker's certificate against the site's CA)
+    secure = make_client(BrokerConfig(port=broker.tls_port, tls_ca_file=broker.ca_file), "probe-tls", "door-a",
+                         KIOSKS["door-a"])
+    secure.on_connect = lambda c, u, f, reason, p: outcomes.__setitem__("tls", reason)
+    secure.connect("127.0.0.1", broker.tls_port)
+    secure.loop_start()
+    wait_for(lambda: "tls" in outcomes, 10, "the broker answers over TLS")
+    assert not outcomes["tls"].is_failure
+    secure.publish("facegate/kiosk/door-a/tls-probe", "{}", qos=1).wait_for_publish(5)
+    wait_for(lambda: "facegate/kiosk/door-a/tls-probe" in seen, 10, "door-a's record over TLS arrives")
+    for client in (listener, intruder, wrong, secure):
         client.loop_stop()
         client.disconnect()
 

@@ -1,12 +1,11 @@
 """The site's passwords (PostgreSQL, broker), read from the same kinds of key source as the store's
 keys and never written into the config, a log or an error message."""
 
-import json
 from dataclasses import dataclass
 
 from kiosk.config import SiteCredentialsConfig
 from kiosk.errors import SecretsError
-from kiosk.store.keys import read_secret_text
+from kiosk.store.keys import json_object, read_secret_text
 
 FIELDS = ("postgres_password", "broker_password")
 
@@ -24,13 +23,8 @@ class SiteCredentials:
 
 def load_site_credentials(config: SiteCredentialsConfig) -> SiteCredentials:
     text, where = read_secret_text(config, "site credentials (postgres_password, broker_password)")
-    try:
-        data = json.loads(text)
-    except ValueError:
-        raise SecretsError(f"{where}: the site credentials are not JSON text; expected "
-                           f'{{"postgres_password": "...", "broker_password": "..."}}') from None
-    if not isinstance(data, dict):
-        raise SecretsError(f"{where}: the site credentials must be a JSON object")
+    data = json_object(text, where, "site credentials",
+                       'expected {"postgres_password": "...", "broker_password": "..."}')
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
         raise SecretsError(f"{where}: unknown fields {unknown} in the site credentials (known: {', '.join(FIELDS)})")

@@ -136,15 +136,35 @@ class ThrowawayPostgres:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+def make_test_certificates(folder: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for 127.0.0.1 signed by it: (CA, server cert, key)."""
+    if not shutil.which("openssl"):
+        raise ServiceError("openssl is not installed: run scripts/setup.sh (it installs Debian's openssl)")
+    ca_key, ca, key, request, cert = (folder / name for name in ("ca.key", "ca.pem", "server.key", "server.csr",
+                                                                  "server.pem"))
+    extensions = folder / "server.ext"
+    extensions.write_text("subjectAltName = IP:127.0.0.1\n")
+    for command in (
+            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca, "-days", "2",
+             "-subj", "/CN=facegate throwaway CA"],
+            ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", request, "-subj", "/CN=127.0.0.1"],
+            ["x509", "-req", "-in", request, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert,
+             "-days", "2", "-extfile", extensions]):
+        subprocess.run(["openssl", *map(str, command)], check=True, capture_output=True)
+    return ca, cert, key
+
+
 @dataclass
 class ThrowawayBroker:
     """mosquitto with a password file and ACLs: each kiosk may publish only under its own id, the
-    site service may read every kiosk's topics; persistent sessions survive a restart."""
+    site service may read every kiosk's topics; persistent sessions survive a restart. A second
+    listener speaks TLS with a certificate from a throwaway CA (`ca_file`)."""
 
     kiosks: dict[str, str]  # kiosk id -> password
     site_password: str = "site-pw"
     topic_prefix: str = "facegate"
     port: int = field(default_factory=free_port)
+    tls_port: int = field(default_factory=free_port)
     folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="facegate-mqtt-")))
     _process: subprocess.Popen | None = None
 
@@ -159,22 +179,30 @@ class ThrowawayBroker:
         acl = self.folder / "acl"
         acl.write_text(f"user {SITE_SERVICE_USER}\ntopic read {self.topic_prefix}/kiosk/#\n\n"
                        f"pattern write {self.topic_prefix}/kiosk/%u/#\n")
+        _, cert, key = make_test_certificates(self.folder)
         (self.folder / "mosquitto.conf").write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous false\npassword_file {passwords}\nacl_file {acl}\n"
+            f"allow_anonymous false\npassword_file {passwords}\nacl_file {acl}\n"
             f"persistence true\npersistence_location {self.folder}/\nmax_queued_messages 100000\n"
-            f"log_dest file {self.folder}/broker.log\n")
+            f"log_dest file {self.folder}/broker.log\n"
+            f"listener {self.port} 127.0.0.1\n"
+            f"listener {self.tls_port} 127.0.0.1\ncertfile {cert}\nkeyfile {key}\n")
         if os.geteuid() == 0:
             entry = pwd.getpwnam("mosquitto")
-            for path in (self.folder, passwords, acl):
+            for path in (self.folder, passwords, acl, cert, key):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
         self.start()
         return self
+
+    @property
+    def ca_file(self) -> Path:
+        return self.folder / "ca.pem"
 
     def start(self) -> None:
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         self._process = subprocess.Popen([binary, "-c", str(self.folder / "mosquitto.conf")],
                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait_for_port(self.port, self._process, "mosquitto", self.folder / "broker.log")
+        for port in (self.port, self.tls_port):
+            _wait_for_port(port, self._process, "mosquitto", self.folder / "broker.log")
 
     def stop(self) -> None:
         """SIGTERM: mosquitto saves its persistent sessions and queued messages, then exits."""

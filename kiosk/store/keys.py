@@ -48,13 +48,8 @@ class KioskSecrets:
 
     @classmethod
     def from_json(cls, text: str, where: str) -> "KioskSecrets":
-        try:
-            data = json.loads(text)
-        except ValueError:
-            raise SecretsError(f"{where}: not a facegate key set (not JSON text); create one with "
-                               f"`python main.py store init` or restore the file from a backup") from None
-        if not isinstance(data, dict):
-            raise SecretsError(f"{where}: not a facegate key set (expected a JSON object)")
+        data = json_object(text, where, "a facegate key set",
+                           "create one with `python main.py store init` or restore the file from a backup")
 
         def hex_field(name: str, required: bool = True) -> bytes | None:
             value = data.get(name)
@@ -79,6 +74,17 @@ class KioskSecrets:
             raise SecretsError(f"{where}: template_secret_version must be a whole number from 1, got {version!r}")
         assert keys["database_key"] is not None and keys["template_secret"] is not None
         return cls(keys["database_key"], keys["template_secret"], version, previous)
+
+
+def json_object(text: str, where: str, what: str, remedy: str) -> dict:
+    """`text` as a JSON object, or a SecretsError naming where it came from and what it should be."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise SecretsError(f"{where}: not {what} (not JSON text); {remedy}") from None
+    if not isinstance(data, dict):
+        raise SecretsError(f"{where}: not {what} (expected a JSON object); {remedy}")
+    return data
 
 
 class KeySourceConfig(BaseModel):
