@@ -250,6 +250,16 @@ class SiteServerConfig(_Section):
                                "notification comes (a change is announced at once while connected)")
     sync_batch: int = Field(1000, ge=1, le=100_000, description="people written to the replica per local transaction")
     status_every_s: float = Field(5.0, gt=0, le=300, description="how often the kiosk reports its state to the site")
+    max_offline_s: float | None = Field(None, gt=0, description="null: a door keeps deciding on its replica however "
+                                        "long the site is out of reach; a number: past that many seconds without "
+                                        "reaching the site it grants nobody (fail-secure) until it has pulled again")
+
+    @model_validator(mode="after")
+    def _offline_bound_above_poll(self) -> "SiteServerConfig":
+        if self.max_offline_s is not None and self.max_offline_s <= 2 * self.sync_poll_s:
+            raise ValueError(f"max_offline_s ({self.max_offline_s:g}) must exceed twice sync_poll_s "
+                             f"({self.sync_poll_s:g}): a door in step would otherwise count as out of reach")
+        return self
 
 
 class SiteConfig(_Section):

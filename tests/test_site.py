@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
+import yaml
 
 from kiosk.bench.frames import door_frame
 from kiosk.config import BrokerConfig, load_config
@@ -82,6 +83,29 @@ def site(servers, tmp_path_factory, models_built):
     return admin, doors
 
 
+SYNTHETIC = "synthetic"  # the model id of made-up templates, which no door's descriptor can match
+
+
+@pytest.fixture
+def site_gallery(site, servers):
+    """The site's gallery with the owner's role; made-up people are removed afterwards, since a door
+    refuses to start on templates of another descriptor."""
+    from kiosk.site.credentials import SiteCredentials
+    from kiosk.site.database import connect_site
+    from kiosk.site.gallery import SiteGallery
+    from kiosk.store.keys import load_secrets
+
+    postgres, _ = servers
+    admin_config = load_config(site[0])
+    owner = admin_config.site.server.postgres
+    with SiteGallery(connect_site(owner, SiteCredentials(postgres.owner_password)), owner,
+                     load_secrets(admin_config.store.keys)) as gallery:
+        yield gallery
+        for person_id, (model_id, _) in gallery.template_origins().items():
+            if model_id == SYNTHETIC:
+                gallery.hard_delete(person_id, "made up for a test")
+
+
 class KioskProcess:
     """`python main.py run` on the loopback camera; every decision line kept with when it arrived."""
 
@@ -108,6 +132,15 @@ class KioskProcess:
         self.process.send_signal(signal.SIGINT)
         _, stderr = self.process.communicate(timeout=60)
         return stderr
+
+
+def colin_at_the_door(lfw_dir) -> MjpegCamera:
+    """A loopback camera: Colin Powell for 1.5 s, then nobody for 1 s, over and over."""
+    visit = cv2.cvtColor(door_frame(read_image(lfw_dir / "images/Colin_Powell/Colin_Powell_0004.jpg")), cv2.COLOR_RGB2BGR)
+    camera = MjpegCamera([(cv2.imencode(".jpg", visit)[1].tobytes(), 1.5),
+                          (cv2.imencode(".jpg", np.full_like(visit, 96))[1].tobytes(), 1.0)], free_port(), fps=8)
+    camera.plug()
+    return camera
 
 
 def wait_for(condition, timeout_s: float, what, kiosks=()) -> float:
@@ -141,10 +174,7 @@ def test_two_doors_follow_the_site_keep_deciding_offline_and_deliver_every_event
     queue their records; back up: every record arrives once. Delete at the site: both refuse within 5 s."""
     postgres, broker = servers
     admin, doors = site
-    visit = cv2.cvtColor(door_frame(read_image(lfw_dir / "images/Colin_Powell/Colin_Powell_0004.jpg")), cv2.COLOR_RGB2BGR)
-    camera = MjpegCamera([(cv2.imencode(".jpg", visit)[1].tobytes(), 1.5),
-                          (cv2.imencode(".jpg", np.full_like(visit, 96))[1].tobytes(), 1.0)], free_port(), fps=8)
-    camera.plug()
+    camera = colin_at_the_door(lfw_dir)
     service = subprocess.Popen([sys.executable, "main.py", "site", "serve", "--json", "--config", str(admin)],
                                cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     kiosks = [KioskProcess(doors[k], f"http://127.0.0.1:{camera.port}/cam.mjpg") for k in KIOSKS]
@@ -204,29 +234,25 @@ def test_two_doors_follow_the_site_keep_deciding_offline_and_deliver_every_event
     assert json.loads(export.stdout)["records"] == sum(a for _, a in local.values()), export.stderr
 
 
-def test_a_sync_killed_between_batches_resumes_where_it_stopped(site, servers, tmp_path):
+def test_a_sync_killed_between_batches_resumes_where_it_stopped(site, servers, site_gallery, tmp_path):
     """Five people, batches that end after the second: killed after the first batch, the replica holds
-    two whole people and its cursor; run again, it completes, and a deletion at the site reaches it as a tombstone."""
-    from kiosk.site.credentials import SiteCredentials
-    from kiosk.site.database import connect_site
-    from kiosk.site.gallery import SiteGallery
-    from kiosk.store.keys import load_secrets
+    two whole people and its cursor; run again, it completes, and a deletion at the site reaches it as
+    a tombstone."""
     from kiosk.store.records import Consent, Person, TemplateSet
 
     postgres, broker = servers
     admin, _ = site
     admin_config = load_config(admin)
-    secrets = load_secrets(admin_config.store.keys)
-    owner = admin_config.site.server.postgres
-    with SiteGallery(connect_site(owner, SiteCredentials(postgres.owner_password)), owner, secrets) as gallery:
-        for person_id in list(gallery.template_counts()):
-            gallery.hard_delete(person_id, "a clean site for this test")
-        with gallery.transaction():
-            for number in range(5):
-                person_id = f"p{number}"
-                gallery.upsert_person(Person(person_id, f"Person {number}"))
-                gallery.replace_templates(person_id, TemplateSet(np.eye(3, 128, number, dtype=np.float32), "m", "p", 1))
-                gallery.add_consent(person_id, Consent("self", date(2026, 12, 1), "door access"))
+    gallery = site_gallery
+    for person_id in list(gallery.template_counts()):
+        gallery.hard_delete(person_id, "a clean site for this test")
+    with gallery.transaction():
+        for number in range(5):
+            person_id = f"p{number}"
+            gallery.upsert_person(Person(person_id, f"Person {number}"))
+            gallery.replace_templates(person_id, TemplateSet(np.eye(3, 128, number, dtype=np.float32), SYNTHETIC,
+                                                             "p", 1))
+            gallery.add_consent(person_id, Consent("self", date(2026, 12, 1), "door access"))
     door = tmp_path / "door-c"
     door.mkdir()
     credentials = _private(door / "site.json", {"postgres_password": postgres.kiosk_password})
@@ -245,8 +271,7 @@ def test_a_sync_killed_between_batches_resumes_where_it_stopped(site, servers, t
     done = run_cli("site", "sync", "--no-progress", "--config", str(config), "--json")
     assert done.returncode == 0 and json.loads(done.stdout)["updated"] == 3, done.stderr
 
-    with SiteGallery(connect_site(owner, SiteCredentials(postgres.owner_password)), owner, secrets) as gallery:
-        gallery.hard_delete("p3", "left the company")
+    gallery.hard_delete("p3", "left the company")
     done = run_cli("site", "sync", "--no-progress", "--config", str(config), "--json")
     assert json.loads(done.stdout)["removed"] == 1, done.stderr
     replica, _ = open_store(load_config(config).store.resolved_path, load_config(config).store.keys)
@@ -310,25 +335,18 @@ def test_a_door_with_another_template_secret_is_refused_by_the_site(site, server
     assert postgres.kiosk_password not in done.stderr + done.stdout
 
 
-def test_the_gui_administers_the_site_and_a_door_s_read_only_role_changes_nothing(qtbot, site, servers, lfw_dir,
-                                                                                  tmp_path):
+def test_the_gui_administers_the_site_and_a_door_s_read_only_role_changes_nothing(qtbot, site, servers, site_gallery,
+                                                                                  lfw_dir, tmp_path):
     """Administration in the GUI shows the site's people and records; with the administrators' role a
     disabling lands at the site, with a door's role it is refused in place."""
-    from kiosk.site.credentials import SiteCredentials
-    from kiosk.site.database import connect_site
-    from kiosk.site.gallery import SiteGallery
-    from kiosk.store.keys import load_secrets
     from kiosk.store.records import Person, TemplateSet
     from ui.main_window import MainWindow
 
     postgres, _ = servers
     admin, doors = site
-    admin_config = load_config(admin)
-    owner = admin_config.site.server.postgres
-    with SiteGallery(connect_site(owner, SiteCredentials(postgres.owner_password)), owner,
-                     load_secrets(admin_config.store.keys)) as gallery, gallery.transaction():
-        gallery.upsert_person(Person("gui-member", "Gui Member"))
-        gallery.replace_templates("gui-member", TemplateSet(np.eye(2, 128, dtype=np.float32), "m", "p", 1))
+    with site_gallery.transaction():
+        site_gallery.upsert_person(Person("gui-member", "Gui Member"))
+        site_gallery.replace_templates("gui-member", TemplateSet(np.eye(2, 128, dtype=np.float32), SYNTHETIC, "p", 1))
     assert run_cli("store", "init", "--config", str(admin)).returncode == 0  # the station's own store: its PIN
     video = tmp_path / "visit.avi"
     write_visits_video(video, [Visit(lfw_dir / "images/Colin_Powell/Colin_Powell_0004.jpg", 1.0)])
@@ -359,3 +377,37 @@ def test_the_gui_administers_the_site_and_a_door_s_read_only_role_changes_nothin
                 assert enabled_at_site() and "(a kiosk's role); change the gallery" in panel.notice.text()
         finally:
             window.close()
+
+
+def test_a_strict_door_grants_nobody_once_the_site_is_away_longer_than_its_bound(site, servers, lfw_dir, tmp_path):
+    """max_offline_s 4: granted while in step; PostgreSQL stopped, the door refuses the same member
+    (saying why) from 4 s on; PostgreSQL back, it grants again. Doors without the bound keep granting
+    (the first test)."""
+    postgres, _ = servers
+    admin, doors = site
+    gallery = write_gallery(tmp_path / "g.yaml", [person_entry(lfw_dir, "Colin_Powell", [1, 2, 3],
+                                                                person_id="colin-powell")])
+    assert run_cli("gallery", "apply", str(gallery), "--config", str(admin)).returncode == 0
+    door = yaml.safe_load(doors["door-b"].read_text())
+    door["site"]["server"]["max_offline_s"] = 4
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(yaml.safe_dump(door))
+    camera = colin_at_the_door(lfw_dir)
+    kiosk = KioskProcess(strict, f"http://127.0.0.1:{camera.port}/cam.mjpg")
+    try:
+        wait_for(lambda: kiosk.granted("colin-powell"), 90, "the strict door grants while in step", [kiosk])
+        postgres.stop()
+        stopped = time.monotonic()
+        try:
+            wait_for(lambda: any("out of reach" in d["reason"] for at, d in kiosk.decisions if at > stopped), 30,
+                     "the strict door refuses once the site is away too long", [kiosk])
+            # the last pull may have been up to sync_poll_s (1 s) before the stop
+            assert not kiosk.granted("colin-powell", stopped + 4 + 1 + 0.5), "granted past the bound"
+        finally:
+            postgres.start()
+        back = time.monotonic()
+        wait_for(lambda: kiosk.granted("colin-powell", back), 30, "the strict door grants again", [kiosk])
+    finally:
+        kiosk.stop()
+        camera.unplug()
+    assert kiosk.process.returncode == 0

@@ -7,6 +7,7 @@ decisions (come closer, look at the camera, hold still, blink). Several faces in
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -114,6 +115,11 @@ def access_problem(person: Person, door: str, now: datetime) -> str | None:
     return None
 
 
+def in_standing() -> str | None:
+    """A door on its own may always grant (a door of a site may not when it lost the site for too long)."""
+    return None
+
+
 @dataclass
 class Decider:
     """Access policy, and nothing else: who may pass this door now, and one decision per person per
@@ -123,6 +129,7 @@ class Decider:
     cooldown_ms: int
     people: dict[str, Person]
     last_decided_ms: dict[str, int] = field(default_factory=dict)
+    standing: Callable[[], str | None] = in_standing  # why this door may grant nobody now (its site out of reach)
 
     def recognised(self, person_id: str, distance: float, moment: VisitMoment, now: datetime) -> Decision | None:
         """Granted or denied for a recognised person; None within the cooldown (the same visit seen
@@ -132,7 +139,7 @@ class Decider:
             return None
         self.last_decided_ms[person_id] = moment.at_ms
         person = self.people.get(person_id)
-        problem = access_problem(person, self.door, now) if person else "no longer in the gallery"
+        problem = (access_problem(person, self.door, now) or self.standing()) if person else "no longer in the gallery"
         return self._decision(Outcome.DENIED if problem else Outcome.GRANTED, moment, person_id=person_id,
                               display_name=person.display_name if person else person_id, distance=distance,
                               reason=problem or "")

@@ -27,7 +27,7 @@ from kiosk.recognition.faces import DetectedFace
 from kiosk.recognition.matching import GalleryIndex
 from kiosk.recognition.pipeline import AlignedFace, FacePipeline
 from kiosk.runtime.attendance import AttendanceRecorder
-from kiosk.runtime.decisions import Decider, Decision, Hint, Outcome, hint_for, threshold_for_gallery
+from kiosk.runtime.decisions import Decider, Decision, Hint, Outcome, hint_for, in_standing, threshold_for_gallery
 from kiosk.runtime.doors import DoorDispatcher
 from kiosk.runtime.tracker import FaceTracker, Track
 from kiosk.runtime.visit import FrameEvidence, Gallery, Visit, VisitPolicy
@@ -75,7 +75,8 @@ class FrameFeed(Protocol):
 
 class KioskRunner:
     def __init__(self, config: KioskConfig, store: GalleryStore, pipeline: FacePipeline, protector: TemplateProtector,
-                 dispatcher: DoorDispatcher, door: DoorConfig, inbox: "EventInbox"):
+                 dispatcher: DoorDispatcher, door: DoorConfig, inbox: "EventInbox",
+                 standing: Callable[[], str | None] = in_standing):
         self.config, self.store, self.pipeline, self.protector = config, store, pipeline, protector
         self.dispatcher = dispatcher
         self.door = door
@@ -93,7 +94,7 @@ class KioskRunner:
                         if liveness.enabled and liveness.texture else None)
         if self.liveness_policy is not None:
             self._liveness_session()  # fails now, not on the first face, if the landmarker lacks a point the cues use
-        self.decider = Decider(self.door.name, int(config.recognition.cooldown_s * 1000), {})
+        self.decider = Decider(self.door.name, int(config.recognition.cooldown_s * 1000), {}, standing=standing)
         self.reload_gallery()
 
     def reload_gallery(self) -> None:

@@ -16,7 +16,7 @@ from kiosk.errors import ConfigError
 from kiosk.protection import protector_for
 from kiosk.recognition.pipeline import FacePipeline
 from kiosk.runtime.capture import CaptureThread, SourceEvent
-from kiosk.runtime.decisions import Decision
+from kiosk.runtime.decisions import Decision, in_standing
 from kiosk.runtime.door_factory import build_outputs
 from kiosk.runtime.doors import DoorDispatcher
 from kiosk.runtime.kiosk import KioskRunner
@@ -79,16 +79,19 @@ class KioskSession:
         try:
             store, secrets = open_store(config.store.resolved_path, config.store.keys)
             stack.callback(store.close)
+            standing: Callable[[], str | None] = in_standing
             if config.site.server is not None:  # the replica follows the site; records go up to it
                 from kiosk.site.link import SiteLink
 
                 link = SiteLink(config.site.server, config.store.resolved_path, secrets, self.door.name)
                 stack.callback(link.close)
+                standing = link.offline_problem
             pipeline = stack.enter_context(FacePipeline.from_config(config, video=True))
             protector = protector_for(secrets, pipeline.manifest, config.models.protector, config.models.provider)
             dispatcher = DoorDispatcher(build_outputs(self.door), self.inbox.door_failed)
             stack.callback(dispatcher.close)
-            self._runner = KioskRunner(config, store, pipeline, protector, dispatcher, self.door, self.inbox)
+            self._runner = KioskRunner(config, store, pipeline, protector, dispatcher, self.door, self.inbox,
+                                       standing)
             if self.config_text is not None:
                 self.runner.audit_config(self.config_text)
         except BaseException:

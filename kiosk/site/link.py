@@ -9,6 +9,8 @@ its replica and its records wait in the store.
 
 import logging
 import threading
+import time
+from datetime import datetime, timezone
 
 from kiosk.config import SiteServerConfig
 from kiosk.errors import ConfigError, FacegateError
@@ -23,6 +25,8 @@ from kiosk.store.keys import KioskSecrets
 log = logging.getLogger(__name__)
 
 UPLINK_POLL_S = 0.25
+IN_STEP_KEY = "site_in_step_at"  # when the replica was last known to hold the site's gallery (epoch seconds)
+IN_STEP_WRITE_S = 60.0  # how often that is written to the store, for a restart while the site is away
 CLOSE_FLUSH_S = 5.0  # how long a stopping kiosk tries to send what it still holds
 RETRY_S = (1, 2, 5)  # waits between attempts to reach PostgreSQL again
 
@@ -41,6 +45,8 @@ class SiteLink:
         self._sync_store = GalleryStore.open(store_path, secrets)
         self._uplink_store = GalleryStore.open(store_path, secrets)
         self.sync = ReplicaSync(self._sync_store, secrets, server.sync_batch, describe(server.postgres))
+        stored = self._sync_store.get_meta(IN_STEP_KEY)
+        self._in_step_at = self._in_step_written = float(stored) if stored else None
         self.uplink = EventUplink(self._uplink_store, server.broker, self.kiosk_id, door,
                                   self.credentials.broker_password)
         self._threads = [threading.Thread(target=self._keep_in_sync, name="site-sync", daemon=True),
@@ -64,6 +70,7 @@ class SiteLink:
                         log.warning("site reachable again after %d failed attempts", failures)
                     failures = 0
                 self.sync.pull(connection)
+                self._mark_in_step()
                 for _ in connection.notifies(timeout=self.server.sync_poll_s, stop_after=1):
                     pass
             except (FacegateError, SiteDatabaseError) as exc:
@@ -76,6 +83,27 @@ class SiteLink:
                 failures += 1
         if connection is not None:
             connection.close()
+
+    def _mark_in_step(self) -> None:
+        self._in_step_at = now = time.time()
+        if self._in_step_written is None or now - self._in_step_written >= IN_STEP_WRITE_S:
+            with self._sync_store.transaction():
+                self._sync_store.set_meta(IN_STEP_KEY, f"{now:.3f}")
+            self._in_step_written = now
+
+    def offline_problem(self) -> str | None:
+        """Why this door may grant nobody now: with site.server.max_offline_s set, the site has been out
+        of reach for longer than that (fail-secure: a revocation made meanwhile cannot have arrived)."""
+        limit = self.server.max_offline_s
+        if limit is None:
+            return None
+        since = self._in_step_at
+        if since is None:
+            return "the site's gallery was never pulled (max_offline_s is set)"
+        if time.time() - since <= limit:
+            return None
+        moment = datetime.fromtimestamp(since, timezone.utc).isoformat(timespec="seconds")
+        return f"the site out of reach since {moment}, more than max_offline_s ({limit:g} s)"
 
     def _send_up(self) -> None:
         since_status = self.server.status_every_s
