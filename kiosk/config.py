@@ -214,6 +214,8 @@ class PostgresConfig(_Section):
     user: str = Field("facegate_kiosk", min_length=1, description="a kiosk's role only reads the gallery; "
                       "administrators and `site serve` use the role that owns the tables")
     sslmode: Literal["disable", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
+    ssl_root_cert: Path | None = Field(None, description="the CA certificate that signed the server's, for sslmode "
+                                       "verify-ca or verify-full; empty: libpq's default ~/.postgresql/root.crt")
     connect_timeout_s: int = Field(5, ge=1, le=60)
 
 

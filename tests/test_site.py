@@ -411,3 +411,21 @@ def test_a_strict_door_grants_nobody_once_the_site_is_away_longer_than_its_bound
         kiosk.stop()
         camera.unplug()
     assert kiosk.process.returncode == 0
+
+
+def test_a_door_can_insist_on_a_verified_tls_connection_to_postgresql(servers):
+    """sslmode verify-full with the site's CA: the session is encrypted; with another CA (the broker's
+    throwaway one) the door refuses the server, naming it and never the password."""
+    from kiosk.config import PostgresConfig
+    from kiosk.site.credentials import SiteCredentials
+    from kiosk.site.database import SiteUnreachableError, connect_site
+
+    postgres, broker = servers
+    credentials = SiteCredentials(postgres.kiosk_password)
+    verified = PostgresConfig(port=postgres.port, user=postgres.kiosk_role, sslmode="verify-full",
+                              ssl_root_cert=postgres.ca_file)
+    with connect_site(verified, credentials) as connection:
+        assert connection.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone() == (True,)
+    with pytest.raises(SiteUnreachableError) as refused:
+        connect_site(verified.model_copy(update={"ssl_root_cert": broker.ca_file}), credentials)
+    assert f"127.0.0.1:{postgres.port}" in str(refused.value) and postgres.kiosk_password not in str(refused.value)

@@ -31,7 +31,8 @@ def connect_site(config: PostgresConfig, credentials: SiteCredentials) -> SiteCo
         return psycopg.connect(host=config.host, port=config.port, dbname=config.dbname, user=config.user,
                                password=credentials.postgres_password, sslmode=config.sslmode,
                                connect_timeout=config.connect_timeout_s, autocommit=True,
-                               application_name="facegate")
+                               application_name="facegate",  # a None parameter is left out of the connection string
+                               sslrootcert=str(config.ssl_root_cert.expanduser()) if config.ssl_root_cert else None)
     except psycopg.OperationalError as exc:
         reason = " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
         raise SiteUnreachableError(f"{describe(config)}: cannot connect ({reason})") from None

@@ -64,7 +64,8 @@ def _wait_for_port(port: int, process: subprocess.Popen, what: str, log: Path, t
 @dataclass
 class ThrowawayPostgres:
     """A fresh cluster with an owner role (administrators, `site serve`) and a kiosk role that the
-    site's schema grants read access to the gallery only."""
+    site's schema grants read access to the gallery only; it offers TLS with a certificate from a
+    throwaway CA (`ca_file`) and takes plain connections too."""
 
     owner: str = "facegate"
     owner_password: str = "owner-pw"
@@ -79,6 +80,11 @@ class ThrowawayPostgres:
     def data(self) -> Path:
         return self.folder / "data"
 
+    @property
+    def ca_file(self) -> Path:
+        """The throwaway CA that signed the server's certificate (for sslmode verify-full)."""
+        return self.folder / "tls" / "ca.pem"
+
     def __enter__(self) -> "ThrowawayPostgres":
         user = "postgres"
         if os.geteuid() == 0:
@@ -91,6 +97,12 @@ class ThrowawayPostgres:
         subprocess.run([_postgres_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth-local=trust",
                         "--auth-host=scram-sha-256", f"--pwfile={password_file}", "--no-sync", "-E", "UTF8"],
                        check=True, capture_output=True, **_as_user(user))
+        tls = self.folder / "tls"
+        tls.mkdir()
+        _, cert, key = make_test_certificates(tls)
+        if os.geteuid() == 0:
+            for path in (tls, cert, key):
+                os.chown(path, pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid)
         self.start()
         sql = (f"CREATE ROLE {self.owner} LOGIN PASSWORD '{self.owner_password}';"
                f"CREATE ROLE {self.kiosk_role} LOGIN PASSWORD '{self.kiosk_password}';"
@@ -104,7 +116,9 @@ class ThrowawayPostgres:
         """Start (or start again) the server; the cluster's data survives a stop."""
         log = self.folder / "server.log"
         command = [_postgres_bin("postgres"), "-D", str(self.data), "-p", str(self.port), "-k", str(self.folder),
-                   "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=50"]
+                   "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=50",
+                   "-c", "ssl=on", "-c", f"ssl_cert_file={self.folder / 'tls/server.pem'}",
+                   "-c", f"ssl_key_file={self.folder / 'tls/server.key'}"]
         with open(log, "ab") as out:
             self._process = subprocess.Popen(command, stdout=out, stderr=out, **_as_user("postgres"))
         _wait_for_port(self.port, self._process, "PostgreSQL", log)
@@ -151,6 +165,7 @@ def make_test_certificates(folder: Path) -> tuple[Path, Path, Path]:
             ["x509", "-req", "-in", request, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert,
              "-days", "2", "-extfile", extensions]):
         subprocess.run(["openssl", *map(str, command)], check=True, capture_output=True)
+    key.chmod(0o600)  # PostgreSQL refuses a key others may read
     return ca, cert, key
 
 
