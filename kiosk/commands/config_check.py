@@ -23,5 +23,12 @@ def _check(args: argparse.Namespace) -> tuple[dict, str]:
     doors = [d.name for d in config.doors]
     summary = {"file": str(args.file), "valid": True, "store": str(config.store.resolved_path),
                "key_source": config.store.keys.source, "doors": doors}
+    server = config.site.server
+    site = ""
+    if server is not None:  # say which site, and as what: a door or an administrators' station
+        postgres, broker = f"{server.postgres.host}:{server.postgres.port}", f"{server.broker.host}:{server.broker.port}"
+        summary["site"] = {"kiosk_id": server.kiosk_id, "postgres": postgres, "broker": broker}
+        role = f"door {server.kiosk_id}" if server.kiosk_id else "administrators"
+        site = f", {role} of the site at {postgres}, broker {broker}"
     return summary, (f"{args.file}: valid (store {summary['store']}, keys from {summary['key_source']}, "
-                     f"doors {', '.join(doors)})")
+                     f"doors {', '.join(doors)}{site})")
