@@ -21,7 +21,8 @@ from kiosk.config import BrokerConfig, load_config
 from kiosk.errors import SecretsError
 from kiosk.imageio import read_image
 from kiosk.paths import PROJECT_ROOT
-from kiosk.site.throwaway import SITE_SERVICE_USER, ServiceError, ThrowawayBroker, ThrowawayPostgres, free_port
+from kiosk.site.collector import SITE_SERVICE_USER
+from kiosk.site.throwaway import ServiceError, ThrowawayBroker, ThrowawayPostgres, free_port
 from kiosk.site.uplink import make_client
 from kiosk.store.access import open_store
 from kiosk.store.keys import KeySourceConfig, KioskSecrets, save_secrets

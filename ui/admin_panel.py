@@ -6,7 +6,7 @@ at a site the site's gallery in PostgreSQL (every door's events and attendance).
 this kiosk's own."""
 
 from dataclasses import replace
-from datetime import datetime, timezone, tzinfo
+from datetime import timezone, tzinfo
 from pathlib import Path
 from typing import Protocol
 
@@ -34,7 +34,7 @@ from kiosk.errors import FacegateError
 from kiosk.gallery.target import GalleryTarget
 from kiosk.runtime.attendance import export_attendance, site_day_bounds
 from kiosk.store.gallery import GalleryStore
-from kiosk.store.records import AttendanceRecord, Event
+from kiosk.store.records import Event
 from ui.tasks import StoreTask
 from ui.texts import text
 
@@ -45,7 +45,6 @@ class AdministeredGallery(GalleryTarget, Protocol):
     """A gallery with its records: a kiosk's store or the site's gallery."""
 
     def events(self, limit: int = 100) -> list[Event]: ...
-    def attendance_between(self, start: datetime, end: datetime) -> list[AttendanceRecord]: ...
     def close(self) -> None: ...
 
 

@@ -14,6 +14,7 @@ from kiosk.commands import add_command
 from kiosk.commands.config_check import add_config_option
 from kiosk.config import load_config
 from kiosk.errors import ConfigError, SourceError
+from kiosk.gallery.target import open_gallery
 from kiosk.store.access import open_store
 
 
@@ -86,17 +87,8 @@ def _export(args: argparse.Namespace) -> tuple[dict, str]:
     config = load_config(args.config)
     zone = config.site.zone  # --from and --to are site days
     bounds = site_day_bounds(args.start, args.end, zone)
-    if config.site.server is not None:  # every door of the site
-        from kiosk.site.credentials import load_site_credentials
-        from kiosk.site.database import connect_site
-        from kiosk.site.report import site_attendance
-
-        with connect_site(config.site.server.postgres, load_site_credentials(config.site.server.credentials)) as site:
-            rows = site_attendance(site, *bounds)
-    else:
-        store, _ = open_store(config.store.resolved_path, config.store.keys)
-        with store:
-            rows = store.attendance_between(*bounds)
+    with open_gallery(config) as (gallery, _):  # a site's: every door's
+        rows = gallery.attendance_between(*bounds)
     out = args.out or Path(f"attendance_{args.start}_{args.end}.{args.format}")
     export_attendance(rows, out, args.format, zone)
     days = summarise(rows, zone)

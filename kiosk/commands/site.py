@@ -35,11 +35,11 @@ def _server(config: KioskConfig, path) -> SiteServerConfig:
     return config.site.server
 
 
-def _connect(server: SiteServerConfig):
+def _connect(server: SiteServerConfig, credentials=None):
     from kiosk.site.credentials import load_site_credentials
     from kiosk.site.database import connect_site
 
-    return connect_site(server.postgres, load_site_credentials(server.credentials))
+    return connect_site(server.postgres, credentials or load_site_credentials(server.credentials))
 
 
 def _init(args: argparse.Namespace) -> tuple[dict, str]:
@@ -49,7 +49,7 @@ def _init(args: argparse.Namespace) -> tuple[dict, str]:
 
     server = _server(load_config(args.config), args.config)
     credentials = load_site_credentials(server.credentials)
-    with _connect(server) as connection:
+    with _connect(server, credentials) as connection:
         before, after = migrate(connection, args.kiosk_role)
     subscribe_durably(server.broker, credentials.broker_password)  # records sent before `site serve` are kept
     where = describe(server.postgres)

@@ -5,6 +5,7 @@ listing and removing work the same on either."""
 import contextlib
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from kiosk.config import KioskConfig
@@ -12,7 +13,7 @@ from kiosk.errors import ConfigError
 from kiosk.store.access import open_store
 from kiosk.store.gallery import Deletion, GalleryMatrix
 from kiosk.store.keys import KioskSecrets, load_secrets
-from kiosk.store.records import Consent, Person, TemplateSet
+from kiosk.store.records import AttendanceRecord, Consent, Person, TemplateSet
 
 if TYPE_CHECKING:
     from kiosk.site.gallery import SiteGallery
@@ -36,6 +37,7 @@ class GalleryTarget(Protocol):
     def delete_rows(self, person_id: str, reason: str) -> bool: ...
     def hard_delete(self, person_id: str, reason: str) -> Deletion: ...
     def compact(self) -> bool: ...
+    def attendance_between(self, start: datetime, end: datetime) -> list[AttendanceRecord]: ...
 
 
 def is_site(config: KioskConfig) -> bool:

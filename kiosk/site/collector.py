@@ -19,20 +19,26 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 
 from kiosk.config import BrokerConfig, PostgresConfig
 from kiosk.errors import FacegateError
 from kiosk.site.credentials import SiteCredentials
-from kiosk.site.database import SiteConnection, SiteDatabaseError, SiteUnreachableError, connect_site, require_schema
+from kiosk.site.database import (
+    SiteConnection,
+    SiteDatabaseError,
+    SiteUnreachableError,
+    connect_site,
+    describe,
+    require_schema,
+)
 from kiosk.site.uplink import make_client
 
 log = logging.getLogger(__name__)
 
 SITE_CLIENT_ID = "facegate-site"
-DEFAULT_SERVICE_USER = "facegate-site"
+SITE_SERVICE_USER = "facegate-site"  # the broker user `site serve` logs in as when broker.username is empty
 
 _INSERT_EVENT = """
 INSERT INTO kiosk_events (event_id, kiosk_id, store_id, seq, at, kind, person_ref, subject, detail, prev_hash, hash)
@@ -67,10 +73,15 @@ def subscriptions(prefix: str) -> list[tuple[str, int]]:
     return [(f"{prefix}/kiosk/+/{kind}", 1) for kind in ("events", "attendance", "status")]
 
 
+def service_client(broker: BrokerConfig, password: str | None, manual_ack: bool = False) -> mqtt.Client:
+    """The site service's client: one client id, so `site init` and `site serve` share one session."""
+    return make_client(broker, SITE_CLIENT_ID, broker.username or SITE_SERVICE_USER, password, manual_ack=manual_ack)
+
+
 def subscribe_durably(broker: BrokerConfig, password: str | None, timeout_s: float = 10.0) -> None:
     """Open the site service's persistent session and subscribe it (QoS 1), so that the broker keeps
     every kiosk record for the service from now on, whether `site serve` runs or not."""
-    client = make_client(broker, SITE_CLIENT_ID, broker.username or DEFAULT_SERVICE_USER, password)
+    client = service_client(broker, password)
     outcome: dict[str, object] = {}
     done = threading.Event()
 
@@ -114,11 +125,10 @@ class EventCollector:
 
     def _connect_database(self) -> None:
         self._db = connect_site(self.postgres, self.credentials)
-        require_schema(self._db, f"PostgreSQL {self.postgres.host}:{self.postgres.port}/{self.postgres.dbname}")
+        require_schema(self._db, describe(self.postgres))
 
     def _connect_broker(self) -> None:
-        client = make_client(self.broker, SITE_CLIENT_ID, self.broker.username or DEFAULT_SERVICE_USER,
-                             self.credentials.broker_password, manual_ack=True)
+        client = service_client(self.broker, self.credentials.broker_password, manual_ack=True)
         prefix = self.broker.topic_prefix
 
         def on_connect(client, userdata, flags, reason_code, properties) -> None:
@@ -174,7 +184,7 @@ class EventCollector:
         query = _INSERT_EVENT if kind == "events" else _INSERT_ATTENDANCE
         return self._db.execute(query, row).rowcount == 1
 
-    def serve(self, stop: threading.Event, on_progress: Callable[[Counter], None] | None = None) -> None:
+    def serve(self, stop: threading.Event) -> None:
         """Until `stop` is set: collect, and ride out PostgreSQL and broker outages."""
         while not stop.is_set():
             try:
@@ -187,8 +197,6 @@ class EventCollector:
             self._connect_broker()
             while not stop.is_set() and not self._database_lost.is_set():
                 stop.wait(0.5)
-                if on_progress is not None:
-                    on_progress(self.counts)
             self._leave_broker()
             if self._db is not None:
                 self._db.close()

@@ -3,8 +3,7 @@ methods the gallery commands and enrollment use on a local store, so `gallery pl
 remove` work on either.
 
 Every write transaction takes the next revision at its first change (site_state's one row, locked
-until commit)
-and stamps it on each person it touches; a deletion leaves a tombstone with its revision; the
+until commit) and stamps it on each person it touches; a deletion leaves a tombstone with its revision; the
 commit announces the revision (NOTIFY), so connected kiosks pull at once. Only protected templates
 and their metadata are here: never a photo, a clean embedding or the template secret, only a check
 value of it.

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kiosk.errors import FacegateError
+from kiosk.site.collector import SITE_SERVICE_USER
 
 POSTGRES_BIN = Path("/usr/lib/postgresql")
-SITE_SERVICE_USER = "facegate-site"
 
 
 class ServiceError(FacegateError):

@@ -125,7 +125,7 @@ class EventUplink:
         if acknowledged:
             with self.store.transaction():
                 self.store.set_meta(CURSORS[table], str(rows[acknowledged - 1][0]))
-        return acknowledged if acknowledged == len(rows) else 0
+        return acknowledged  # fewer than the batch: the broker stopped acknowledging, or nothing more waits
 
     def _message(self, table: str, row: tuple) -> dict:
         if table == "events":
