@@ -141,6 +141,8 @@ class QuantizationSpec(_Strict):
     activations: Literal["uint8"]
     weights: Literal["int8"]
     per_channel: bool
+    reduce_range: bool = Field(False, description="7-bit weights, so x86 CPUs without VNNI compute the same "
+                                                  "answer (their u8s8 kernels saturate on full-range weights)")
     min_cosine: float = Field(description="least cosine to the reference output on the known-answer chip")
     built_with: str = Field(description="the onnxruntime release whose quantiser wrote the pinned file")
 

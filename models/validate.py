@@ -6,12 +6,14 @@ tests the whole conversion, not a copy of it. Where the reference runs here (Ope
 dependency), it is also run live on the shipped file at every build.
 """
 
+import logging
 import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 import onnx
+import onnxruntime as ort
 
 from kiosk.errors import ModelError
 from kiosk.imageio import decode_image
@@ -20,6 +22,8 @@ from kiosk.native_logs import native_stderr_silenced
 from kiosk.providers import create_session
 from kiosk.recognition.embedder import preprocess_chips
 from models.registry import Package, fetch, read_member
+
+log = logging.getLogger(__name__)
 
 
 def known_answer_chip(answer: KnownAnswer, size: int, packages: dict[str, Package]) -> np.ndarray:
@@ -42,15 +46,27 @@ def check_known_answer(manifest: EmbedderManifest, packages: dict[str, Package],
         raise ModelError(f"{model}: fails the ONNX checker: {exc}") from exc
     answer = manifest.known_answer
     chip = known_answer_chip(answer, manifest.input.size, packages)
-    session = create_session(str(model), "cpu", label=model.name)
-    (descriptor,) = session.run([manifest.output_name], {manifest.input.name: preprocess_chips(chip[None], manifest.input)})
-    similarity = cosine(descriptor[0], np.asarray(answer.expected, dtype=np.float32))
+    expected = np.asarray(answer.expected, dtype=np.float32)
+    chips = {manifest.input.name: preprocess_chips(chip[None], manifest.input)}
+    # The file is judged by what ONNX says it computes (graph optimisations off: quantise/dequantise
+    # in float), not by one CPU's fused int8 kernels: on x86 without VNNI, ONNX Runtime's u8s8
+    # kernels saturate and move dlib's answer from 0.9993 to 0.9969 although the file is right.
+    reference = ort.SessionOptions()
+    reference.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    as_written = ort.InferenceSession(str(model), sess_options=reference, providers=["CPUExecutionProvider"])
+    similarity = cosine(as_written.run([manifest.output_name], chips)[0][0], expected)
     if similarity < min_cosine:
         raise ModelError(
             f"{manifest.id}: known-answer check failed for {model.name} on {answer.member}: cosine "
             f"{similarity:.5f} to {answer.reference}'s output, need at least {min_cosine}. The build is "
             f"wrong; delete {model} and rebuild."
         )
+    kernels = create_session(str(model), "cpu", label=model.name)
+    on_this_cpu = cosine(kernels.run([manifest.output_name], chips)[0][0], expected)
+    if on_this_cpu < min_cosine:
+        log.warning("%s: the file is right (cosine %.5f), but this CPU's int8 kernels give %.5f to %s's output "
+                    "(x86 without VNNI saturates); recognition here may be slightly less accurate than measured",
+                    model.name, similarity, on_this_cpu, answer.reference)
     return similarity
 
 
