@@ -1,6 +1,7 @@
 """The kiosk at work on a real video of visits: decisions, attendance, audit chain, camera loss."""
 
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -162,3 +163,36 @@ def test_run_on_a_video_that_gives_no_frame_fails_with_a_message(kiosk_with_gall
                            str(kiosk_with_gallery)], cwd=PROJECT_ROOT, capture_output=True, text=True,
                           errors="replace", timeout=120)
     assert done.returncode == 2 and "not a single frame could be read" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_run_stops_cleanly_on_a_service_managers_signal(kiosk_with_gallery, lfw_dir, stop_signal):
+    """SIGTERM as systemd and Docker send it, and SIGINT to a kiosk whose parent started it with
+    SIGINT ignored (a background job): the kiosk finishes, writes its summary and exits 0 within 10 s."""
+    frame = cv2.cvtColor(door_frame(read_image(photo(lfw_dir, "Colin_Powell", 4))), cv2.COLOR_RGB2BGR)
+    camera = MjpegCamera([(cv2.imencode(".jpg", frame)[1].tobytes(), 1.0)], free_port())
+    camera.plug()
+    kiosk = subprocess.Popen([sys.executable, "main.py", "run", "--source", f"http://127.0.0.1:{camera.port}/cam.mjpg",
+                              "--config", str(kiosk_with_gallery)], cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        assert kiosk.stdout is not None
+        first = json.loads(kiosk.stdout.readline())  # blocks until the kiosk has decided once: it is at work
+        assert first["outcome"] == "granted", first
+        kiosk.send_signal(stop_signal)
+        signalled = time.monotonic()
+        stdout, stderr = kiosk.communicate(timeout=60)
+        stopped_within = time.monotonic() - signalled
+    finally:
+        kiosk.kill()
+        camera.unplug()
+    assert kiosk.returncode == 0, stderr
+    assert stopped_within < 10, stopped_within
+    assert all(json.loads(line) for line in stdout.splitlines())  # every line it wrote is whole
+    summary = json.loads(stderr.strip().splitlines()[-1])["summary"]
+    assert summary["stopped_by"] == stop_signal.name and summary["decisions"] >= 1
+    config = load_config(kiosk_with_gallery)
+    store, _ = open_store(config.store.resolved_path, config.store.keys)
+    with store:
+        assert store.audit_break() is None

@@ -1,10 +1,13 @@
 """`run`, `attendance export`, `audit verify`: the kiosk at work, and the records it keeps."""
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
 import threading
 from collections import Counter
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -56,16 +59,15 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
             decisions += 1
             print(json.dumps(status.decision.to_dict(), sort_keys=True), flush=True)
 
+    stopped_by: list[str] = []
     with KioskSession(config, door, config_text=args.config.read_text()) as session:
         capture = session.capture(source)
         if args.max_seconds:
             timer = threading.Timer(args.max_seconds, capture.stop)
             timer.daemon = True
             timer.start()
-        try:
+        with stop_on_signals(capture.request_stop, stopped_by):
             session.runner.run(capture, show)
-        except KeyboardInterrupt:
-            pass
         stats, runner = capture.stats, session.runner
     if stats.frames == 0 and not args.max_seconds:
         raise SourceError(f"{source}: not a single frame could be read (an empty or damaged video, or a camera "
@@ -74,9 +76,29 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
     summary = {"decisions": decisions, "frames": stats.frames, "dropped_frames": stats.dropped,
                "reconnects": stats.reconnects, "threshold": round(runner.threshold, 4),
                "frame_ms_median": round(float(np.median(frame_ms)), 2),
-               "frame_ms_p95": round(float(np.percentile(frame_ms, 95)), 2), "hints": dict(hints)}
+               "frame_ms_p95": round(float(np.percentile(frame_ms, 95)), 2), "hints": dict(hints),
+               "stopped_by": stopped_by[0] if stopped_by else None}
     print(json.dumps({"summary": summary}), file=sys.stderr)
     return summary, ""
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: Callable[[], None], received: list[str]) -> Iterator[None]:
+    """SIGTERM (systemd, Docker, any service manager) and SIGINT (Ctrl-C) end the stream the same way:
+    the frame in hand is finished, the session closes in order (the site uplink sends what it holds,
+    the store is closed) and the summary is written. SIGINT is caught even when the parent started
+    the kiosk with it ignored. The previous handlers come back afterwards."""
+
+    def on_signal(signum: int, _frame: object) -> None:
+        received.append(signal.Signals(signum).name)
+        stop()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _export(args: argparse.Namespace) -> tuple[dict, str]:

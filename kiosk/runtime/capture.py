@@ -59,8 +59,12 @@ class CaptureThread:
         return self
 
     def stop(self) -> None:
-        self._stop.set()
+        self.request_stop()
         self._thread.join(timeout=5)
+
+    def request_stop(self) -> None:
+        """Ask the stream to end without waiting (safe in a signal handler): `frames()` returns soon."""
+        self._stop.set()
 
     @property
     def ended(self) -> bool:
