@@ -235,3 +235,55 @@ def test_site_calibration_sets_the_texture_point_from_live_staff_and_never_goes_
     assert text.startswith("# the administrator's own note") and "by liveness calibrate on" in text
     dim = calibrate(extra / "live/nuaa_client_0008_00_00_02_p000-199.mp4")  # a webcam whose live faces score ~0.66
     assert dim["floored"] and load_config(config).liveness.texture_threshold == dim["floor"] == 0.8, dim
+
+
+def side_by_side(frames: list[np.ndarray], jump_every: int) -> list[np.ndarray]:
+    """Each frame on a canvas twice its width, moved from one half to the other every `jump_every`
+    frames: the face jumps further than any track follows (a print waved by hand, a camera knocked)."""
+    height, width = frames[0].shape[:2]
+    moved = []
+    for index, frame in enumerate(frames):
+        canvas = np.full((height, 2 * width, 3), 96, np.uint8)
+        left = width if (index // jump_every) % 2 else 0
+        canvas[:, left:left + width] = frame
+        moved.append(canvas)
+    return moved
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float) -> Path:
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
+    for frame in frames:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+def test_a_print_that_jumps_is_recorded_as_a_spoof_whatever_its_track_does(guarded_kiosk, lfw_dir, tmp_path):
+    """A member's photo held by hand and jerked across the view every second: each jump breaks the
+    track. The grant held for the live verdict moves with the person, its clock keeps running, and
+    the visit ends in a recorded refusal (before, the held grant started the cooldown and every later
+    track was set aside in silence: no refusal, no audit event, no prompt)."""
+    photo = read_image(lfw_dir / "images/Colin_Powell/Colin_Powell_0004.jpg")
+    video = write_video(tmp_path / "jumping_print.avi",
+                        side_by_side(jittered_frames(photo, count=135, seed=11), jump_every=15), fps=15)
+    decisions, summary = run_kiosk(guarded_kiosk, video)
+    assert "granted" not in [d["outcome"] for d in decisions], decisions
+    assert outcomes(decisions)[:1] == [("spoof_suspected", "colin-powell")], decisions
+    assert summary["hints"].get("turn_head", 0) > 0, summary
+    events = json.loads(run_cli("audit", "verify", "--config", str(guarded_kiosk), "--json").stdout)
+    assert events["ok"] is True
+
+
+def test_a_live_member_whose_track_breaks_is_still_prompted_and_granted(guarded_kiosk, liveness_dir, tmp_path):
+    """selfie_turns_a (still for 2 s, then a turn) with someone passing between her and the camera
+    from 1.0 to 1.9 s: the track is lost, the held grant waits, the new track picks it up with its
+    clock, she is prompted and granted on the turn (before, the new track got no decision and no
+    prompt at all: the held grant had started the cooldown)."""
+    timed = list(video_frames(liveness_dir / "live/selfie_turns_a.mp4"))
+    fps = 1000 * (len(timed) - 1) / timed[-1][1]
+    frames = [np.full_like(rgb, 96) if 1000 <= at < 1900 else rgb for rgb, at in timed]
+    decisions, summary = run_kiosk(guarded_kiosk, write_video(tmp_path / "broken_visit.avi", frames, fps))
+    assert outcomes(decisions)[:1] == [("granted", "selfie-a")], decisions
+    assert decisions[0]["visit_ms"] >= 1900, decisions[0]  # the clock of the first track went on
+    assert summary["hints"].get("turn_head", 0) > 0, summary

@@ -14,8 +14,8 @@ import pytest
 from kiosk.liveness.fusion import LivenessState, Prompt, Verdict
 from kiosk.recognition.faces import DetectedFace
 from kiosk.recognition.matching import GalleryIndex
-from kiosk.runtime.decisions import Decider, Hint
-from kiosk.runtime.visit import FrameEvidence, Gallery, Visit, VisitPolicy, VisitState
+from kiosk.runtime.decisions import Decider, Hint, Outcome, VisitMoment
+from kiosk.runtime.visit import FrameEvidence, Gallery, PendingVerdicts, Visit, VisitPolicy, VisitState
 from kiosk.store.records import Person
 
 RNG = np.random.default_rng(7)
@@ -54,9 +54,9 @@ class ScriptedLiveness:
         self.shots, self.calls, self.frame = shots, 0, 0
 
     def update(self, face, rgb, timestamp_ms) -> LivenessState:
-        verdict = self.shots[self.frame].liveness
+        self.state = self.shots[self.frame].liveness
         self.calls += 1
-        return verdict
+        return self.state
 
 
 def run(shots: list[Shot], decider: Decider | None = None, visit: Visit | None = None):
@@ -147,3 +147,44 @@ def test_a_restart_feeds_the_frame_to_the_new_visit_s_liveness_only():
         visit.step(FrameEvidence(at_ms=index * 67, face=FACE, rgb=np.zeros((4, 4, 3), np.uint8), faces_in_view=1,
                                  hint=None, probe=lambda w=who, i=index: probe_of(w, i)), gallery, datetime.now())
     assert [session.calls for session in sessions] == [1, 1]
+
+
+def held_visit(track_id: int, started_ms: int, pending: PendingVerdicts, gallery: Gallery, frames: int) -> Visit:
+    """A visit of Ada whose grant is held (her liveness pending) after `frames` frames."""
+    visit = Visit(track_id, started_ms, lambda: ScriptedLiveness([Shot("ada", PENDING)]), pending)
+    pending.visits[track_id] = visit
+    for index in range(frames):
+        visit.step(FrameEvidence(at_ms=started_ms + index * 67, face=FACE, rgb=np.zeros((4, 4, 3), np.uint8),
+                                 faces_in_view=1, hint=None, probe=lambda i=index: probe_of("ada", i)),
+                   gallery, datetime(2026, 12, 2, 9))
+    return visit
+
+
+def test_a_held_grant_goes_with_the_person_to_a_new_track_and_starts_no_cooldown():
+    decider = Decider("main", 10_000, PEOPLE)
+    gallery = Gallery(GalleryIndex(np.stack(list(CENTRES.values())), np.array(list(CENTRES), dtype=object)), POLICY,
+                      decider)
+    pending = PendingVerdicts({}, resume_within_ms=2000)
+    first = held_visit(1, 0, pending, gallery, frames=3)
+    assert first.state is VisitState.HELD and decider.last_decided_ms == {}  # held: no cooldown yet
+    evidence = first.liveness
+    second = held_visit(2, 300, pending, gallery, frames=2)  # a duplicate detection takes the acting role
+    assert second.state is VisitState.HELD and second.liveness is evidence and second.started_ms == 0
+    assert first.state is VisitState.COLLECTING and first.held is None  # handed over, not held twice
+    del pending.visits[2]
+    pending.left(second.hand_over(500))
+    assert pending.expired(2400) == [] and len(pending.expired(2600)) == 1  # not back within 2 s: it left
+
+
+def test_a_held_grant_left_behind_is_recorded_once_as_left_before_the_verdict():
+    decider = Decider("main", 10_000, PEOPLE)
+    gallery = Gallery(GalleryIndex(np.stack(list(CENTRES.values())), np.array(list(CENTRES), dtype=object)), POLICY,
+                      decider)
+    pending = PendingVerdicts({}, resume_within_ms=2000)
+    held_visit(1, 0, pending, gallery, frames=3)
+    (gone,) = pending.close(900)
+    decision = decider.left_before_verdict(gone.held, VisitMoment(at_ms=900, track_id=1, started_ms=0,
+                                                                  faces_in_view=0), gone.pending())
+    assert decision.outcome is Outcome.LEFT_BEFORE_VERDICT and decision.person_id == "ada"
+    assert "no sign of life yet after 0.9 s, asked to blink" in decision.reason
+    assert pending.close(1000) == []  # recorded once

@@ -51,13 +51,18 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
     decisions = 0
     hints: Counter[str] = Counter()  # what the screen asked for, in frames
 
-    def show(status) -> None:
+    def record(decision) -> None:
         nonlocal decisions
+        decisions += 1
+        print(json.dumps(decision.to_dict(), sort_keys=True), flush=True)
+
+    def show(status) -> None:
         if status.hint is not None:
             hints[status.hint.value] += 1
+        for decision in status.left:
+            record(decision)
         if status.decision is not None:
-            decisions += 1
-            print(json.dumps(status.decision.to_dict(), sort_keys=True), flush=True)
+            record(status.decision)
 
     stopped_by: list[str] = []
     with KioskSession(config, door, config_text=args.config.read_text()) as session:
@@ -67,7 +72,7 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
             timer.daemon = True
             timer.start()
         with stop_on_signals(capture.request_stop, stopped_by):
-            session.runner.run(capture, show)
+            session.runner.run(capture, show, record)
         stats, runner = capture.stats, session.runner
     if stats.frames == 0 and not args.max_seconds:
         raise SourceError(f"{source}: not a single frame could be read (an empty or damaged video, or a camera "

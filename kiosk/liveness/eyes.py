@@ -38,6 +38,10 @@ class BlinkRule:
     min_blendshape: float = 0.35   # the blendshapes must agree that the lids are closed
     baseline_ms: int = 1500        # the person's own baseline: the 80th percentile of EAR over this time
     max_closed_ms: int = 1000      # longer than this is eyes held shut, not a blink
+    # An eye whose open baseline is this narrow (nearly shut, or a few pixels) shows landmark noise, not
+    # lids: a squinting face in a photo held for 4 s "blinked" from noise alone (baseline EAR 0.085).
+    # Open eyes of the live people in all three development sets: baseline 0.186 or more.
+    min_open_ear: float = 0.12
 
 
 class BlinkDetector:
@@ -61,6 +65,9 @@ class BlinkDetector:
         while self._history and timestamp_ms - self._history[0][0] > self.rule.baseline_ms:
             self._history.popleft()
         baseline = float(np.percentile([value for _, value in self._history], 80))
+        if baseline < self.rule.min_open_ear:
+            self._closed_since = None
+            return False
         if self._closed_since is None:
             if ear < self.rule.closed_ratio * baseline and self.lids_closed_score(blendshapes) >= self.rule.min_blendshape:
                 self._closed_since = timestamp_ms

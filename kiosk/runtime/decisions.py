@@ -1,8 +1,9 @@
 """From a recognised (or unknown) visit to a decision: quality hints, and the person's rights.
 
 Outcomes: granted; denied (known, but disabled, outside validity, or not for this door); unknown;
-spoof suspected (the liveness check failed: a photo, a screen, a replay); and hints that are not
-decisions (come closer, look at the camera, hold still, blink). Several faces in view: the largest
+spoof suspected (the liveness check failed: a photo, a screen, a replay); left before the verdict (a
+grant waited for the live verdict and the face went away first); and hints that are not decisions
+(come closer, look at the camera, hold still, blink). Several faces in view: the largest
 (closest) one acts, and the decision says how many faces there were.
 """
 
@@ -24,6 +25,7 @@ class Outcome(str, Enum):
     DENIED = "denied"
     UNKNOWN = "unknown"
     SPOOF_SUSPECTED = "spoof_suspected"  # never opens the door
+    LEFT_BEFORE_VERDICT = "left_before_verdict"  # recognised, held for liveness, gone before its verdict
 
 
 class Hint(str, Enum):
@@ -131,18 +133,42 @@ class Decider:
     last_decided_ms: dict[str, int] = field(default_factory=dict)
     standing: Callable[[], str | None] = in_standing  # why this door may grant nobody now (its site out of reach)
 
-    def recognised(self, person_id: str, distance: float, moment: VisitMoment, now: datetime) -> Decision | None:
+    def recognised(self, person_id: str, distance: float, moment: VisitMoment, now: datetime,
+                   held: bool = False) -> Decision | None:
         """Granted or denied for a recognised person; None within the cooldown (the same visit seen
-        again after a lost track)."""
-        last = self.last_decided_ms.get(person_id)
-        if last is not None and moment.at_ms - last < self.cooldown_ms:
+        again after a lost track). A grant `held` for the live verdict starts no cooldown: only what
+        is recorded does (`release` starts it), so a visit that restarts before its verdict is still
+        decided."""
+        if self._cooling(person_id, moment.at_ms):
             return None
-        self.last_decided_ms[person_id] = moment.at_ms
         person = self.people.get(person_id)
         problem = (access_problem(person, self.door, now) or self.standing()) if person else "no longer in the gallery"
-        return self._decision(Outcome.DENIED if problem else Outcome.GRANTED, moment, person_id=person_id,
-                              display_name=person.display_name if person else person_id, distance=distance,
-                              reason=problem or "")
+        decision = self._decision(Outcome.DENIED if problem else Outcome.GRANTED, moment, person_id=person_id,
+                                  display_name=person.display_name if person else person_id, distance=distance,
+                                  reason=problem or "")
+        if not (held and decision.outcome is Outcome.GRANTED):
+            self.last_decided_ms[person_id] = moment.at_ms
+        return decision
+
+    def release(self, held: Decision, at_ms: int) -> bool:
+        """A held grant goes through now (the live verdict came), unless the person was decided in the
+        meantime by another visit; the cooldown starts here."""
+        assert held.person_id is not None, "only a recognised person's grant is held"
+        if self._cooling(held.person_id, at_ms):
+            return False
+        self.last_decided_ms[held.person_id] = at_ms
+        return True
+
+    def left_before_verdict(self, held: Decision, moment: VisitMoment, pending: str) -> Decision:
+        """A held grant whose face went away (track lost, replaced, the camera stopped) before the
+        live verdict: never a grant, always recorded."""
+        return self._decision(Outcome.LEFT_BEFORE_VERDICT, moment, person_id=held.person_id,
+                              display_name=held.display_name, distance=held.distance,
+                              reason=f"left before the liveness check ended ({pending})")
+
+    def _cooling(self, person_id: str, at_ms: int) -> bool:
+        last = self.last_decided_ms.get(person_id)
+        return last is not None and at_ms - last < self.cooldown_ms
 
     def unknown(self, distance: float, moment: VisitMoment) -> Decision:
         return self._decision(Outcome.UNKNOWN, moment, distance=distance, reason="no enrolled person matches")

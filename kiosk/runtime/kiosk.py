@@ -27,10 +27,19 @@ from kiosk.recognition.faces import DetectedFace
 from kiosk.recognition.matching import GalleryIndex
 from kiosk.recognition.pipeline import AlignedFace, FacePipeline
 from kiosk.runtime.attendance import AttendanceRecorder
-from kiosk.runtime.decisions import Decider, Decision, Hint, Outcome, hint_for, in_standing, threshold_for_gallery
+from kiosk.runtime.decisions import (
+    Decider,
+    Decision,
+    Hint,
+    Outcome,
+    VisitMoment,
+    hint_for,
+    in_standing,
+    threshold_for_gallery,
+)
 from kiosk.runtime.doors import DoorDispatcher
 from kiosk.runtime.tracker import FaceTracker, Track
-from kiosk.runtime.visit import FrameEvidence, Gallery, Visit, VisitPolicy
+from kiosk.runtime.visit import FrameEvidence, Gallery, PendingVerdicts, Unfinished, Visit, VisitPolicy
 from kiosk.sources import Frame
 from kiosk.store.gallery import GalleryStore
 
@@ -40,6 +49,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GALLERY_POLL_S = 0.5  # how often a running kiosk looks for gallery changes made by other processes
+# A held grant whose face was lost waits this long (source clock) for the same person to be recognised
+# again in another track: a hand-held print that jumps, a duplicate detection. Then it is recorded as
+# left before the verdict.
+RESUME_WITHIN_MS = 2000
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,7 @@ class FrameStatus:
     faces: int
     hint: Hint | None
     decision: Decision | None
+    left: tuple[Decision, ...] = ()  # held grants recorded as left before the verdict (not for the screen)
 
 
 class FrameFeed(Protocol):
@@ -83,6 +97,8 @@ class KioskRunner:
         self.gates = config.recognition.quality.gates()
         self.tracker = FaceTracker()
         self.visits: dict[int, Visit] = {}
+        self.pending = PendingVerdicts(self.visits, RESUME_WITHIN_MS)
+        self._last_frame_ms = 0
         self.zone = config.site.zone  # schedules and attendance days are the site's
         self.attendance = AttendanceRecorder(store, self.door.attendance if config.attendance.enabled else "none",
                                              config.attendance.dedup_minutes, self.zone)
@@ -175,19 +191,37 @@ class KioskRunner:
         self._drain_source_events()
         self.reload_if_changed()
         frame, tracks = seen.frame, seen.tracks
+        self._last_frame_ms = frame.timestamp_ms
         for track_id in set(self.visits) - seen.live_tracks:
-            del self.visits[track_id]
+            unfinished = self.visits.pop(track_id).hand_over(frame.timestamp_ms)
+            if unfinished is not None:
+                self.pending.left(unfinished)
+        left = self._record_left(self.pending.expired(frame.timestamp_ms))
         if not seen.faces:
-            return FrameStatus(frame, None, 0, None, None)
+            return FrameStatus(frame, None, 0, None, None, left)
         acting = max(range(len(seen.faces)), key=lambda i: seen.faces[i].area)
         face, track, in_view = self.pipeline.align(frame.rgb, seen.faces[acting]), tracks[acting], len(seen.faces)
         if len(self.gallery.index) == 0:
-            return FrameStatus(frame, face.face.box, in_view, hint_for(face.quality, self.gates), None)
+            return FrameStatus(frame, face.face.box, in_view, hint_for(face.quality, self.gates), None, left)
         evidence = FrameEvidence(at_ms=frame.timestamp_ms, face=face.face, rgb=frame.rgb, faces_in_view=in_view,
                                  hint=hint_for(face.quality, self.gates), probe=lambda: self._probe(face))
         step = self._visit(track).step(evidence, self.gallery, now or site_now(self.zone))
         decision = step.decision if step.decision is not None and self._act(step.decision) else None
-        return FrameStatus(frame, face.face.box, in_view, step.hint, decision)
+        return FrameStatus(frame, face.face.box, in_view, step.hint, decision, left)
+
+    def finish_visits(self) -> tuple[Decision, ...]:
+        """The stream ended: grants still held for a live verdict are recorded as left before it."""
+        return self._record_left(self.pending.close(self._last_frame_ms))
+
+    def _record_left(self, gone: list[Unfinished]) -> tuple[Decision, ...]:
+        recorded = []
+        for unfinished in gone:
+            moment = VisitMoment(at_ms=unfinished.ended_ms, track_id=unfinished.track_id,
+                                 started_ms=unfinished.started_ms, faces_in_view=0)
+            decision = self.decider.left_before_verdict(unfinished.held, moment, unfinished.pending())
+            if self._act(decision):
+                recorded.append(decision)
+        return tuple(recorded)
 
     def _probe(self, face: AlignedFace) -> np.ndarray:
         """The face's unit probe in the templates' space: embedded once, when the visit asks."""
@@ -197,7 +231,7 @@ class KioskRunner:
         visit = self.visits.get(track.track_id)
         if visit is None:
             liveness = self._liveness_session if self.liveness_policy else None
-            visit = self.visits[track.track_id] = Visit(track.track_id, track.first_seen_ms, liveness)
+            visit = self.visits[track.track_id] = Visit(track.track_id, track.first_seen_ms, liveness, self.pending)
         return visit
 
     def _liveness_session(self) -> LivenessSession:
@@ -228,9 +262,11 @@ class KioskRunner:
         if decision.outcome is Outcome.GRANTED and decision.person_id is not None:
             self.attendance.record(decision.person_id, decision.door, datetime.now(timezone.utc))
 
-    def run(self, capture: "FrameFeed", on_status: Callable[[FrameStatus], None]) -> None:
+    def run(self, capture: "FrameFeed", on_status: Callable[[FrameStatus], None],
+            on_left: Callable[[Decision], None] | None = None) -> None:
         """Two stages on the two cores: the landmarks of the next frame are found while this frame's
-        visit embeds, judges liveness and writes. `frame_ms` records each frame's work in both stages."""
+        visit embeds, judges liveness and writes. `frame_ms` records each frame's work in both stages.
+        When the stream ends, grants still held are recorded as left before the verdict (`on_left`)."""
         handoff: queue.Queue[Perception | None] = queue.Queue(maxsize=1)
         stop = threading.Event()
 
@@ -269,4 +305,7 @@ class KioskRunner:
             stop.set()
             capture.stop()
             perception.join(timeout=5)
+        for decision in self.finish_visits():
+            if on_left is not None:
+                on_left(decision)
         self._drain_source_events()

@@ -15,6 +15,12 @@ the single-probe threshold; several at the fused threshold, calibrated on fused 
 and never looser than the single one (video frames are nearly alike, so a fused video probe is
 between the two). Consecutive probes further apart than `continuity` are not the same face: the
 visit starts over, and nothing (evidence, liveness, a held grant) carries to the newcomer.
+
+A held grant belongs to the person, not to the track: when its face is lost (a hand-held print that
+jumps, a duplicate detection that takes the acting role, a face replaced in place) the grant and its
+liveness evidence wait in `PendingVerdicts`; the same person recognised again soon after picks them
+up (the clock keeps running, the prompt stays), and a grant nobody picks up is recorded as left
+before the verdict. Every held grant thus ends in one recorded outcome.
 """
 
 from collections.abc import Callable
@@ -63,7 +69,61 @@ class Gallery:
 
 
 class LivenessJudge(Protocol):
+    state: LivenessState  # the latest verdict
+
     def update(self, face: DetectedFace, rgb: np.ndarray, timestamp_ms: int) -> LivenessState: ...
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    """A held grant whose face went away before the live verdict, with the evidence gathered so far."""
+
+    held: Decision
+    liveness: LivenessJudge | None
+    started_ms: int
+    ended_ms: int
+    track_id: int
+
+    def pending(self) -> str:
+        """What the visit was waiting for, in words for the audit."""
+        state = self.liveness.state if self.liveness is not None else None
+        asked = f", asked to {state.prompt.value.replace('_', ' ')}" if state is not None and state.prompt else ""
+        return f"no sign of life yet after {(self.ended_ms - self.started_ms) / 1000:.1f} s{asked}"
+
+
+class PendingVerdicts:
+    """Grants held for the live verdict, across tracks. `visits` is the kiosk's own map of live visits."""
+
+    def __init__(self, visits: "dict[int, Visit]", resume_within_ms: int):
+        self.visits, self.resume_within_ms = visits, resume_within_ms
+        self.unfinished: list[Unfinished] = []
+
+    def left(self, unfinished: Unfinished) -> None:
+        self.unfinished.append(unfinished)
+
+    def resume(self, person_id: str, asker: "Visit", at_ms: int) -> Unfinished | None:
+        """The same person's held grant from another live track (handed over) or from a track lost
+        within `resume_within_ms`; None if there is none."""
+        for visit in self.visits.values():
+            if visit is not asker and visit.state is VisitState.HELD and visit.held_for == person_id:
+                return visit.hand_over(at_ms)
+        for unfinished in self.unfinished:
+            if unfinished.held.person_id == person_id and at_ms - unfinished.ended_ms <= self.resume_within_ms:
+                self.unfinished.remove(unfinished)
+                return unfinished
+        return None
+
+    def expired(self, at_ms: int) -> list[Unfinished]:
+        """Held grants whose face did not come back in time: they left before the verdict."""
+        gone = [u for u in self.unfinished if at_ms - u.ended_ms > self.resume_within_ms]
+        self.unfinished = [u for u in self.unfinished if u not in gone]
+        return gone
+
+    def close(self, at_ms: int) -> list[Unfinished]:
+        """The stream ended: every grant still held, in a live track or waiting, is unfinished."""
+        held = [visit.hand_over(at_ms) for visit in self.visits.values()]
+        gone, self.unfinished = self.unfinished + [u for u in held if u is not None], []
+        return gone
 
 
 @dataclass(frozen=True)
@@ -89,9 +149,11 @@ LIVE = LivenessState(Verdict.LIVE)
 
 
 class Visit:
-    def __init__(self, track_id: int, started_ms: int, liveness: Callable[[], LivenessJudge] | None):
+    def __init__(self, track_id: int, started_ms: int, liveness: Callable[[], LivenessJudge] | None,
+                 pending: PendingVerdicts | None = None):
         self.track_id = track_id
         self._new_liveness = liveness
+        self.pending = pending
         self._begin(started_ms)
 
     def _begin(self, started_ms: int) -> None:
@@ -106,6 +168,26 @@ class Visit:
         self.decided_person: str | None = None
         self.since_check = 0
 
+    @property
+    def held_for(self) -> str | None:
+        return self.held.person_id if self.held is not None else None
+
+    def hand_over(self, at_ms: int) -> Unfinished | None:
+        """The held grant and its evidence, if any, leave this visit (its face is gone or the same
+        person is acting in another track); this visit starts over."""
+        if self.state is not VisitState.HELD or self.held is None:
+            return None
+        unfinished = Unfinished(self.held, self.liveness, self.started_ms, at_ms, self.track_id)
+        self._begin(at_ms)
+        return unfinished
+
+    def _restart(self, at_ms: int) -> None:
+        """Another face took this place: a grant still held waits for its own face to come back."""
+        unfinished = self.hand_over(at_ms)
+        if unfinished is not None and self.pending is not None:
+            self.pending.left(unfinished)
+        self._begin(at_ms)
+
     def step(self, frame: FrameEvidence, gallery: Gallery, now: datetime) -> VisitStep:
         if self.state in (VisitState.DECIDED, VisitState.SPOOF):
             return self._recheck(frame, gallery, now)
@@ -119,7 +201,7 @@ class Visit:
     def _collect(self, frame: FrameEvidence, probe: np.ndarray, gallery: Gallery, now: datetime,
                  restarted: bool) -> VisitStep:
         if self._someone_else(probe, gallery.policy):
-            self._begin(frame.at_ms)
+            self._restart(frame.at_ms)
             restarted = True
         self.last_probe = probe
         liveness = self._liveness(frame)
@@ -128,13 +210,22 @@ class Visit:
         self.evidence = probe if self.frames == 0 else self.evidence + probe
         self.frames += 1
         if self.state is VisitState.HELD:
-            return self._release_if_live(frame, liveness, restarted)
+            return self._release_if_live(frame, liveness, gallery.decider, restarted)
         fused = self.evidence / np.linalg.norm(self.evidence)
         person_id, distance = gallery.index.nearest(fused[None])
-        moment = self._moment(frame)
         if person_id is not None and distance < gallery.policy.threshold(self.frames) \
                 and self.frames >= gallery.policy.min_frames:
-            return self._recognised(person_id, distance, moment, liveness, gallery.decider, now, restarted)
+            earlier = self.pending.resume(person_id, self, frame.at_ms) if self.pending is not None else None
+            if earlier is not None and liveness.verdict is not Verdict.LIVE:
+                # the same person's held grant, lost moments ago: its evidence and its clock go on here
+                self.liveness, self.started_ms, self.held = earlier.liveness, earlier.started_ms, earlier.held
+                liveness = self._liveness(frame)
+                if liveness.verdict is Verdict.SPOOF:
+                    return self._spoof(frame, gallery, liveness)
+                self.held = None
+            return self._recognised(person_id, distance, self._moment(frame), liveness, gallery.decider, now,
+                                    restarted)
+        moment = self._moment(frame)
         if self.frames >= gallery.policy.max_frames:
             self._decide(None)
             return VisitStep(gallery.decider.unknown(distance, moment), restarted=restarted)
@@ -142,19 +233,23 @@ class Visit:
 
     def _recognised(self, person_id: str, distance: float, moment: VisitMoment, liveness: LivenessState,
                     decider: Decider, now: datetime, restarted: bool) -> VisitStep:
-        decision = decider.recognised(person_id, distance, moment, now)
-        if decision is not None and decision.outcome is Outcome.GRANTED and liveness.verdict is not Verdict.LIVE:
+        waiting = liveness.verdict is not Verdict.LIVE
+        decision = decider.recognised(person_id, distance, moment, now, held=waiting)
+        if decision is not None and decision.outcome is Outcome.GRANTED and waiting:
             self.state, self.held, self.decided_person = VisitState.HELD, decision, person_id
             return VisitStep(hint=_prompt(liveness), restarted=restarted)
         self._decide(person_id)
         return VisitStep(decision, restarted=restarted)  # None: decided moments ago, in a track now lost
 
-    def _release_if_live(self, frame: FrameEvidence, liveness: LivenessState, restarted: bool) -> VisitStep:
+    def _release_if_live(self, frame: FrameEvidence, liveness: LivenessState, decider: Decider,
+                         restarted: bool) -> VisitStep:
         if liveness.verdict is not Verdict.LIVE:
             return VisitStep(hint=_prompt(liveness), restarted=restarted)
         held = self.held
         assert held is not None, "a held visit holds its grant"
         self._decide(held.person_id)
+        if not decider.release(held, frame.at_ms):
+            return VisitStep(restarted=restarted)  # granted meanwhile through another visit
         return VisitStep(replace(held, at_ms=frame.at_ms, visit_ms=frame.at_ms - self.started_ms), restarted=restarted)
 
     def _recheck(self, frame: FrameEvidence, gallery: Gallery, now: datetime) -> VisitStep:
@@ -172,7 +267,7 @@ class Visit:
                 return VisitStep()
         elif not self._someone_else(probe, gallery.policy):
             return VisitStep()  # the refused face is still there
-        self._begin(frame.at_ms)
+        self._restart(frame.at_ms)
         return self._collect(frame, probe, gallery, now, restarted=True)
 
     def _spoof(self, frame: FrameEvidence, gallery: Gallery, liveness: LivenessState) -> VisitStep:
