@@ -215,26 +215,50 @@ def test_a_photo_recognised_first_does_not_borrow_the_blinks_of_a_live_face_that
     assert ("unknown", None) in outcomes(decisions), decisions
 
 
-def test_site_calibration_sets_the_texture_point_from_live_staff_and_never_goes_below_the_floor(
-        tmp_path, liveness_dir, texture):
+def test_site_calibration_needs_several_visitors_and_never_goes_below_the_floor(tmp_path, liveness_dir, texture):
     config = write_kiosk_config(tmp_path, liveness={"texture_threshold": 0.95})
     config.write_text("# the administrator's own note\n" + config.read_text())
     extra = shared_data_dir() / "liveness-extra"
     if not (extra / "labels.csv").exists():
         pytest.fail(f"The second liveness set is missing: expected {extra}/labels.csv", pytrace=False)
 
-    def calibrate(video: Path) -> dict:
-        done = run_cli("liveness", "calibrate", "--source", str(video), "--seconds", "4", "--config", str(config), "--json")
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)
+    def calibrate(videos: list[Path]):
+        sources = [argument for video in videos for argument in ("--source", str(video))]
+        return run_cli("liveness", "calibrate", *sources, "--seconds", "4", "--config", str(config), "--json")
 
-    laptop = calibrate(liveness_dir / "live/msu_client001_laptop.mp4")  # a laptop webcam in office light
-    assert not laptop["floored"] and 0.9 < laptop["threshold"] < 0.99 and laptop["bpcer_at_threshold"] <= 0.05, laptop
-    assert load_config(config).liveness.texture_threshold == laptop["threshold"]
+    office = [liveness_dir / f"live/{name}.mp4" for name in ("msu_client001_laptop", "laptop_frontal_c",
+                                                             "selfie_talking_d", "webcam_talking_e", "webcam_eyes_closed_b")]
+    alone = calibrate(office[:1])
+    assert alone.returncode == 2 and "at least 5 people are needed" in alone.stderr, alone.stderr
+    assert load_config(config).liveness.texture_threshold == 0.95  # a refused calibration changes nothing
+    done = calibrate(office)
+    assert done.returncode == 0, done.stderr
+    staff = json.loads(done.stdout)
+    assert len(staff["visitors"]) == 5 and all(v["windows"] >= 10 for v in staff["visitors"]), staff
+    assert staff["spread"] == pytest.approx(max(v["own_point"] for v in staff["visitors"])
+                                            - min(v["own_point"] for v in staff["visitors"]), abs=1e-3)
+    assert staff["floor"] <= staff["threshold"] < 0.99 and staff["bpcer_at_threshold"] <= 0.1, staff
+    assert load_config(config).liveness.texture_threshold == staff["threshold"]
     text = config.read_text()
-    assert text.startswith("# the administrator's own note") and "by liveness calibrate on" in text
-    dim = calibrate(extra / "live/nuaa_client_0008_00_00_02_p000-199.mp4")  # a webcam whose live faces score ~0.66
-    assert dim["floored"] and load_config(config).liveness.texture_threshold == dim["floor"] == 0.8, dim
+    assert text.startswith("# the administrator's own note") and "by liveness calibrate on 5 visitors" in text
+    nuaa = sorted((extra / "live").glob("nuaa_client_*.mp4"))  # a webcam whose live faces score ~0.66 to 0.9
+    dim = calibrate(nuaa)
+    assert dim.returncode == 0, dim.stderr
+    dim_result = json.loads(dim.stdout)
+    assert dim_result["floored"] and load_config(config).liveness.texture_threshold == dim_result["floor"] == 0.8
+
+
+def test_site_calibration_refuses_when_one_visitor_alone_sets_the_point(tmp_path, liveness_dir, texture):
+    """Four people at a bright office camera and one who scores far lower (NUAA 0008, ~0.66): the
+    point with or without that one person differs by more than 0.1, so it depends on who came."""
+    config = write_kiosk_config(tmp_path, liveness={"texture_threshold": 0.95})
+    dim = shared_data_dir() / "liveness-extra/live/nuaa_client_0008_00_00_02_p000-199.mp4"
+    office = [liveness_dir / f"live/{name}.mp4" for name in ("msu_client001_laptop", "laptop_frontal_c",
+                                                             "selfie_talking_d", "webcam_talking_e")]
+    sources = [argument for video in [*office, dim] for argument in ("--source", str(video))]
+    done = run_cli("liveness", "calibrate", *sources, "--seconds", "4", "--config", str(config))
+    assert done.returncode == 2 and "visitor 5 alone moves the operating point" in done.stderr, done.stderr
+    assert load_config(config).liveness.texture_threshold == 0.95
 
 
 def side_by_side(frames: list[np.ndarray], jump_every: int) -> list[np.ndarray]:
