@@ -53,7 +53,9 @@ class ScriptedLiveness:
     def __init__(self, shots: list[Shot]):
         self.shots, self.calls, self.frame = shots, 0, 0
 
-    def update(self, face, rgb, timestamp_ms) -> LivenessState:
+    wants_texture = False
+
+    def update(self, face, rgb, timestamp_ms, texture_known=()) -> LivenessState:
         self.state = self.shots[self.frame].liveness
         self.calls += 1
         return self.state

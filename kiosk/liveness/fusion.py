@@ -96,9 +96,20 @@ class LivenessSession:
             return self.challenge.passed
         return bool(self.blinks.blinks) or self.motion.mouth_moved or self.motion.turned_in_depth
 
-    def update(self, face: DetectedFace, rgb: np.ndarray, timestamp_ms: int) -> LivenessState:
-        """Feed one frame; once the verdict is in, it stands for the rest of the visit."""
-        texture = self.texture_model.live_probability(rgb, face.box) if self.texture_model is not None else None
+    @property
+    def wants_texture(self) -> bool:
+        """The texture network still has something to say: no verdict yet."""
+        return self.texture_model is not None and self.state.verdict is Verdict.PENDING
+
+    def update(self, face: DetectedFace, rgb: np.ndarray, timestamp_ms: int,
+               texture_known: tuple[float, ...] = ()) -> LivenessState:
+        """Feed one frame; once the verdict is in, it stands for the rest of the visit. `texture_known`
+        holds the answers of the first texture networks where another stage computed them already
+        (the kiosk runs one beside the next frame's landmarks); the rest are run here."""
+        texture = None
+        if self.wants_texture:
+            assert self.texture_model is not None
+            texture = self.texture_model.live_probability(rgb, face.box, texture_known)
         return self.add(face.landmarks, face.blendshapes, texture, timestamp_ms)
 
     def add(self, landmarks: np.ndarray, blendshapes: dict[str, float] | None, texture: float | None,

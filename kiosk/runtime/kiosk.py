@@ -65,6 +65,8 @@ class Perception:
     tracks: list[Track]
     live_tracks: frozenset[int]
     work_ms: float = 0.0  # the first stage's time on this frame
+    # the acting face's texture networks' answers, run here while the other stage embeds
+    texture_known: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -183,7 +185,16 @@ class KioskRunner:
         started = time.perf_counter()
         faces = self.pipeline.detector.detect(frame.rgb, frame.timestamp_ms)
         tracks = self.tracker.update(faces, frame.timestamp_ms)
-        return Perception(frame, faces, tracks, frozenset(self.tracker.tracks), (time.perf_counter() - started) * 1000)
+        known: tuple[float, ...] = ()
+        if faces and self.texture is not None and self.liveness_policy is not None:
+            acting = max(range(len(faces)), key=lambda i: faces[i].area)
+            visit = self.visits.get(tracks[acting].track_id)  # read across threads: at worst a frame stale
+            # every network here: the decide stage's align, embed, cues and writes outweigh the landmarks
+            # (one network in each stage measured 20-22 ms a frame sustained, all here 18 ms)
+            if visit is None or visit.wants_texture:
+                known = tuple(self.texture.network_probabilities(frame.rgb, faces[acting].box))
+        return Perception(frame, faces, tracks, frozenset(self.tracker.tracks), (time.perf_counter() - started) * 1000,
+                          known)
 
     def decide(self, seen: Perception, now: datetime | None = None) -> FrameStatus:
         """The acting (largest) face is aligned and its visit takes the frame; decisions are acted
@@ -204,7 +215,8 @@ class KioskRunner:
         if len(self.gallery.index) == 0:
             return FrameStatus(frame, face.face.box, in_view, hint_for(face.quality, self.gates), None, left)
         evidence = FrameEvidence(at_ms=frame.timestamp_ms, face=face.face, rgb=frame.rgb, faces_in_view=in_view,
-                                 hint=hint_for(face.quality, self.gates), probe=lambda: self._probe(face))
+                                 hint=hint_for(face.quality, self.gates), probe=lambda: self._probe(face),
+                                 texture_known=seen.texture_known)
         step = self._visit(track).step(evidence, self.gallery, now or site_now(self.zone))
         decision = step.decision if step.decision is not None and self._act(step.decision) else None
         return FrameStatus(frame, face.face.box, in_view, step.hint, decision, left)
@@ -264,8 +276,9 @@ class KioskRunner:
 
     def run(self, capture: "FrameFeed", on_status: Callable[[FrameStatus], None],
             on_left: Callable[[Decision], None] | None = None) -> None:
-        """Two stages on the two cores: the landmarks of the next frame are found while this frame's
-        visit embeds, judges liveness and writes. `frame_ms` records each frame's work in both stages.
+        """Two stages on the two cores: the landmarks (and the texture networks) of the next frame are
+        found while this frame's visit embeds, judges liveness and writes. `frame_ms` records each
+        frame's work in both stages.
         When the stream ends, grants still held are recorded as left before the verdict (`on_left`)."""
         handoff: queue.Queue[Perception | None] = queue.Queue(maxsize=1)
         stop = threading.Event()

@@ -71,7 +71,11 @@ class Gallery:
 class LivenessJudge(Protocol):
     state: LivenessState  # the latest verdict
 
-    def update(self, face: DetectedFace, rgb: np.ndarray, timestamp_ms: int) -> LivenessState: ...
+    @property
+    def wants_texture(self) -> bool: ...
+
+    def update(self, face: DetectedFace, rgb: np.ndarray, timestamp_ms: int,
+               texture_known: tuple[float, ...] = ()) -> LivenessState: ...
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,7 @@ class FrameEvidence:
     faces_in_view: int
     hint: Hint | None                # a quality problem: no probe counts until it is fixed
     probe: Callable[[], np.ndarray]  # the face's unit probe in the templates' space
+    texture_known: tuple[float, ...] = ()  # texture networks' answers the first stage computed already
 
 
 @dataclass(frozen=True)
@@ -284,7 +289,13 @@ class Visit:
         return self.last_probe is not None and float(np.linalg.norm(self.last_probe - probe)) >= policy.continuity
 
     def _liveness(self, frame: FrameEvidence) -> LivenessState:
-        return self.liveness.update(frame.face, frame.rgb, frame.at_ms) if self.liveness else LIVE
+        return self.liveness.update(frame.face, frame.rgb, frame.at_ms, frame.texture_known) if self.liveness else LIVE
+
+    @property
+    def wants_texture(self) -> bool:
+        """Frames of this visit still feed a texture cue with no verdict yet."""
+        return self.state in (VisitState.COLLECTING, VisitState.HELD) and self.liveness is not None \
+            and self.liveness.wants_texture
 
     def _moment(self, frame: FrameEvidence) -> VisitMoment:
         return VisitMoment(at_ms=frame.at_ms, track_id=self.track_id, started_ms=self.started_ms,
