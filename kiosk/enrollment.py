@@ -129,6 +129,11 @@ class Candidate:
     photos: PhotoEnrollment
     action: str = "add"  # what the audit log says happened: add, re-enroll, gui, camera
 
+    @property
+    def replaces(self) -> bool:
+        """Only an explicit re-enrollment may replace the face of an id that is already enrolled."""
+        return self.action == "re-enroll"
+
 
 @dataclass
 class EnrollmentReport:
@@ -163,6 +168,11 @@ def write_enrollments(store: GalleryTarget, protector: TemplateProtector, model_
         index = GalleryIndex(existing.templates, existing.person_ids)
         for candidate, templates, qualities in protected:
             person = candidate.person
+            existing_person = store.get_person(person.id)
+            if existing_person is not None and not candidate.replaces:
+                report.refused[person.id] = (f"{person.id} is already enrolled ({existing_person.display_name}); "
+                                             f"choose re-enroll to replace their face, or another id")
+                continue
             if policy.duplicate_threshold is not None:
                 other, distance = index.nearest_other(templates, person.id)
                 if distance < policy.duplicate_threshold:

@@ -1,6 +1,7 @@
 """The real widgets, offscreen, on a real video source made from LFW photos and a real store."""
 
 import json
+from datetime import date
 
 import numpy as np
 import pytest
@@ -111,6 +112,40 @@ def test_the_wizard_enrolls_from_a_video_and_from_photo_files(qtbot, window, lfw
     assert np.array_equal(np.sort(tony_templates(), axis=0), np.sort(from_wizard, axis=0))
 
 
+def test_the_wizard_never_overwrites_an_enrolled_person_without_the_explicit_choice(qtbot, window, lfw_dir):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QWizard
+
+    from kiosk.enrollment import Candidate, PhotoEnrollment, write_enrollments
+    from kiosk.store.records import Consent, Person
+
+    window.show_admin()
+    wizard = window.make_wizard(None)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    details, next_button = wizard.details, wizard.button(QWizard.WizardButton.NextButton)
+    qtbot.keyClicks(details.person_id, "colin powell")
+    qtbot.keyClicks(details.name, "Somebody Else")
+    assert not next_button.isEnabled() and "no spaces" in details.notice.text()
+    details.person_id.clear()
+    qtbot.keyClicks(details.person_id, "colin-powell")
+    assert not next_button.isEnabled(), "an enrolled id must not be taken over silently"
+    assert "already enrolled: Colin Powell" in details.notice.text() and details.re_enroll.isVisible()
+    qtbot.mouseClick(details.re_enroll, Qt.MouseButton.LeftButton)
+    assert next_button.isEnabled()
+    qtbot.mouseClick(details.re_enroll, Qt.MouseButton.LeftButton)
+    assert not next_button.isEnabled()
+    wizard.reject()
+    # the store refuses it too, whoever asks: an enrollment that is not a re-enrollment never replaces a face
+    before = window.store.template_counts()["colin-powell"]
+    report = write_enrollments(window.store, wizard.protector, wizard.model_id, wizard.policy, [Candidate(
+        Person("colin-powell", "Somebody Else"), Consent("Somebody Else", date.today(), "door access"),
+        PhotoEnrollment(embeddings=[np.eye(1, 128, 0, dtype=np.float32)[0]], sharpness=[50.0]), "gui")])
+    assert "colin-powell" in report.refused and "already enrolled" in report.refused["colin-powell"]
+    assert window.store.get_person("colin-powell").display_name == "Colin Powell"
+    assert window.store.template_counts()["colin-powell"] == before
+
+
 def test_the_screen_asks_for_a_head_turn_then_refuses_a_member_s_photo(qtbot, kiosk_config, lfw_dir, tmp_path):
     """Liveness on: Colin Powell's photo is recognised, but a photo cannot turn its head (runs before the
     test that deletes him)."""
@@ -129,17 +164,44 @@ def test_the_screen_asks_for_a_head_turn_then_refuses_a_member_s_photo(qtbot, ki
     main.close()
 
 
-def test_admin_delete_removes_the_person_from_the_store(qtbot, window):
+def answer_the_dialog(qtbot, button_text: str, seen: list[str]) -> None:
+    """When a modal question opens, read it and press the button a person would press."""
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    def press() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(50, press)
+            return
+        seen.append(box.text())
+        button = next(b for b in box.buttons() if b.text() == button_text)
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+    QTimer.singleShot(0, press)
+
+
+def test_delete_asks_for_confirmation(qtbot, window):
+    """The real Delete button, clicked: a question naming the person and their photos, whose default
+    answer keeps them; only "Delete Colin Powell" deletes."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QPushButton
+
     window.show_admin()
     admin = window.admin
     admin.search.setText("colin")
     assert admin.table.rowCount() == 1
     admin.table.selectRow(0)
-    admin.delete_selected(confirm=False)  # the hard delete and its VACUUM run off the GUI thread
-    qtbot.waitUntil(lambda: admin.deleting is None, timeout=30_000)
-    assert window.store.get_person("colin-powell") is None
-    assert admin.table.rowCount() == 0
-
+    delete = admin.findChild(QPushButton, "delete_person")
+    asked: list[str] = []
+    answer_the_dialog(qtbot, "Keep", asked)
+    qtbot.mouseClick(delete, Qt.MouseButton.LeftButton)
+    assert asked and "Colin Powell (colin-powell)" in asked[0] and "3 photo(s)" in asked[0], asked
+    assert admin.deleting is None and window.store.get_person("colin-powell") is not None
+    answer_the_dialog(qtbot, "Delete Colin Powell", asked)
+    qtbot.mouseClick(delete, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: admin.deleting is None and window.store.get_person("colin-powell") is None, timeout=30_000)
+    assert admin.table.rowCount() == 0 and len(asked) == 2
 
 
 def test_a_kiosk_that_cannot_start_says_why_on_its_screen(qtbot, kiosk_config, lfw_dir, tmp_path):

@@ -103,7 +103,8 @@ class AdminPanel(QWidget):
         toggle = QPushButton(f"{text('enable', self.language)} / {text('disable', self.language)}")
         toggle.clicked.connect(self.toggle_selected)
         delete = QPushButton(text("delete", self.language))
-        delete.clicked.connect(self.delete_selected)
+        delete.setObjectName("delete_person")
+        delete.clicked.connect(lambda: self.delete_selected())
         row = QHBoxLayout()
         row.addWidget(toggle)
         row.addWidget(delete)
@@ -184,12 +185,21 @@ class AdminPanel(QWidget):
         self.gallery_changed.emit()
         self.refresh()
 
-    def delete_selected(self, confirm: bool = True) -> None:
+    def delete_selected(self) -> None:
+        """Always asks first, naming the person and what is erased; the default answer keeps them.
+        (It takes no argument: a button's clicked(bool) once filled a `confirm` flag with False and
+        deleted at one click.)"""
         person = self.gallery.get_person(self.selected_id() or "")
         if person is None:
             return
-        question = text("confirm_delete", self.language, name=person.display_name, id=person.id)
-        if confirm and QMessageBox.question(self, text("delete", self.language), question) != QMessageBox.StandardButton.Yes:
+        photos = self.gallery.template_counts().get(person.id, 0)
+        question = text("confirm_delete", self.language, name=person.display_name, id=person.id, photos=photos)
+        buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
+        box = QMessageBox(QMessageBox.Icon.Warning, text("delete", self.language), question, buttons, self)
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.button(QMessageBox.StandardButton.Yes).setText(text("delete_yes", self.language, name=person.display_name))
+        box.button(QMessageBox.StandardButton.No).setText(text("keep", self.language))
+        if box.exec() != QMessageBox.StandardButton.Yes:
             return
         gallery = self.gallery
         self.deleting = StoreTask.start(lambda: gallery.hard_delete(person.id, reason="deleted by administrator"),

@@ -28,19 +28,54 @@ from ui.texts import text
 
 
 class DetailsPage(QWizardPage):
-    def __init__(self, language: str):
+    """Who is enrolled. An id that is already someone's is refused unless "re-enroll this person" is
+    ticked, after the page has shown who that is; a malformed id says why Next stays off."""
+
+    def __init__(self, language: str, store):
         super().__init__()
+        self.language, self.store = language, store
         self.setTitle(text("details", language))
         self.person_id, self.name, self.role = QLineEdit(), QLineEdit(), QLineEdit("staff")
+        self.person_id.setObjectName("person_id")
+        self.notice = QLabel(wordWrap=True)
+        self.notice.setObjectName("id_notice")
+        self.re_enroll = QCheckBox(text("re_enroll", language))
+        self.re_enroll.setObjectName("re_enroll")
+        self.re_enroll.hide()
         form = QFormLayout(self)
         for key, field in (("id", self.person_id), ("name", self.name), ("role", self.role)):
             form.addRow(text(key, language), field)
             field.textChanged.connect(self.completeChanged)
+        form.addRow(self.notice)
+        form.addRow(self.re_enroll)
+        self.person_id.textChanged.connect(self._check_id)
+        self.re_enroll.toggled.connect(self.completeChanged)
 
-    def isComplete(self) -> bool:
+    def existing(self) -> Person | None:
+        return self.store.get_person(self.person_id.text()) if self._well_formed() else None
+
+    def _well_formed(self) -> bool:
         import re
 
-        return bool(re.match(ID_PATTERN, self.person_id.text()) and self.name.text().strip() and self.role.text().strip())
+        return bool(re.fullmatch(ID_PATTERN, self.person_id.text()))
+
+    def _check_id(self) -> None:
+        existing = self.existing()
+        self.re_enroll.setChecked(False)
+        self.re_enroll.setVisible(existing is not None)
+        if existing is not None:
+            photos = self.store.template_counts().get(existing.id, 0)
+            self.notice.setText(text("id_taken", self.language, id=existing.id, name=existing.display_name,
+                                     role=existing.role, photos=photos))
+        elif self.person_id.text() and not self._well_formed():
+            self.notice.setText(text("id_invalid", self.language))
+        else:
+            self.notice.setText("")
+
+    def isComplete(self) -> bool:
+        if not (self._well_formed() and self.name.text().strip() and self.role.text().strip()):
+            return False
+        return self.existing() is None or self.re_enroll.isChecked()
 
 
 class ConsentPage(QWizardPage):
@@ -170,7 +205,8 @@ class ReviewPage(QWizardPage):
             person = Person(details.person_id.text(), details.name.text().strip(), details.role.text().strip())
             consent = Consent(wizard.consent.given_by.text().strip(), date.today(), "door access and attendance")
             self.worker = SaveWorker(wizard.store, wizard.protector, wizard.model_id, wizard.policy,
-                                     Candidate(person, consent, wizard.enrollment, "gui"))
+                                     Candidate(person, consent, wizard.enrollment,
+                                               "re-enroll" if details.re_enroll.isChecked() else "gui"))
             self.thread = QThread()
             self.worker.moveToThread(self.thread)
             self.thread.started.connect(self.worker.run)
@@ -208,7 +244,7 @@ class EnrollWizard(QWizard):
         self.model_id, self.policy, self.source = model_id, policy, source
         self.enrollment, self.saved_person = None, None
         self.setWindowTitle(text("enroll", language))
-        self.details, self.consent = DetailsPage(language), ConsentPage(language)
+        self.details, self.consent = DetailsPage(language, store), ConsentPage(language)
         self.capture, self.review = CapturePage(language), ReviewPage(language)
         for page in (self.details, self.consent, self.capture, self.review):
             self.addPage(page)

@@ -28,8 +28,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "delete": "Delete",
         "enable": "Enable",
         "disable": "Disable",
-        "confirm_delete": "Delete {name} ({id})? Their templates and consent records are erased; "
-                          "their events are kept under a pseudonym. This cannot be undone.",
+        "confirm_delete": "Delete {name} ({id})?\n\nTheir enrolled face ({photos} photo(s)) and their consent "
+                          "record are erased; the door will no longer let them in. Their past visits are kept "
+                          "without their name. This cannot be undone.",
+        "delete_yes": "Delete {name}",
+        "re_enroll": "Re-enroll this person (replace their face)",
+        "id_taken": "{id} is already enrolled: {name} ({role}, {photos} photo(s)). To replace their face, tick "
+                    "\"Re-enroll this person\"; to enroll someone else, choose another id.",
+        "id_invalid": "An id is 1 to 64 letters, digits, dots, dashes or underscores, starting with a letter or digit (no spaces).",
+        "keep": "Keep",
         "recent_events": "Recent events",
         "export_attendance": "Export attendance",
         "status": "Status",
