@@ -105,6 +105,19 @@ def test_plan_and_apply_follow_the_file(kiosk, lfw_dir, tmp_path):
         assert store.verify() == []
 
 
+@pytest.mark.parametrize("content", [b"", b"people: []\n", b"# saved half way\n"])
+def test_prune_with_a_gallery_file_that_lists_nobody_deletes_nobody(kiosk, lfw_dir, tmp_path, content):
+    """An empty, emptied or half-saved file with --prune once hard-deleted everyone, exit 0."""
+    gallery = write_gallery(tmp_path / "g.yaml", [person_entry(lfw_dir, "Colin_Powell", [1])])
+    assert run_cli("gallery", "apply", str(gallery), "--config", str(kiosk)).returncode == 0
+    gallery.write_bytes(content)
+    for command in ("plan", "apply"):
+        done = run_cli("gallery", command, str(gallery), "--prune", "--config", str(kiosk))
+        assert done.returncode == 2 and "lists nobody" in done.stderr and "Nothing was changed" in done.stderr, done.stderr
+    with stored(kiosk) as store:
+        assert [p.id for p in store.list_people()] == ["colin-powell"]
+
+
 def test_the_same_face_under_a_second_id_is_refused(kiosk, lfw_dir, tmp_path):
     people = [person_entry(lfw_dir, "Colin_Powell", [1, 2]),
               person_entry(lfw_dir, "Colin_Powell", [2], person_id="impostor-1"),

@@ -7,7 +7,7 @@ from pathlib import Path
 from kiosk.commands import add_command
 from kiosk.commands.config_check import add_config_option
 from kiosk.config import KioskConfig, load_config
-from kiosk.errors import FacegateError
+from kiosk.errors import ConfigError, FacegateError
 from kiosk.gallery.plan import Change, plan_changes
 from kiosk.gallery.spec import load_gallery_file
 from kiosk.gallery.target import is_site, open_gallery
@@ -44,8 +44,14 @@ def _configured_descriptor(config: KioskConfig) -> tuple[str, str]:
 
 
 def _changes(config: KioskConfig, file: Path, store, prune: bool) -> list[Change]:
-    return plan_changes(load_gallery_file(file), store.list_people(), {d.name for d in config.doors}, prune,
-                        store.template_origins(), _configured_descriptor(config))
+    gallery, stored = load_gallery_file(file), store.list_people()
+    if prune and not gallery.people and stored:
+        # an empty, truncated or wrongly saved file is far likelier than a wish to delete everybody
+        raise ConfigError(f"{file}: the gallery file lists nobody; with --prune that would delete all {len(stored)} "
+                          f"people. Nothing was changed. Check the file (gallery export writes the current one); "
+                          f"to delete people, use gallery remove")
+    return plan_changes(gallery, stored, {d.name for d in config.doors}, prune, store.template_origins(),
+                        _configured_descriptor(config))
 
 
 def _describe(changes: list[Change], prune: bool) -> str:
