@@ -14,13 +14,14 @@ runs; without that session a record published with nobody subscribed would be ac
 dropped.
 """
 
-import json
+import hashlib
 import logging
 import threading
 import time
 from collections import Counter
 
 import paho.mqtt.client as mqtt
+import psycopg
 
 from kiosk.config import BrokerConfig, PostgresConfig
 from kiosk.errors import FacegateError
@@ -33,6 +34,7 @@ from kiosk.site.database import (
     describe,
     require_schema,
 )
+from kiosk.site.messages import RejectedMessage, parse_message
 from kiosk.site.uplink import make_client
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,18 @@ ON CONFLICT (kiosk_id) DO UPDATE SET door = coalesce(excluded.door, kiosks.door)
     revision = coalesce(excluded.revision, kiosks.revision), queued = coalesce(excluded.queued, kiosks.queued),
     last_seen = now()
 """
+
+
+_INSERT_DEAD_LETTER = """
+INSERT INTO dead_letters (kiosk_id, topic, payload, payload_sha256, reason)
+VALUES (%(kiosk)s, %(topic)s, %(payload)s, %(sha)s, %(reason)s)
+ON CONFLICT DO NOTHING
+"""
+MAX_DEAD_LETTER_BYTES = 65536  # a huge poison message is kept in part (its digest is of the whole)
+
+
+def first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
 class BrokerUnreachableError(FacegateError):
@@ -156,20 +170,32 @@ class EventCollector:
         if self._database_lost.is_set():
             return  # not acknowledged: the broker delivers it again once the collector is back
         try:
-            data = json.loads(message.payload)
-            if not isinstance(data, dict):
-                raise ValueError("not a JSON object")
-            stored = self.store(kind, kiosk_id, data)
-        except (ValueError, KeyError, TypeError) as exc:
-            log.warning("dropped a malformed %s message from kiosk %s: %s", kind, kiosk_id, exc)
-            self.counts[f"{kind} rejected"] += 1
-        except SiteDatabaseError as exc:
-            log.warning("PostgreSQL failed (%s); leaving the broker until it is back", str(exc).strip()[:120])
+            try:
+                stored = self.store(kind, kiosk_id, parse_message(kind, bytes(message.payload)))
+            except RejectedMessage as exc:
+                self._dead_letter(kiosk_id, message, str(exc))
+                stored = None
+            except (psycopg.DataError, psycopg.IntegrityError) as exc:  # PostgreSQL refuses the values themselves
+                self._dead_letter(kiosk_id, message, f"refused by PostgreSQL: {first_line(exc)}")
+                stored = None
+        except SiteDatabaseError as exc:  # the connection, not the message: nothing acknowledged
+            log.warning("PostgreSQL failed (%s); leaving the broker until it is back", first_line(exc))
             self._database_lost.set()
             return
-        else:
+        if stored is not None:
             self.counts[f"{kind} {'stored' if stored else 'duplicate'}"] += 1
         client.ack(message.mid, message.qos)
+
+    def _dead_letter(self, kiosk_id: str, message: mqtt.MQTTMessage, reason: str) -> None:
+        """Set a message aside with the reason (once per payload), so it is acknowledged and the next
+        one is read: one door's bad message never stops the others'."""
+        assert self._db is not None
+        log.warning("set aside a %s message from kiosk %s: %s", message.topic.rsplit("/", 1)[-1], kiosk_id, reason)
+        payload = bytes(message.payload)
+        self._db.execute(_INSERT_DEAD_LETTER, {"kiosk": kiosk_id, "topic": message.topic,
+                                               "payload": payload[:MAX_DEAD_LETTER_BYTES],
+                                               "sha": hashlib.sha256(payload).hexdigest(), "reason": reason[:1000]})
+        self.counts[f"{message.topic.rsplit('/', 1)[-1]} set aside"] += 1
 
     def store(self, kind: str, kiosk_id: str, data: dict) -> bool:
         """Write one message; False when it was stored before (its id is known)."""
@@ -180,7 +206,7 @@ class EventCollector:
                                              "queued": data.get("queued")})
             return True
         # ids are the kiosk's own: prefixed with its (ACL-checked) id, no kiosk can shadow another's records
-        row = dict(data, id=f"{kiosk_id}/{data['id']}", kiosk=kiosk_id)
+        row = dict(data, id=f"{kiosk_id}/{data['id']}", kiosk=kiosk_id)  # checked by parse_message
         query = _INSERT_EVENT if kind == "events" else _INSERT_ATTENDANCE
         return self._db.execute(query, row).rowcount == 1
 

@@ -104,7 +104,22 @@ CREATE INDEX kiosk_attendance_at ON kiosk_attendance (at);
 CREATE INDEX kiosk_attendance_person ON kiosk_attendance (person_ref);
 """
 
+# Messages `site serve` could not store (malformed, impossible, refused by PostgreSQL), kept with the
+# reason so that one door's bad message never stops the others'; the same payload is kept once.
+DEAD_LETTERS = """
+CREATE TABLE dead_letters (
+    id              BIGSERIAL PRIMARY KEY,
+    received_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
+    kiosk_id        TEXT NOT NULL,
+    topic           TEXT NOT NULL,
+    payload         BYTEA NOT NULL,
+    payload_sha256  TEXT NOT NULL,
+    reason          TEXT NOT NULL,
+    UNIQUE (kiosk_id, topic, payload_sha256)
+);
+"""
+
 # Each entry takes a database from version i to i + 1.
-MIGRATIONS: list[str] = [SCHEMA]
+MIGRATIONS: list[str] = [SCHEMA, DEAD_LETTERS]
 
 SCHEMA_VERSION = len(MIGRATIONS)

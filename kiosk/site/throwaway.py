@@ -172,7 +172,8 @@ def make_test_certificates(folder: Path) -> tuple[Path, Path, Path]:
 @dataclass
 class ThrowawayBroker:
     """mosquitto with a password file and ACLs: each kiosk may publish only under its own id, the
-    site service may read every kiosk's topics; persistent sessions survive a restart. A second
+    site service may read every kiosk's topics, every login's client id is its user name (so no
+    login can take over another's session); persistent sessions survive a restart. A second
     listener speaks TLS with a certificate from a throwaway CA (`ca_file`)."""
 
     kiosks: dict[str, str]  # kiosk id -> password
@@ -199,8 +200,9 @@ class ThrowawayBroker:
             f"allow_anonymous false\npassword_file {passwords}\nacl_file {acl}\n"
             f"persistence true\npersistence_location {self.folder}/\nmax_queued_messages 100000\n"
             f"log_dest file {self.folder}/broker.log\n"
-            f"listener {self.port} 127.0.0.1\n"
-            f"listener {self.tls_port} 127.0.0.1\ncertfile {cert}\nkeyfile {key}\n")
+            # each login is its own client id: no login can take over another's (persistent) session
+            f"listener {self.port} 127.0.0.1\nuse_username_as_clientid true\n"
+            f"listener {self.tls_port} 127.0.0.1\nuse_username_as_clientid true\ncertfile {cert}\nkeyfile {key}\n")
         if os.geteuid() == 0:
             entry = pwd.getpwnam("mosquitto")
             for path in (self.folder, passwords, acl, cert, key):
