@@ -196,3 +196,30 @@ def test_run_stops_cleanly_on_a_service_managers_signal(kiosk_with_gallery, lfw_
     store, _ = open_store(config.store.resolved_path, config.store.keys)
     with store:
         assert store.audit_break() is None
+
+
+def test_rotate_secret_refuses_while_a_kiosk_runs_on_the_store(kiosk_with_gallery, lfw_dir):
+    """Before, it renewed the templates under the running kiosk, which then called every member
+    "unknown" (542 times) and wrote records it could not sign, even after a restart."""
+    frame = cv2.cvtColor(door_frame(read_image(photo(lfw_dir, "Colin_Powell", 4))), cv2.COLOR_RGB2BGR)
+    camera = MjpegCamera([(cv2.imencode(".jpg", frame)[1].tobytes(), 1.0)], free_port())
+    camera.plug()
+    config = load_config(kiosk_with_gallery)
+    keys_before = config.store.keys.file.expanduser().read_bytes()
+    kiosk = subprocess.Popen([sys.executable, "main.py", "run", "--source", f"http://127.0.0.1:{camera.port}/cam.mjpg",
+                              "--config", str(kiosk_with_gallery)], cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        assert kiosk.stdout is not None
+        assert json.loads(kiosk.stdout.readline())["outcome"] == "granted"  # at work on the store
+        rotated = run_cli("store", "rotate-secret", "--config", str(kiosk_with_gallery))
+        assert rotated.returncode == 2 and "in use" in rotated.stderr and f"pid {kiosk.pid}" in rotated.stderr, \
+            rotated.stderr
+        assert config.store.keys.file.expanduser().read_bytes() == keys_before
+        assert not config.store.keys.file.expanduser().with_suffix(".pending.json").exists()
+        kiosk.send_signal(signal.SIGTERM)
+        kiosk.communicate(timeout=60)
+    finally:
+        kiosk.kill()
+        camera.unplug()
+    assert kiosk.returncode == 0

@@ -542,3 +542,13 @@ def test_a_poison_message_is_set_aside_and_the_next_one_arrives(servers, site, t
     export = run_cli("attendance", "export", "--from", "2026-12-01", "--to", today, "--out", str(tmp_path / "a.csv"),
                      "--config", str(admin))
     assert export.returncode == 0, export.stderr
+
+
+def test_rotate_secret_on_a_station_of_a_site_refuses_instead_of_renewing_its_store_alone(site):
+    admin, doors = site
+    for config in (admin, doors["door-a"]):
+        keys = load_config(config).store.keys.file.expanduser()
+        before = keys.read_bytes()
+        done = run_cli("store", "rotate-secret", "--config", str(config))
+        assert done.returncode == 2 and "share one template secret" in done.stderr, done.stderr
+        assert keys.read_bytes() == before

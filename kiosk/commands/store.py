@@ -8,11 +8,11 @@ from pathlib import Path
 from kiosk.commands import add_command
 from kiosk.commands.config_check import add_config_option
 from kiosk.config import load_config
-from kiosk.errors import SecretsError, StoreError
+from kiosk.errors import ConfigError, SecretsError, StoreError
 from kiosk.faults import crash_point
 from kiosk.protection import protector_for
 from kiosk.store.access import open_store
-from kiosk.store.database import key_opens
+from kiosk.store.database import key_opens, store_holders
 from kiosk.store.gallery import GalleryStore
 from kiosk.store.keys import KeySourceConfig, KioskSecrets, load_secrets, save_secrets, with_new_database_key
 
@@ -153,6 +153,13 @@ def _rotate_secret(args: argparse.Namespace) -> tuple[dict, str]:
     keys, path = config.store.keys, config.store.resolved_path
     if keys.source != "file":
         raise SecretsError("rotate-secret needs the key file source (it must write the new secret safely)")
+    if config.site.server is not None:
+        raise ConfigError(f"{args.config}: this store follows a site, whose doors all share one template secret; "
+                          f"renewing it here alone would leave this station unable to match the site's templates")
+    holders = store_holders(path)
+    if holders:  # a running kiosk would go on matching under the old secret: every member "unknown"
+        raise StoreError(f"{path}: the store is in use ({'; '.join(holders)}); stop the kiosk and the GUI, then run "
+                         f"this again (nothing was changed)")
     old = load_secrets(keys)
     pending = keys.model_copy(update={"file": keys.file.expanduser().with_suffix(".pending.json")})
     resumed = pending.file.exists()
