@@ -2,7 +2,8 @@
 
 Sizes are read from the file's header before anything is decoded, so a file claiming a huge picture
 (or a small PNG that inflates to 20000x20000) is refused in microseconds instead of taking minutes
-and gigabytes; only regular files are read (a FIFO would block for ever).
+and gigabytes; formats whose header is not read here (TIFF, JPEG 2000, HDR, PPM ...) are refused,
+never decoded; only regular files are read (a FIFO would block for ever).
 """
 
 import struct
@@ -61,6 +62,17 @@ def header_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+_OTHER_FORMATS = ((b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"#?RADIANCE", "Radiance HDR"), (b"#?RGBE", "Radiance HDR"),
+                  (b"\x00\x00\x00\x0cjP  ", "JPEG 2000"), (b"\xff\x4f\xff\x51", "JPEG 2000"), (b"GIF8", "GIF"),
+                  (b"P1", "PBM"), (b"P2", "PGM"), (b"P3", "PPM"), (b"P4", "PBM"), (b"P5", "PGM"), (b"P6", "PPM"),
+                  (b"\x76\x2f\x31\x01", "OpenEXR"))
+
+
+def _unread_format(data: bytes) -> str:
+    """The name of a picture format whose size facegate does not read from the header, or ''."""
+    return next((name for magic, name in _OTHER_FORMATS if data.startswith(magic)), "")
+
+
 def decode_image(data: bytes, name: str = "<bytes>") -> np.ndarray:
     """Decode image bytes to RGB uint8; a truncated, oversized or fully transparent picture is refused.
 
@@ -74,7 +86,13 @@ def decode_image(data: bytes, name: str = "<bytes>") -> np.ndarray:
         raise ImageError(f"{name}: {len(data) / 2**20:.0f} MB is larger than any photo facegate reads "
                          f"({MAX_FILE_BYTES // 2**20} MB); export it smaller")
     size = header_size(data)
-    if size is not None and size[0] * size[1] > MAX_PIXELS:
+    if size is None:  # only formats whose size is known before decoding are decoded (a 529-byte JPEG 2000
+        # of 9000x9000 took 51 s, a 4.7 MB TIFF of 20000x20000 hung past 60 s at 3.2 GB)
+        found = _unread_format(data)
+        raise ImageError(f"{name}: " + (f"a {found} file; facegate reads JPEG, PNG, BMP and WebP photos: export it as "
+                                        f"JPEG or PNG" if found else "not a photo facegate reads (JPEG, PNG, BMP or "
+                                                                    "WebP), or its header is corrupt"))
+    if size[0] * size[1] > MAX_PIXELS:
         raise ImageError(f"{name}: its header claims {size[0]}x{size[1]} pixels, more than {MAX_PIXELS // 10**6} "
                          f"megapixels; export it smaller")
     if data.startswith(_JPEG_START) and data.find(_JPEG_END, max(0, data.rfind(_JPEG_SCAN))) < 0:
@@ -82,8 +100,7 @@ def decode_image(data: bytes, name: str = "<bytes>") -> np.ndarray:
     buffer = np.frombuffer(data, dtype=np.uint8)
     decoded = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED if data.startswith(_PNG_SIGNATURE) else cv2.IMREAD_COLOR)
     if decoded is None:
-        raise ImageError(f"{name}: not an image OpenCV can decode (JPEG, PNG, BMP, WebP, TIFF are supported), "
-                         f"or its data is corrupt")
+        raise ImageError(f"{name}: not a photo facegate reads (JPEG, PNG, BMP or WebP), or its data is corrupt")
     if decoded.ndim == 3 and decoded.shape[2] == 4:
         if not decoded[:, :, 3].any():
             raise ImageError(f"{name}: the picture is fully transparent")

@@ -31,13 +31,23 @@ def bad_inputs(tmp_path_factory, lfw_dir) -> dict[str, Path]:
     # A real photo without a face: the top-left corner of an LFW picture, enlarged.
     corner = cv2.imdecode(np.frombuffer(photo, np.uint8), cv2.IMREAD_COLOR)[:60, :60]
     cv2.imwrite(str(folder / "no_face.png"), cv2.resize(corner, (240, 240)))
+    # formats whose size is not read before decoding: a TIFF header claiming 20000x20000 (which hung past
+    # 60 s at 3.2 GB), a JPEG 2000, a Radiance HDR and a PPM, all refused without decoding
+    (folder / "huge_tiff.tif").write_bytes(b"II*\x00\x08\x00\x00\x00" + b"\x00" * 64)
+    (folder / "small.jp2").write_bytes(b"\x00\x00\x00\x0cjP  \r\n\x87\n" + b"\x00" * 64)
+    (folder / "radiance.hdr").write_bytes(b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 9000 +X 9000\n")
+    cv2.imwrite(str(folder / "netpbm.ppm"), corner)
     return {p.stem: p for p in folder.iterdir()}
 
 
 @pytest.mark.parametrize("case, message", [
     ("empty", "the file is empty"),
     ("truncated", "the JPEG is truncated"),
-    ("notes", "not an image OpenCV can decode"),
+    ("notes", "not a photo facegate reads"),
+    ("huge_tiff", "a TIFF file; facegate reads JPEG, PNG, BMP and WebP"),
+    ("small", "a JPEG 2000 file"),
+    ("radiance", "a Radiance HDR file"),
+    ("netpbm", "a PPM file"),
     ("no_face", "no face found"),
     ("missing", "no such file"),
 ])
