@@ -145,9 +145,11 @@ class StoreConfig(_Section):
 
 
 class RetentionConfig(_Section):
-    events_days: int | None = Field(365, ge=1, description="delete audit and attendance events older than this")
+    # bounded by what a date can be moved by (about 2.7 million days): 100 years is more than any law asks
+    events_days: int | None = Field(365, ge=1, le=36_525, description="delete audit and attendance events older "
+                                                                      "than this (at most 100 years)")
     expired_people_grace_days: int | None = Field(
-        30, ge=0, description="hard-delete people this many days after their validity ended")
+        30, ge=0, le=36_525, description="hard-delete people this many days after their validity ended")
 
 
 class LogOutputConfig(_Section):

@@ -54,6 +54,17 @@ class _StrictLoader(yaml.SafeLoader):
                 seen[key] = key_node.start_mark.line
         return super().construct_mapping(node, deep)
 
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        """A date YAML reads as one but the calendar lacks (2027-02-30) names its line, not a traceback."""
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(None, None, f"{node.value!r} is not a date on the calendar ({exc})",
+                                                    node.start_mark) from None
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _StrictLoader.construct_yaml_timestamp)
+
 
 def parse_yaml(text: str, where: Path | str) -> tuple[Any, yaml.Node | None]:
     """The data and the node tree of a YAML text; ConfigError names the file and line of a problem."""

@@ -93,3 +93,32 @@ def test_the_demo_shows_a_member_granted_a_stranger_unknown_and_a_held_photo_ref
     assert [d["outcome"] for d in result["visits"]] == ["granted", "unknown"], result["visits"]
     assert [d["outcome"] for d in result["attack"]] == ["spoof_suspected"], result["attack"]
     assert not Path(result["folder"]).exists()  # it cleans up after itself
+
+
+def test_input_that_once_gave_a_traceback_gives_a_one_line_error(tmp_path):
+    """Each of these ended in a Python traceback before: a retention that overflows a date, a date the
+    calendar lacks, set-pin with no terminal, a key file nested 100,000 deep."""
+    from tests.gallery_files import write_kiosk_config
+
+    config = write_kiosk_config(tmp_path)
+    assert run_cli("store", "init", "--config", str(config)).returncode == 0
+    (tmp_path / "huge").mkdir()
+    huge = write_kiosk_config(tmp_path / "huge", retention={"events_days": 10**20})
+    gallery = tmp_path / "gallery.yaml"
+    gallery.write_text("people:\n  - id: a1\n    name: A\n    photos: [a.jpg]\n    valid_until: 2027-02-30\n"
+                       "    consent: {given_by: A, date: 2026-11-01, scope: door}\n")
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000)
+    deep.chmod(0o600)
+    deep_config = tmp_path / "deep.yaml"
+    deep_config.write_text(config.read_text().replace(str(tmp_path / "keys.json"), str(deep)))
+    cases = [(("config", "check", str(huge)), "retention.events_days", "less than or equal to 36525"),
+             (("store", "purge", "--config", str(huge)), "retention.events_days", "less than or equal to 36525"),
+             (("gallery", "plan", str(gallery), "--config", str(config)), f"{gallery}:5", "not a date on the calendar"),
+             (("store", "set-pin", "--config", str(config)), "no PIN was typed", "in a terminal"),
+             (("gallery", "list", "--config", str(deep_config)), str(deep), "nested far too deep")]
+    for argv, place, message in cases:
+        done = subprocess.run([sys.executable, "main.py", *argv], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                              timeout=120, stdin=subprocess.DEVNULL)
+        assert done.returncode == 2 and place in done.stderr and message in done.stderr, (argv, done.stderr)
+        assert "Traceback" not in done.stderr, done.stderr

@@ -131,9 +131,12 @@ def _set_pin(args: argparse.Namespace) -> tuple[dict, str]:
     from kiosk.admin_pin import set_pin
 
     config = load_config(args.config)
-    pin = getpass.getpass("New administrator PIN (digits): ")
-    if getpass.getpass("Again: ") != pin:
-        raise StoreError("the two PINs differ; nothing was changed")
+    try:
+        pin = getpass.getpass("New administrator PIN (digits): ")
+        if getpass.getpass("Again: ") != pin:
+            raise StoreError("the two PINs differ; nothing was changed")
+    except EOFError:  # no terminal and nothing piped in
+        raise StoreError("no PIN was typed (standard input ended); run store set-pin in a terminal") from None
     store, _ = open_store(config.store.resolved_path, config.store.keys)
     with store:
         set_pin(store, pin)

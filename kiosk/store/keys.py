@@ -82,6 +82,8 @@ def json_object(text: str, where: str, what: str, remedy: str) -> dict:
         data = json.loads(text)
     except ValueError:
         raise SecretsError(f"{where}: not {what} (not JSON text); {remedy}") from None
+    except RecursionError:  # '[[[[...' nested deeper than any key file: damage or a prank, not keys
+        raise SecretsError(f"{where}: not {what} (nested far too deep to be a key file); {remedy}") from None
     if not isinstance(data, dict):
         raise SecretsError(f"{where}: not {what} (expected a JSON object); {remedy}")
     return data
