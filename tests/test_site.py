@@ -552,3 +552,33 @@ def test_rotate_secret_on_a_station_of_a_site_refuses_instead_of_renewing_its_st
         done = run_cli("store", "rotate-secret", "--config", str(config))
         assert done.returncode == 2 and "share one template secret" in done.stderr, done.stderr
         assert keys.read_bytes() == before
+
+
+def test_the_offline_bound_runs_on_the_monotonic_clock(site, servers, tmp_path, monkeypatch):
+    """A door whose wall clock was set back 1 h once granted a deleted person 16 times in 42 s: its
+    bound compared wall-clock times. Now the time away is monotonic: setting the clock back neither
+    ends nor stretches it."""
+    from types import SimpleNamespace
+
+    from kiosk.site import link as link_module
+
+    _, doors = site
+    door = yaml.safe_load(doors["door-b"].read_text())
+    door["site"]["server"]["max_offline_s"] = 60
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(yaml.safe_dump(door))
+    config = load_config(strict)
+    store, secrets = open_store(config.store.resolved_path, config.store.keys)
+    store.close()
+    link = link_module.SiteLink(config.site.server, config.store.resolved_path, secrets, "door-b")
+    try:
+        wait_for(lambda: link.offline_problem() is None, 30, "the door in step with the site")
+    finally:
+        link.close()  # no more pulls: from here on the site is "away"
+    real = time.monotonic()
+    clock = SimpleNamespace(time=lambda: time.time() - 3600, monotonic=lambda: real + 10)
+    monkeypatch.setattr(link_module, "time", clock)
+    assert link.offline_problem() is None  # the wall clock set back 1 h: 10 s away, within the bound
+    clock.monotonic = lambda: real + 61
+    problem = link.offline_problem()
+    assert problem is not None and "out of reach for 6" in problem and "max_offline_s (60 s)" in problem, problem

@@ -10,7 +10,6 @@ its replica and its records wait in the store.
 import logging
 import threading
 import time
-from datetime import datetime, timezone
 
 from kiosk.config import SiteServerConfig
 from kiosk.errors import ConfigError, FacegateError
@@ -46,7 +45,11 @@ class SiteLink:
         self._uplink_store = GalleryStore.open(store_path, secrets)
         self.sync = ReplicaSync(self._sync_store, secrets, server.sync_batch, describe(server.postgres))
         stored = self._sync_store.get_meta(IN_STEP_KEY)
-        self._in_step_at = self._in_step_written = float(stored) if stored else None
+        self._in_step_written = float(stored) if stored else None
+        # the bound runs on the monotonic clock: a wall clock set back must not stretch it. What the store
+        # says (wall clock, from before this start) counts only if it is not in the future
+        age = time.time() - self._in_step_written if self._in_step_written is not None else -1.0
+        self._in_step_monotonic = time.monotonic() - age if age >= 0 else None
         self.uplink = EventUplink(self._uplink_store, server.broker, self.kiosk_id, door,
                                   self.credentials.broker_password)
         self._threads = [threading.Thread(target=self._keep_in_sync, name="site-sync", daemon=True),
@@ -85,8 +88,8 @@ class SiteLink:
             connection.close()
 
     def _mark_in_step(self) -> None:
-        self._in_step_at = now = time.time()
-        if self._in_step_written is None or now - self._in_step_written >= IN_STEP_WRITE_S:
+        self._in_step_monotonic, now = time.monotonic(), time.time()
+        if self._in_step_written is None or abs(now - self._in_step_written) >= IN_STEP_WRITE_S:
             with self._sync_store.transaction():
                 self._sync_store.set_meta(IN_STEP_KEY, f"{now:.3f}")
             self._in_step_written = now
@@ -97,13 +100,13 @@ class SiteLink:
         limit = self.server.max_offline_s
         if limit is None:
             return None
-        since = self._in_step_at
+        since = self._in_step_monotonic
         if since is None:
-            return "the site's gallery was never pulled (max_offline_s is set)"
-        if time.time() - since <= limit:
+            return "the site's gallery was not pulled since this kiosk started (max_offline_s is set)"
+        away = time.monotonic() - since
+        if away <= limit:
             return None
-        moment = datetime.fromtimestamp(since, timezone.utc).isoformat(timespec="seconds")
-        return f"the site out of reach since {moment}, more than max_offline_s ({limit:g} s)"
+        return f"the site out of reach for {away:.0f} s, more than max_offline_s ({limit:g} s)"
 
     def _send_up(self) -> None:
         since_status = self.server.status_every_s
