@@ -48,9 +48,18 @@ class PinGate:
         saved = json.loads(store.get_meta(LOCKOUT_KEY) or "{}")
         self._failures, self._locked_until = int(saved.get("failures", 0)), float(saved.get("locked_until", 0.0))
 
+    def locked_for(self) -> float:
+        """Seconds until the next try; never more than one lockout, whatever the wall clock did (locked
+        with the clock a year ahead and the clock then corrected, it once said 'try again in 31536060 s')."""
+        left = self._locked_until - self._clock()
+        if left > LOCKOUT_S:
+            self._locked_until = self._clock() + LOCKOUT_S
+            left = LOCKOUT_S
+        return max(0.0, left)
+
     def check(self, pin: str) -> bool:
-        if self._clock() < self._locked_until:
-            raise PinError(f"too many wrong PINs; try again in {int(self._locked_until - self._clock()) + 1} s")
+        if self.locked_for() > 0:
+            raise PinError(f"too many wrong PINs; try again in {int(self.locked_for()) + 1} s")
         stored = self.store.get_meta(META_KEY)
         if stored is None:
             raise PinError("no administrator PIN is set: python main.py store set-pin")

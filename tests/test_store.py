@@ -248,6 +248,14 @@ def test_the_pin_lockout_survives_a_restart_and_only_ascii_digits_make_a_pin(tmp
             restarted.check("2468")
         now[0] += 61
         assert restarted.check("2468") is True
+        now[0] += 365 * 86400  # locked with the clock a year ahead ...
+        for _ in range(LOCKOUT_AFTER):
+            assert restarted.check("0000") is False
+        now[0] -= 365 * 86400  # ... and the clock corrected: one lockout's wait, not a year's
+        with pytest.raises(PinError, match=r"try again in (6[01]|[1-5]?\d) s"):
+            restarted.check("2468")
+        now[0] += 61
+        assert restarted.check("2468") is True
 
 
 def test_a_store_file_open_to_other_users_is_refused(tmp_path, keys_config):
