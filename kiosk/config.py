@@ -91,13 +91,21 @@ class RecognitionConfig(_Section):
     quality: QualityConfig = QualityConfig()
 
 
+Action = Literal["turn_left", "turn_right", "look_up", "smile", "blink"]
+ACTIONS: tuple[Action, ...] = ("turn_left", "turn_right", "look_up", "smile", "blink")
+
+
 class LivenessConfig(_Section):
     enabled: bool = Field(True, description="no grant without a live verdict; off only for tests with still photos")
     texture: bool = Field(True, description="the MiniFASNet texture cue (its models are built from the shared parameters)")
     texture_threshold: float = Field(0.95, gt=0, lt=1, description="least median live probability over the last frames")
     timeout_s: float = Field(6.0, gt=0, le=60, description="no live verdict by then: spoof suspected")
-    prompt_after_s: float = Field(1.5, ge=0, le=30, description="no sign of life by then: the screen asks for a head turn")
-    challenge: list[Literal["blink", "turn_left", "turn_right"]] = Field(
+    prompt_after_s: float = Field(1.5, ge=0, le=30, description="no sign of life by then: the screen asks for one "
+                                                                "action drawn from prompt_actions")
+    prompt_actions: list[Action] = Field(
+        default_factory=lambda: list(ACTIONS), min_length=1,
+        description="the actions the prompt is drawn from at random")
+    challenge: list[Action] = Field(
         default_factory=list, description="active steps, asked in a random order; empty: passive cues only")
     challenge_step_s: float = Field(4.0, gt=0, le=30, description="time allowed for each challenge step")
 
@@ -115,6 +123,7 @@ class LivenessConfig(_Section):
 
         return LivenessPolicy(texture_threshold=self.texture_threshold, timeout_ms=int(self.timeout_s * 1000),
                               prompt_after_ms=int(self.prompt_after_s * 1000),
+                              prompt_actions=tuple(Step(action) for action in self.prompt_actions),
                               challenge=tuple(Step(step) for step in self.challenge),
                               challenge_step_ms=int(self.challenge_step_s * 1000))
 

@@ -28,6 +28,7 @@ from kiosk.imageio import read_image
 from kiosk.paths import samples_dir
 
 FPS = 15
+CHALLENGE_HINTS = ("turn_left", "turn_right", "look_up", "smile", "blink")
 MEMBER = {"id": "e1044", "name": "Barack Obama", "photos": ("obama.jpg", "obama3.jpg")}
 MEMBER_VISIT, STRANGER_VISIT = "obama2.jpg", "biden.jpg"  # Joe Biden is not enrolled
 
@@ -156,10 +157,12 @@ def run_demo(build_parser: Callable[[], argparse.ArgumentParser], say: Callable[
             say("   ... and on the kiosk screen (it closes by itself after 12 s)")
             if show_on_screen(plain, video, 12) != 0:
                 say("   the kiosk screen could not be shown (no display?): the rest goes on headless")
-        say("\n4. liveness on: the member's photo held up to the camera (the screen asks for a head turn "
-            "a photo cannot make)")
+        say("\n4. liveness on: the member's photo held up to the camera (the screen asks for an action drawn "
+            "at random, which a photo cannot make)")
         attack, asked = run_kiosk(guarded, held_photo_video(folder / "held_photo.avi", photos))
-        say(f"   the screen asked for a head turn in {asked['turn_head']} of {8 * FPS} frames")
+        prompts = [hint for hint in asked if hint in CHALLENGE_HINTS]
+        say(f"   the screen asked for {' / '.join(h.replace('_', ' ') for h in prompts) or 'nothing'} in "
+            f"{sum(asked[h] for h in prompts)} of {8 * FPS} frames")
         for decision in attack:
             say("   " + describe(decision))
         today = datetime.now(timezone.utc)

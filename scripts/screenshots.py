@@ -104,10 +104,11 @@ def main() -> None:
 
 
 def _liveness_screens(app, config: KioskConfig, scratch: Path) -> None:
-    """Liveness on: a member's photo held to the camera is asked to turn, then refused."""
-    guarded = config.model_copy(update={"liveness": LivenessConfig(enabled=True)})
+    """Liveness on: a member's photo held to the camera is asked for an action (the draw limited to a
+    turn to the left here, so the picture is the same each time), then refused."""
+    guarded = config.model_copy(update={"liveness": LivenessConfig(enabled=True, prompt_actions=["turn_left"])})
     window = kiosk_window(guarded, still_video(scratch / "photo.avi", ("obama2",), 15 * 8))
-    shoot_when(app, window, "turn your head", "kiosk_turn_prompt.png")
+    shoot_when(app, window, "turn your head to your left", "kiosk_turn_prompt.png")
     shoot_when(app, window, "not a photo", "kiosk_spoof_suspected.png")
     window.close()
 

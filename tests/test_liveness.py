@@ -127,7 +127,9 @@ def guarded_kiosk(tmp_path_factory, lfw_dir, liveness_dir, texture):
     """Liveness on (the default); MSU client 001 enrolled from three frames of one live video, the
     person of selfie_turns_a from two frames of her first, still, second."""
     folder = tmp_path_factory.mktemp("liveness")
-    config = write_kiosk_config(folder)
+    # the prompt drawn from one action, so that the recordings (which cannot hear it) answer the same way
+    # on every run: a turn to the left, which selfie_turns_a makes at 2.2 s
+    config = write_kiosk_config(folder, liveness={"prompt_actions": ["turn_left"]})
     assert run_cli("store", "init", "--config", str(config)).returncode == 0
     photos = []
     for rgb, timestamp_ms in video_frames(liveness_dir / "live/msu_client001_android.mp4"):
@@ -149,6 +151,11 @@ def guarded_kiosk(tmp_path_factory, lfw_dir, liveness_dir, texture):
     return config
 
 
+def asked_for_an_action(summary: dict) -> bool:
+    return any(summary["hints"].get(action, 0) > 0 for action in ("turn_left", "turn_right", "look_up", "smile",
+                                                                   "blink"))
+
+
 def outcomes(decisions: list[dict]) -> list[tuple[str, str | None]]:
     return [(d["outcome"], d["person_id"]) for d in decisions]
 
@@ -164,7 +171,18 @@ def test_a_member_who_stands_still_is_asked_to_turn_and_is_granted_on_the_turn(g
     decisions, summary = run_kiosk(guarded_kiosk, liveness_dir / "live/selfie_turns_a.mp4")
     assert outcomes(decisions)[:1] == [("granted", "selfie-a")], decisions
     assert 2000 <= decisions[0]["visit_ms"] <= 4000, decisions[0]
-    assert summary["hints"].get("turn_head", 0) > 0, summary
+    assert asked_for_an_action(summary), summary
+
+
+def test_a_recorded_answer_passes_only_when_the_draw_matches_it(guarded_kiosk, liveness_dir, tmp_path):
+    """The same still member, her left turn at 2.2 s, when the draw asks her to smile: a recording
+    answers what it shows, not what is asked, and is refused."""
+    smile = tmp_path / "smile.yaml"
+    smile.write_text(guarded_kiosk.read_text().replace("- turn_left", "- smile"))
+    assert load_config(smile).liveness.prompt_actions == ["smile"]
+    decisions, summary = run_kiosk(smile, liveness_dir / "live/selfie_turns_a.mp4")
+    assert outcomes(decisions)[:1] == [("spoof_suspected", "selfie-a")], decisions
+    assert summary["hints"].get("smile", 0) > 0 and not summary["hints"].get("turn_left"), summary
 
 
 def test_a_replay_of_an_enrolled_person_is_never_granted(guarded_kiosk, liveness_dir):
@@ -184,7 +202,7 @@ def test_a_still_photo_moved_by_hand_is_never_granted(guarded_kiosk, lfw_dir, tm
     decisions, summary = run_kiosk(guarded_kiosk, video)
     assert "granted" not in [d["outcome"] for d in decisions]
     assert outcomes(decisions)[:1] == [("spoof_suspected", "colin-powell")], decisions
-    assert summary["hints"].get("turn_head", 0) > 0, summary  # asked, and the photo could not turn
+    assert asked_for_an_action(summary), summary  # asked, and the photo could not do it
     audit = json.loads(run_cli("audit", "verify", "--config", str(guarded_kiosk), "--json").stdout)
     assert audit["ok"] is True
 
@@ -294,7 +312,7 @@ def test_a_print_that_jumps_is_recorded_as_a_spoof_whatever_its_track_does(guard
     decisions, summary = run_kiosk(guarded_kiosk, video)
     assert "granted" not in [d["outcome"] for d in decisions], decisions
     assert outcomes(decisions)[:1] == [("spoof_suspected", "colin-powell")], decisions
-    assert summary["hints"].get("turn_head", 0) > 0, summary
+    assert asked_for_an_action(summary), summary
     events = json.loads(run_cli("audit", "verify", "--config", str(guarded_kiosk), "--json").stdout)
     assert events["ok"] is True
 
@@ -310,4 +328,25 @@ def test_a_live_member_whose_track_breaks_is_still_prompted_and_granted(guarded_
     decisions, summary = run_kiosk(guarded_kiosk, write_video(tmp_path / "broken_visit.avi", frames, fps))
     assert outcomes(decisions)[:1] == [("granted", "selfie-a")], decisions
     assert decisions[0]["visit_ms"] >= 1900, decisions[0]  # the clock of the first track went on
-    assert summary["hints"].get("turn_head", 0) > 0, summary
+    assert asked_for_an_action(summary), summary
+
+
+def test_the_evaluation_plays_each_file_through_a_kiosk_and_every_visit_ends_in_a_recorded_outcome(
+        liveness_dir, texture, tmp_path):
+    """`eval liveness` end to end, on four files: the kiosk's own session (tracker, two faces, Visit,
+    liveness, store) records one outcome for each, as the door would."""
+    from kiosk.evaluation.liveness import read_labels
+    from kiosk.evaluation.liveness_kiosk import NO_OUTCOME, kiosk_visits
+
+    wanted = {"live/selfie_talking_d.mp4", "live/webcam_g.mp4", "spoof/msu_client001_attack_v6.mp4",
+              "stills/spoof_phone_screen_2.jpg"}
+    chosen = [(liveness_dir, p) for p in read_labels(liveness_dir) if p.path in wanted]
+    assert len(chosen) == 4
+    config = write_kiosk_config(tmp_path)
+    visits = {path: visit for (_, path), visit in kiosk_visits(chosen, config, still_seconds=7).items()}
+    assert all(visit.outcome != NO_OUTCOME and visit.enrolled for visit in visits.values()), visits
+    assert visits["live/selfie_talking_d.mp4"].outcome == "granted"
+    assert visits["spoof/msu_client001_attack_v6.mp4"].outcome == "spoof_suspected"  # a print, never granted
+    assert visits["stills/spoof_phone_screen_2.jpg"].outcome == "spoof_suspected"
+    # a still sitter whose 3.7 s video ends before the 6 s verdict: recorded as having left, not lost
+    assert visits["live/webcam_g.mp4"].outcome == "left_before_verdict", visits["live/webcam_g.mp4"]

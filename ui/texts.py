@@ -11,10 +11,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "look_at_camera": "Please look at the camera",
         "hold_still": "Please hold still",
         "more_light": "Too dark or too bright here",
-        "turn_head": "Please turn your head slowly to one side",
         "blink": "Please blink",
         "turn_left": "Please turn your head to your left",
         "turn_right": "Please turn your head to your right",
+        "look_up": "Please look up at the ceiling",
+        "smile": "Please smile",
         "spoof_suspected": "Show your own face, not a photo or a screen",
         "idle": "Look at the camera to enter",
         "door_open": "Door open",
@@ -35,7 +36,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "re_enroll": "Re-enroll this person (replace their face)",
         "id_taken": "{id} is already enrolled: {name} ({role}, {photos} photo(s)). To replace their face, tick "
                     "\"Re-enroll this person\"; to enroll someone else, choose another id.",
-        "id_invalid": "An id is 1 to 64 letters, digits, dots, dashes or underscores, starting with a letter or digit (no spaces).",
+        "id_invalid": "An id is 1 to 64 letters, digits, dots, dashes or underscores, starting with a letter or "
+                      "digit (no spaces).",
         "keep": "Keep",
         "recent_events": "Recent events",
         "export_attendance": "Export attendance",

@@ -33,16 +33,20 @@ def register(subparsers) -> None:
                            "type, per cue and fused, per set and for all sets together, file by file", _liveness)
     liveness.add_argument("--data", type=Path, action="append", default=None, metavar="FOLDER",
                           help="liveness folder with labels.csv (repeat for several; default: "
-                               "../shared/data/liveness and ../shared/data/liveness-extra)")
+                               "../shared/data/liveness, liveness-extra and liveness-masks)")
     liveness.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
                           help="kiosk config whose liveness policy is measured")
+    liveness.add_argument("--cues-only", action="store_true",
+                          help="only the per-cue table, not the kiosk's own outcome per file (which plays every "
+                               "file through a kiosk with a throwaway store)")
     liveness.add_argument("--plot", type=Path, default=PROJECT_ROOT / "out" / "liveness_texture.png",
                           help="the texture cue over time per video (shows people: kept out of git)")
 
 
 def _liveness(args: argparse.Namespace) -> tuple[dict, str]:
     from kiosk.config import load_config
-    from kiosk.evaluation.liveness import evaluate, texture_floor
+    from kiosk.evaluation.liveness import evaluate, read_labels, texture_floor
+    from kiosk.evaluation.liveness_kiosk import kiosk_visits
     from kiosk.evaluation.liveness_report import liveness_report
     from kiosk.evaluation.plots import write_texture_traces_png
     from kiosk.liveness.texture import TextureLivenessModel
@@ -51,15 +55,20 @@ def _liveness(args: argparse.Namespace) -> tuple[dict, str]:
     config = load_config(args.config)
     policy = config.liveness.policy()
     texture = TextureLivenessModel(load_liveness_manifest(), threads=1)
-    roots = args.data or [shared_data_dir() / "liveness", shared_data_dir() / "liveness-extra"]
+    roots = args.data or [shared_data_dir() / name for name in ("liveness", "liveness-extra", "liveness-masks")]
     outcomes = evaluate(roots, load_landmarker_manifest(), texture, policy,
-                        progress=lambda p: print(f"  {p.dataset}/{p.path}", file=sys.stderr, flush=True))
+                        progress=lambda p: print(f"  cues: {p.dataset}/{p.path}", file=sys.stderr, flush=True))
+    visits = None
+    if not args.cues_only:
+        presentations = [(root, presentation) for root in roots for presentation in read_labels(root)]
+        visits = kiosk_visits(presentations, args.config, still_seconds=policy.timeout_ms / 1000 + 2,
+                              progress=lambda p: print(f"  kiosk: {p.dataset}/{p.path}", file=sys.stderr, flush=True))
     traces = {Path(o.presentation.path).stem: (o.presentation.attack or "live",
                                                [(point.seconds, point.texture) for point in o.trace])
               for o in outcomes if o.presentation.is_video}
     figure = write_texture_traces_png(args.plot, traces, policy.texture_threshold,
                                       "texture cue (MiniFASNet) on the liveness development videos")
-    data, text = liveness_report(outcomes, policy)
+    data, text = liveness_report(outcomes, policy, visits)
     floor = texture_floor(outcomes)
     data |= {"texture_floor": floor, "plot": str(figure)}
     if floor is not None:

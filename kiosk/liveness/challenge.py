@@ -1,8 +1,9 @@
-"""Active challenge: blink, turn left, turn right, in an order drawn afresh for every visit.
+"""Active challenge: actions asked in an order (or, as a prompt, one action) drawn afresh per visit.
 
-A recorded video cannot know the order in advance, and each step has its own time limit, so a
-replay has to happen to show the right action at the right moment for every step. A turn counts
-only in depth (see motion.py): a tilted print cannot do one.
+A recorded video cannot know what will be asked, and each step has its own time limit, so a replay
+has to happen to show the right action at the right moment. A turn or a look counts only in depth
+(see motion.py): a print tilted or bent by hand cannot do one; a smile is the smile blendshapes
+rising, which no print did.
 """
 
 import secrets
@@ -16,6 +17,8 @@ class Step(str, Enum):
     BLINK = "blink"
     TURN_LEFT = "turn_left"    # the person's own left: the nose moves to the image's right
     TURN_RIGHT = "turn_right"
+    LOOK_UP = "look_up"
+    SMILE = "smile"
 
 
 @dataclass
@@ -31,9 +34,15 @@ class Challenge:
 
     @classmethod
     def drawn(cls, steps: list[Step], step_ms: int, rule: MotionRule = MotionRule()) -> "Challenge":
+        """All the steps, in an order nobody can predict."""
         order = list(steps)
         secrets.SystemRandom().shuffle(order)
         return cls(order, step_ms, rule)
+
+    @classmethod
+    def one_of(cls, actions: tuple[Step, ...], step_ms: int, rule: MotionRule = MotionRule()) -> "Challenge":
+        """One action drawn from `actions`, as nobody can predict."""
+        return cls([secrets.choice(actions)], step_ms, rule)
 
     @property
     def current(self) -> Step | None:
@@ -43,9 +52,10 @@ class Challenge:
     def passed(self) -> bool:
         return not self.steps and not self.failed
 
-    def update(self, blinks: list[int], turns: list[Turn], timestamp_ms: int) -> None:
-        """`blinks` and `turns` are everything seen so far in the visit; only those after the
-        current step began count for it."""
+    def update(self, blinks: list[int], turns: list[Turn], timestamp_ms: int, looks: list[Turn] | None = None,
+               smiles: list[int] | None = None) -> None:
+        """`blinks`, `turns`, `looks` and `smiles` are everything seen so far in the visit; only what
+        came after the current step began counts for it."""
         step = self.current
         if step is None:
             return
@@ -53,10 +63,14 @@ class Challenge:
             self.started_ms = timestamp_ms
             return
         since = self.started_ms
-        seen = ((step is Step.BLINK and any(at > since for at in blinks))
-                or (step is not Step.BLINK and any(
-                    turn.at_ms > since and turn.in_depth(self.rule)
-                    and turn.direction == (1 if step is Step.TURN_LEFT else -1) for turn in turns)))
+
+        def moved(moves: list[Turn], direction: int) -> bool:
+            return any(m.at_ms > since and m.in_depth(self.rule) and m.direction == direction for m in moves)
+
+        seen = {Step.BLINK: lambda: any(at > since for at in blinks),
+                Step.TURN_LEFT: lambda: moved(turns, 1), Step.TURN_RIGHT: lambda: moved(turns, -1),
+                Step.LOOK_UP: lambda: moved(looks or [], -1),
+                Step.SMILE: lambda: any(at > since for at in smiles or [])}[step]()
         if seen:
             self.done.append(self.steps.pop(0))
             self.started_ms = None  # the next step starts from the next frame

@@ -6,8 +6,9 @@ one, the whole active challenge) and (b) the texture network's median over the l
 above its operating point. Nothing thin ends a visit early: it is refused early only on positive
 evidence (a turn that one homography explains, as a tilted print's does; a failed challenge step),
 otherwise evidence is collected until the time limit. When no sign of life has come by itself
-within `prompt_after_ms`, the screen asks for a head turn (either way), which a print cannot make
-and a replay cannot make on cue.
+within `prompt_after_ms`, the screen asks for one action drawn at random (turn left, turn right,
+look up, smile, blink), and from then on only that action, seen in depth, is a sign of life: a
+print cannot make it, and a recording makes it only when the draw happens to match what it shows.
 """
 
 from collections import deque
@@ -31,12 +32,16 @@ class Verdict(str, Enum):
 
 
 class Prompt(str, Enum):
-    """What the screen asks of the person while the verdict is pending."""
+    """What the screen asks of the person while the verdict is pending: a challenge step."""
 
-    TURN_HEAD = "turn_head"    # either way: the fallback when passive cues are unsure
-    BLINK = "blink"            # the challenge's steps
+    BLINK = "blink"
     TURN_LEFT = "turn_left"
     TURN_RIGHT = "turn_right"
+    LOOK_UP = "look_up"
+    SMILE = "smile"
+
+
+PROMPT_ACTIONS = (Step.TURN_LEFT, Step.TURN_RIGHT, Step.LOOK_UP, Step.SMILE, Step.BLINK)
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,8 @@ class LivenessPolicy:
     texture_window: int = 15         # frames whose median is compared with it
     texture_min_frames: int = 5
     timeout_ms: int = 6000           # no verdict by then: spoof suspected
-    prompt_after_ms: int = 1500      # ask for a head turn when no sign of life came by itself
+    prompt_after_ms: int = 1500      # ask for one drawn action when no sign of life came by itself
+    prompt_actions: tuple[Step, ...] = PROMPT_ACTIONS  # what that action is drawn from
     challenge: tuple[Step, ...] = ()
     challenge_step_ms: int = 4000
     blink: BlinkRule = BlinkRule()
@@ -68,7 +74,8 @@ class LivenessSession:
     texture_model: TextureLivenessModel | None
     layout: LandmarkLayout
     started_ms: int | None = None
-    prompted_ms: int | None = None   # when the head-turn prompt first showed (from the visit's start)
+    prompted_ms: int | None = None   # when the drawn action was first asked for (from the visit's start)
+    drawn: Challenge | None = None   # the action drawn when passive evidence was not enough
     blinks: BlinkDetector = field(init=False)
     motion: HeadMotion = field(init=False)
     challenge: Challenge | None = field(init=False)
@@ -94,6 +101,8 @@ class LivenessSession:
     def sign_of_life(self) -> bool:
         if self.challenge is not None:
             return self.challenge.passed
+        if self.drawn is not None:  # asked: only the drawn action answers
+            return self.drawn.passed
         return bool(self.blinks.blinks) or self.motion.mouth_moved or self.motion.turned_in_depth
 
     @property
@@ -131,9 +140,11 @@ class LivenessSession:
         if texture is not None:
             self.textures.append(texture)
         self.blinks.update(landmarks, blendshapes, timestamp_ms)
-        self.motion.update(landmarks, timestamp_ms)
-        if self.challenge is not None:
-            self.challenge.update(self.blinks.blinks, self.motion.turns, timestamp_ms)
+        self.motion.update(landmarks, timestamp_ms, blendshapes)
+        for challenge in (self.challenge, self.drawn):
+            if challenge is not None:
+                challenge.update(self.blinks.blinks, self.motion.turns, timestamp_ms, self.motion.looks,
+                                 self.motion.smiles)
 
     def _judge(self, timestamp_ms: int) -> LivenessState:
         texture = self.texture_median
@@ -155,6 +166,10 @@ class LivenessSession:
     def _prompt(self, elapsed_ms: int) -> Prompt | None:
         if self.challenge is not None:
             return Prompt(self.challenge.current.value) if self.challenge.current else None
-        if elapsed_ms >= self.policy.prompt_after_ms:
-            return Prompt.TURN_HEAD
+        if self.drawn is None and elapsed_ms >= self.policy.prompt_after_ms and not self.sign_of_life \
+                and self.policy.prompt_actions:
+            self.drawn = Challenge.one_of(self.policy.prompt_actions, self.policy.timeout_ms - elapsed_ms,
+                                          self.policy.motion)
+        if self.drawn is not None and self.drawn.current is not None:
+            return Prompt(self.drawn.current.value)
         return None

@@ -9,8 +9,15 @@ the landmarks of a turned head cannot be mapped onto those of the first frame by
 (a plane-to-plane map), while a tilted print's always can. Small sway is never judged: it is too
 small to tell a head from a plane, which is why no verdict rests on it.
 
+Looking up or down moves the nose across the eye line the other way: the pitch index (the nose's
+offset from the eyes' midpoint perpendicular to the eye axis, in eye distances; about 0.45 facing
+the camera) falls by about 0.15 for a look up of 15 degrees. A look counts like a turn: 0.12 (about
+11 degrees) for three frames, and the landmarks no longer fitting the first frame's by a homography.
+
 The mouth cue measures the lips' inner gap against the face's height (eyes to chin), smoothed over
 a few frames: talking and smiling change it by 0.10-0.22, a print held by hand by at most 0.026.
+A smile is the smile blendshapes' mean rising above the visit's first frames: by 0.27-0.88 for the
+people who smiled in the `liveness` set, by at most 0.05 for every print and replay there.
 """
 
 from collections import deque
@@ -23,6 +30,7 @@ from kiosk.recognition.layout import LandmarkLayout
 
 TURN_POINTS = ("right_eye_outer", "left_eye_outer", "nose_tip")
 MOUTH_POINTS = ("upper_lip_inner", "lower_lip_inner", "chin")
+SMILE_SMOOTHING = 3  # frames whose mean is one smile reading
 
 
 @dataclass(frozen=True)
@@ -37,12 +45,16 @@ class MotionRule:
     flat_residual: float = 0.03   # it explains the turn this well: a flat picture tilted
     mouth_range: float = 0.05     # the mouth opening changed this much (share of the face's height)
     mouth_smoothing: int = 5      # frames whose median is one mouth reading
+    min_look: float = 0.12        # a look up or down (about 11 degrees): the pitch index moved this far
+    min_smile: float = 0.20       # the smile blendshapes rose this far above the visit's first frames
 
 
 @dataclass(frozen=True)
 class Turn:
+    """A turn (yaw) or a look up or down (pitch) of the head, from the visit's first frame."""
+
     at_ms: int
-    direction: int   # +1: the nose moved to the image's right (the person's own left), -1 the other way
+    direction: int   # yaw: +1 the nose moved to the image's right (the person's own left); pitch: -1 up, +1 down
     residual: float  # what the best homography leaves unexplained, in eye distances
 
     def in_depth(self, rule: MotionRule) -> bool:
@@ -63,6 +75,48 @@ def turn_index(layout: LandmarkLayout, landmarks: np.ndarray) -> float:
     return float((nose - (left_eye + right_eye) / 2) @ axis / length_squared)
 
 
+def pitch_index(layout: LandmarkLayout, landmarks: np.ndarray) -> float:
+    """The nose's offset from the eyes' midpoint perpendicular to the eye axis, in eye distances;
+    smaller when the head looks up. Independent of the head's roll and of its size."""
+    right_eye, left_eye, nose = (point[:2] for point in layout.points(landmarks, TURN_POINTS))
+    axis = left_eye - right_eye
+    length_squared = float(axis @ axis)
+    if length_squared <= 0:
+        return 0.0
+    normal = np.array([-axis[1], axis[0]])
+    return float((nose - (left_eye + right_eye) / 2) @ normal / length_squared)
+
+
+class _Axis:
+    """Moves of one head angle away from the visit's first frame: a move is `minimum` or more, the same
+    way, for `sustain` frames in a row; the next counts only after coming back near the start."""
+
+    def __init__(self, minimum: float, sustain: int):
+        self.minimum, self.sustain = minimum, sustain
+        self.neutral: float | None = None
+        self._run, self._direction, self._armed = 0, 0, True
+
+    def update(self, index: float) -> int:
+        """Feed one frame's index; the direction (+1 / -1) of the move it completes, else 0."""
+        if self.neutral is None:
+            self.neutral = index
+            return 0
+        change = index - self.neutral
+        if abs(change) < self.minimum / 2:
+            self._armed, self._run = True, 0
+            return 0
+        direction = 1 if change > 0 else -1
+        if abs(change) < self.minimum or not self._armed:
+            self._run = 0
+            return 0
+        self._run = self._run + 1 if direction == self._direction else 1
+        self._direction = direction
+        if self._run < self.sustain:
+            return 0
+        self._armed, self._run = False, 0
+        return direction
+
+
 def plane_residual(before: np.ndarray, after: np.ndarray, eye_distance: float) -> float:
     """RMS distance, in eye distances, that the best homography from `before` to `after` leaves."""
     source, target = before[:, :2].astype(np.float64), after[:, :2].astype(np.float64)
@@ -74,45 +128,60 @@ def plane_residual(before: np.ndarray, after: np.ndarray, eye_distance: float) -
 
 
 class HeadMotion:
-    """Turns and mouth movement of one track's face, measured from the visit's first frame."""
+    """Turns, looks up and down, mouth movement and smiles of one track's face, from the visit's first frame."""
 
     def __init__(self, layout: LandmarkLayout, rule: MotionRule = MotionRule()):
         layout.require(points=TURN_POINTS + MOUTH_POINTS)
         self.layout = layout
         self.rule = rule
         self.turns: list[Turn] = []
-        self._neutral: tuple[np.ndarray, float] | None = None  # first landmarks and their turn index
-        self._run = 0            # frames in a row turned the same way, past min_turn
-        self._direction = 0
-        self._armed = True       # back near the neutral pose since the last turn
+        self.looks: list[Turn] = []    # up (-1) and down (+1)
+        self.smiles: list[int] = []    # when a smile reached min_smile
+        self._neutral: np.ndarray | None = None  # the first frame's landmarks
+        self._yaw = _Axis(rule.min_turn, rule.sustain_frames)
+        self._pitch = _Axis(rule.min_look, rule.sustain_frames)
         self._mouth: deque[float] = deque(maxlen=rule.mouth_smoothing)
         self._mouth_low = np.inf
         self._mouth_high = -np.inf
+        self._smile: deque[float] = deque(maxlen=SMILE_SMOOTHING)
+        self._smile_start: float | None = None
+        self._smiling = False
 
-    def update(self, landmarks: np.ndarray, timestamp_ms: int) -> Turn | None:
-        """Feed one frame; returns the turn it completes, if any."""
+    def update(self, landmarks: np.ndarray, timestamp_ms: int, blendshapes: dict[str, float] | None = None
+               ) -> Turn | None:
+        """Feed one frame; returns the turn it completes, if any (looks and smiles are kept too)."""
         self._update_mouth(landmarks)
-        turn = turn_index(self.layout, landmarks)
+        self._update_smile(blendshapes, timestamp_ms)
         if self._neutral is None:
-            self._neutral = (landmarks, turn)
+            self._neutral = landmarks
+        yaw = self._yaw.update(turn_index(self.layout, landmarks))
+        pitch = self._pitch.update(pitch_index(self.layout, landmarks))
+        if pitch:
+            self.looks.append(Turn(timestamp_ms, pitch, self._residual(landmarks)))
+        if not yaw:
             return None
-        change = turn - self._neutral[1]
-        if abs(change) < self.rule.min_turn / 2:
-            self._armed, self._run = True, 0
-            return None
-        direction = 1 if change > 0 else -1
-        if abs(change) < self.rule.min_turn or not self._armed:
-            self._run = 0
-            return None
-        self._run = self._run + 1 if direction == self._direction else 1
-        self._direction = direction
-        if self._run < self.rule.sustain_frames:
-            return None
-        right_eye, left_eye = self.layout.points(landmarks, TURN_POINTS[:2])
-        residual = plane_residual(self._neutral[0], landmarks, float(np.linalg.norm(left_eye - right_eye)))
-        self.turns.append(Turn(timestamp_ms, direction, residual))
-        self._armed, self._run = False, 0
+        self.turns.append(Turn(timestamp_ms, yaw, self._residual(landmarks)))
         return self.turns[-1]
+
+    def _residual(self, landmarks: np.ndarray) -> float:
+        assert self._neutral is not None
+        right_eye, left_eye = self.layout.points(landmarks, TURN_POINTS[:2])
+        return plane_residual(self._neutral, landmarks, float(np.linalg.norm(left_eye - right_eye)))
+
+    def _update_smile(self, blendshapes: dict[str, float] | None, timestamp_ms: int) -> None:
+        if blendshapes is None:
+            return
+        self._smile.append((self.layout.blendshape(blendshapes, "smile_left")
+                            + self.layout.blendshape(blendshapes, "smile_right")) / 2)
+        if len(self._smile) < SMILE_SMOOTHING:
+            return
+        reading = float(np.mean(self._smile))
+        if self._smile_start is None:
+            self._smile_start = reading
+        rise = reading - self._smile_start
+        if rise >= self.rule.min_smile and not self._smiling:
+            self.smiles.append(timestamp_ms)
+        self._smiling = rise >= self.rule.min_smile / 2 if self._smiling else rise >= self.rule.min_smile
 
     def _update_mouth(self, landmarks: np.ndarray) -> None:
         upper, lower, chin = self.layout.points(landmarks, MOUTH_POINTS)

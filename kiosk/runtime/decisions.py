@@ -33,10 +33,11 @@ class Hint(str, Enum):
     LOOK_AT_CAMERA = "look_at_camera"
     HOLD_STILL = "hold_still"
     MORE_LIGHT = "more_light"
-    TURN_HEAD = "turn_head"    # the liveness check asks for it (either way) ...
-    BLINK = "blink"            # ... or for a step of its configured challenge
+    BLINK = "blink"            # the liveness check asks for an action (kiosk/liveness/challenge.py)
     TURN_LEFT = "turn_left"
     TURN_RIGHT = "turn_right"
+    LOOK_UP = "look_up"
+    SMILE = "smile"
 
 
 @dataclass(frozen=True, kw_only=True)
