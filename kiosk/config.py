@@ -92,7 +92,7 @@ class RecognitionConfig(_Section):
 
 
 Action = Literal["turn_left", "turn_right", "look_up", "smile", "blink"]
-ACTIONS: tuple[Action, ...] = ("turn_left", "turn_right", "look_up", "smile", "blink")
+DEFAULT_PROMPT_ACTIONS: tuple[Action, ...] = ("turn_left", "turn_right", "look_up", "blink")
 
 
 class LivenessConfig(_Section):
@@ -103,8 +103,9 @@ class LivenessConfig(_Section):
     prompt_after_s: float = Field(1.5, ge=0, le=30, description="no sign of life by then: the screen asks for one "
                                                                 "action drawn from prompt_actions")
     prompt_actions: list[Action] = Field(
-        default_factory=lambda: list(ACTIONS), min_length=1,
-        description="the actions the prompt is drawn from at random")
+        default_factory=lambda: list(DEFAULT_PROMPT_ACTIONS), min_length=1,
+        description="the actions the prompt is drawn from at random (smile did not carry over between the "
+                    "development sets: prints of a smiling face 'smiled')")
     challenge: list[Action] = Field(
         default_factory=list, description="active steps, asked in a random order; empty: passive cues only")
     challenge_step_s: float = Field(4.0, gt=0, le=30, description="time allowed for each challenge step")

@@ -36,6 +36,9 @@ def register(subparsers) -> None:
                                "../shared/data/liveness, liveness-extra and liveness-masks)")
     liveness.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
                           help="kiosk config whose liveness policy is measured")
+    liveness.add_argument("--challenge", action="store_true",
+                          help="also offer each annotated action window (tests/expectations/liveness_actions.csv) "
+                               "and each print and replay as the answer to every action the kiosk can draw")
     liveness.add_argument("--cues-only", action="store_true",
                           help="only the per-cue table, not the kiosk's own outcome per file (which plays every "
                                "file through a kiosk with a throwaway store)")
@@ -45,6 +48,7 @@ def register(subparsers) -> None:
 
 def _liveness(args: argparse.Namespace) -> tuple[dict, str]:
     from kiosk.config import load_config
+    from kiosk.evaluation.challenge import challenge_report, challenge_trials
     from kiosk.evaluation.liveness import evaluate, read_labels, texture_floor
     from kiosk.evaluation.liveness_kiosk import kiosk_visits
     from kiosk.evaluation.liveness_report import liveness_report
@@ -69,6 +73,13 @@ def _liveness(args: argparse.Namespace) -> tuple[dict, str]:
     figure = write_texture_traces_png(args.plot, traces, policy.texture_threshold,
                                       "texture cue (MiniFASNet) on the liveness development videos")
     data, text = liveness_report(outcomes, policy, visits)
+    if args.challenge:
+        attacks = [(root, p) for root in roots for p in read_labels(root)
+                   if p.is_video and p.attack in ("print", "video replay")]
+        trials = challenge_trials(roots, attacks, load_landmarker_manifest(), texture, policy, policy.timeout_ms / 1000,
+                                  progress=lambda what: print(f"  challenge: {what}", file=sys.stderr, flush=True))
+        data["challenge"], challenge_lines = challenge_report(trials)
+        text += "\n" + "\n".join(challenge_lines)
     floor = texture_floor(outcomes)
     data |= {"texture_floor": floor, "plot": str(figure)}
     if floor is not None:
