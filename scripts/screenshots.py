@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from kiosk.admin_pin import set_pin  # noqa: E402
 from kiosk.bench.frames import door_frame  # noqa: E402
-from kiosk.config import KioskConfig, LivenessConfig, StoreConfig  # noqa: E402
+from kiosk.config import GuiConfig, KioskConfig, LivenessConfig, StoreConfig  # noqa: E402
 from kiosk.enrollment import Candidate, EnrollmentPolicy, PhotoEnrollment, write_enrollments  # noqa: E402
 from kiosk.imageio import decode_image  # noqa: E402
 from kiosk.protection import protector_for
@@ -58,7 +58,9 @@ def main() -> None:
     keys = KeySourceConfig(file=scratch / "keys.json")
     save_secrets(keys, KioskSecrets.generate())
     # The sample photos stand in for visitors, so liveness (which would refuse them) is off here.
-    config = KioskConfig(store=StoreConfig(path=scratch / "gallery.db", keys=keys), liveness=LivenessConfig(enabled=False))
+    # windowed: a full-screen kiosk asks for the PIN before it closes
+    config = KioskConfig(store=StoreConfig(path=scratch / "gallery.db", keys=keys), liveness=LivenessConfig(enabled=False),
+                         gui=GuiConfig(fullscreen=False))
     store, secrets = open_store(config.store.path, keys, create=True)
     with FacePipeline.from_config(config) as pipeline:
         embeddings = np.stack([pipeline.encode_one(sample(n), n).template for n in ("obama", "obama3")])
