@@ -46,6 +46,10 @@ class StoreError(FacegateError):
     """Raised when the gallery store cannot be opened, read or changed."""
 
 
+class StoreBusyError(StoreError):
+    """Raised when another process holds the store's write lock for longer than the caller waits."""
+
+
 class StoreDamagedError(StoreError):
     """Raised when the store file is truncated, emptied or corrupt: a backup is needed, not a key."""
 

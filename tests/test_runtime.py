@@ -223,3 +223,68 @@ def test_rotate_secret_refuses_while_a_kiosk_runs_on_the_store(kiosk_with_galler
         kiosk.kill()
         camera.unplug()
     assert kiosk.returncode == 0
+
+
+HOLD_THE_STORE = """
+import sys, time
+from pathlib import Path
+from kiosk.config import load_config
+from kiosk.store.access import open_store
+config = load_config(Path(sys.argv[1]))
+store, _ = open_store(config.store.resolved_path, config.store.keys)
+with store, store.transaction():
+    print("held", flush=True)
+    time.sleep(8)
+"""
+
+
+def test_a_running_kiosk_keeps_deciding_while_another_process_holds_the_store(tmp_path, lfw_dir, models_built):
+    """Another process holds the write lock for 8 s (a long rotation, a big apply): before, the kiosk
+    stopped after 5 s (exit 2). Now it goes on deciding on the gallery it has loaded, and its records
+    wait in memory and are written, in order and chained, once the lock is free."""
+    config = write_kiosk_config(tmp_path, liveness={"enabled": False}, recognition={"cooldown_s": 0})
+    assert run_cli("store", "init", "--config", str(config)).returncode == 0
+    gallery = write_gallery(tmp_path / "g.yaml", [person_entry(lfw_dir, "Colin_Powell", [1, 2, 3],
+                                                               person_id="colin-powell")])
+    assert run_cli("gallery", "apply", str(gallery), "--config", str(config)).returncode == 0
+    visit = cv2.cvtColor(door_frame(read_image(photo(lfw_dir, "Colin_Powell", 4))), cv2.COLOR_RGB2BGR)
+    camera = MjpegCamera([(cv2.imencode(".jpg", visit)[1].tobytes(), 1.0),
+                          (cv2.imencode(".jpg", np.full_like(visit, 96))[1].tobytes(), 1.0)], free_port())
+    camera.plug()
+    kiosk = subprocess.Popen([sys.executable, "main.py", "run", "--source", f"http://127.0.0.1:{camera.port}/cam.mjpg",
+                              "--config", str(config)], cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    arrivals: list[tuple[float, dict]] = []
+    threading.Thread(target=lambda: [arrivals.append((time.monotonic(), json.loads(line))) for line in kiosk.stdout],
+                     daemon=True).start()
+    holder = None
+    try:
+        deadline = time.monotonic() + 60
+        while not arrivals:
+            assert time.monotonic() < deadline and kiosk.poll() is None, "the kiosk never decided"
+            time.sleep(0.1)
+        holder = subprocess.Popen([sys.executable, "-c", HOLD_THE_STORE, str(config)], cwd=PROJECT_ROOT,
+                                  stdout=subprocess.PIPE, text=True)
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        held_at = time.monotonic()
+        assert holder.wait(timeout=60) == 0
+        released_at = time.monotonic()
+        assert kiosk.poll() is None, kiosk.stderr.read() if kiosk.stderr else ""
+        during = [d for at, d in arrivals if held_at + 0.5 < at < released_at]
+        assert len(during) >= 2 and all(d["outcome"] == "granted" for d in during), arrivals
+        time.sleep(1)  # a frame or two after the release writes what waited
+        kiosk.send_signal(signal.SIGTERM)
+        kiosk.wait(timeout=60)
+    finally:
+        kiosk.kill()
+        if holder is not None:
+            holder.kill()
+        camera.unplug()
+    assert kiosk.returncode == 0
+    loaded = load_config(config)
+    store, _ = open_store(loaded.store.resolved_path, loaded.store.keys)
+    with store:
+        granted = [e for e in store.events(limit=1000) if e.kind == "access_granted"]
+        assert store.audit_break() is None
+    assert len(granted) == sum(d["outcome"] == "granted" for _, d in arrivals), (len(granted), len(arrivals))
+    assert any("decided_at" in e.detail for e in granted)  # written after the lock, with their own time

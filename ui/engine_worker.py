@@ -96,6 +96,7 @@ class EngineWorker(QObject):
                     self.frames_shown += 1
                     self._offer(FrameView(to_qimage(frame.rgb), status.box, status.hint, status.decision, status.faces))
                 runner.finish_visits()  # a grant still waiting for the live verdict is recorded as left
+                runner.write_waiting_records()  # and what waited for another process's write lock is written
         except FacegateError as exc:
             self.failed.emit(f"The kiosk cannot run: {exc}")
         except Exception as exc:  # a bug: said on the screen, kept in the log with its traceback

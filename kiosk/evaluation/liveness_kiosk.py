@@ -5,7 +5,7 @@ door would do. Each presentation's person is enrolled in a throwaway store from 
 usable frames (one person per file; a face already enrolled from another file of the same person is
 refused as a duplicate and stays enrolled under that id), so recognition is not what is measured
 here. Then the file is played, every frame, through a real KioskSession with the given config (its
-tracker and two faces, its Visit and thresholds, its liveness policy, its store): the outcome is the
+tracker and two faces, its Visit and thresholds, its passive liveness cues, its store): the outcome is the
 first decision the kiosk records (granted, denied, unknown, spoof_suspected, left_before_verdict),
 or `none` when it records nothing. A still photo is played as a video of that one frame for longer
 than the liveness time limit: a photo held perfectly still.
@@ -77,8 +77,13 @@ def _enrollment_frames(video: Path, folder: Path, name: str) -> list[Path]:
 
 
 def _throwaway_config(base: Path, folder: Path) -> KioskConfig:
-    """The measured config with its store, doors and site replaced by throwaway ones."""
+    """The measured config with its store, doors and site replaced by throwaway ones, and its prompt
+    moved to the time limit: a recording cannot hear what the screen asks, so what is measured here is
+    the passive cues alone (the challenge has its own figures, `eval liveness --challenge`)."""
     data = yaml.safe_load(base.read_text()) or {}
+    liveness = data.setdefault("liveness", {}) or {}
+    liveness["prompt_after_s"] = liveness.get("timeout_s", 6.0)
+    data["liveness"] = liveness
     data["store"] = {"path": str(folder / "gallery.db"), "keys": {"source": "file", "file": str(folder / "keys.json")}}
     data["doors"] = [{"name": "main", "outputs": [{"type": "log"}]}]
     data["site"] = {key: value for key, value in (data.get("site") or {}).items() if key != "server"}

@@ -13,12 +13,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from kiosk.clock import site_now
 from kiosk.config import DoorConfig, KioskConfig
+from kiosk.errors import StoreBusyError
 from kiosk.liveness.fusion import LivenessSession
 from kiosk.liveness.texture import TextureLivenessModel
 from kiosk.manifest import load_liveness_manifest
@@ -49,6 +51,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GALLERY_POLL_S = 0.5  # how often a running kiosk looks for gallery changes made by other processes
+# How long a frame's records may wait for the store's write lock before they are kept in memory and
+# written at a later frame: another process's long write (a rotation, a big apply) never holds the door.
+WRITE_WAIT_S = 0.2
 # A held grant whose face was lost waits this long (source clock) for the same person to be recognised
 # again in another track: a hand-held print that jumps, a duplicate detection. Then it is recorded as
 # left before the verdict.
@@ -100,6 +105,8 @@ class KioskRunner:
         self.tracker = FaceTracker()
         self.visits: dict[int, Visit] = {}
         self.pending = PendingVerdicts(self.visits, RESUME_WITHIN_MS)
+        self._unwritten: list[Callable[[], None]] = []  # records waiting for another process's write lock
+        self._store_busy_since_logged = False
         self._last_frame_ms = 0
         self.zone = config.site.zone  # schedules and attendance days are the site's
         self.attendance = AttendanceRecorder(store, self.door.attendance if config.attendance.enabled else "none",
@@ -173,8 +180,29 @@ class KioskRunner:
         for event in self.inbox.drain():
             log.log(logging.INFO if event.kind == "source_ended" else logging.WARNING, "camera: %s (%s)",
                     event.kind, event.detail)
-            with self.store.transaction():
-                self.store.log_event(event.kind, None, detail=event.detail, door=self.door.name)
+            self._unwritten.append(partial(self.store.log_event, event.kind, None, detail=event.detail,
+                                           door=self.door.name))
+        self._write_unwritten()
+
+    def _write_unwritten(self) -> bool:
+        """Write the records that waited, in order, in one transaction; False while the lock is held
+        elsewhere (they wait for the next frame, and the kiosk goes on deciding)."""
+        if not self._unwritten:
+            return True
+        try:
+            with self.store.transaction(wait_s=WRITE_WAIT_S):
+                for write in self._unwritten:
+                    write()
+        except StoreBusyError as exc:
+            if not self._store_busy_since_logged:
+                log.warning("%s: the kiosk goes on deciding; %d records wait in memory", exc, len(self._unwritten))
+                self._store_busy_since_logged = True
+            return False
+        if self._store_busy_since_logged:
+            log.info("the store is free again: %d waiting records written", len(self._unwritten))
+        self._unwritten.clear()
+        self._store_busy_since_logged = False
+        return True
 
     def process(self, frame: Frame, now: datetime | None = None) -> FrameStatus:
         """One frame, start to end, on the calling thread."""
@@ -254,11 +282,18 @@ class KioskRunner:
         """Audit and attendance in one transaction, then the doors (on their own thread). A decision
         made on a gallery another process has changed since (the poll is up to GALLERY_POLL_S old) is
         dropped and the gallery reloaded: checked inside the write transaction, so no delete can land
-        between the check and the write, and a deleted person's id is never written again."""
-        with self.store.transaction():
-            stale = self.store.gallery_revision() != self._gallery_revision
-            if not stale:
-                self._write_decision(decision)
+        between the check and the write, and a deleted person's id is never written again. While
+        another process holds the write lock past WRITE_WAIT_S, the kiosk decides on the gallery it
+        has loaded and its records wait in memory, written in order once the lock is free."""
+        if not self._write_unwritten():
+            return self._defer(decision)
+        try:
+            with self.store.transaction(wait_s=WRITE_WAIT_S):
+                stale = self.store.gallery_revision() != self._gallery_revision
+                if not stale:
+                    self._write_decision(decision)
+        except StoreBusyError:
+            return self._defer(decision)
         if stale:
             log.info("the gallery changed while a visit was decided: reloading, the visit starts over")
             self.decider.forget(decision.person_id)  # a decision never made starts no cooldown
@@ -267,12 +302,22 @@ class KioskRunner:
         self.dispatcher.submit(decision)
         return True
 
-    def _write_decision(self, decision: Decision) -> None:
+    def _write_decision(self, decision: Decision, decided_at: datetime | None = None) -> None:
+        """Audit (and attendance for a grant); `decided_at` for a record that waited for the store."""
+        late = {"decided_at": decided_at.isoformat(timespec="seconds")} if decided_at is not None else {}
         self.store.log_event(f"access_{decision.outcome.value}", decision.person_id, door=decision.door,
                              distance=round(decision.distance, 4) if decision.distance is not None else None,
-                             reason=decision.reason, faces_in_view=decision.faces_in_view)
+                             reason=decision.reason, faces_in_view=decision.faces_in_view, **late)
         if decision.outcome is Outcome.GRANTED and decision.person_id is not None:
-            self.attendance.record(decision.person_id, decision.door, datetime.now(timezone.utc))
+            self.attendance.record(decision.person_id, decision.door, decided_at or datetime.now(timezone.utc))
+
+    def _defer(self, decision: Decision) -> bool:
+        """The store is held elsewhere: the decision stands on the loaded gallery, its record waits."""
+        decided_at = datetime.now(timezone.utc)
+        self._unwritten.append(lambda: self._write_decision(decision, decided_at))
+        self._write_unwritten()  # says once that records now wait
+        self.dispatcher.submit(decision)
+        return True
 
     def run(self, capture: "FrameFeed", on_status: Callable[[FrameStatus], None],
             on_left: Callable[[Decision], None] | None = None) -> None:
@@ -322,3 +367,14 @@ class KioskRunner:
             if on_left is not None:
                 on_left(decision)
         self._drain_source_events()
+        self.write_waiting_records()
+
+    def write_waiting_records(self, patience_s: float = 30.0) -> None:
+        """Before the kiosk stops: records that waited for another process's lock are written, waiting up
+        to `patience_s` for it; any still unwritten then are said in the log (count only)."""
+        deadline = time.monotonic() + patience_s
+        while self._unwritten and not self._write_unwritten() and time.monotonic() < deadline:
+            time.sleep(WRITE_WAIT_S)
+        if self._unwritten:
+            log.error("%d records could not be written: another process held the store for more than %g s",
+                      len(self._unwritten), patience_s)

@@ -14,7 +14,7 @@ from typing import Any, TypeAlias
 
 import sqlcipher3
 
-from kiosk.errors import SecretsError, StoreDamagedError, StoreError
+from kiosk.errors import SecretsError, StoreBusyError, StoreDamagedError, StoreError
 from kiosk.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 Connection: TypeAlias = Any  # sqlcipher3.Connection; the package ships no type information
@@ -118,10 +118,13 @@ def store_holders(path: Path) -> list[str]:
 
 
 @contextlib.contextmanager
-def transaction(connection: Connection) -> Iterator[Connection]:
+def transaction(connection: Connection, wait_s: float | None = None) -> Iterator[Connection]:
     """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception: a change lands whole or not at all.
-    A store another process keeps writing for longer than the busy timeout (5 s) is a StoreError
-    naming who has it open, never a traceback."""
+    A store another process keeps writing for longer than the busy timeout (5 s, or `wait_s`) is a
+    StoreBusyError naming who has it open, never a traceback."""
+    waited = connection.execute("PRAGMA busy_timeout").fetchone()[0]
+    if wait_s is not None:
+        connection.execute(f"PRAGMA busy_timeout = {int(wait_s * 1000)}")
     try:
         connection.execute("BEGIN IMMEDIATE")
     except sqlcipher3.OperationalError as exc:
@@ -129,9 +132,13 @@ def transaction(connection: Connection) -> Iterator[Connection]:
             raise
         path = Path(connection.execute("PRAGMA database_list").fetchone()[2])
         holders = store_holders(path)
-        raise StoreError(f"{path}: another process has held the store for more than 5 s"
-                         + (f" ({'; '.join(holders)})" if holders else "")
-                         + "; wait for it to finish, or stop it, and try again") from None
+        raise StoreBusyError(f"{path}: another process has held the store for more than "
+                             f"{(wait_s if wait_s is not None else waited / 1000):g} s"
+                             + (f" ({'; '.join(holders)})" if holders else "")
+                             + "; wait for it to finish, or stop it, and try again") from None
+    finally:
+        if wait_s is not None:
+            connection.execute(f"PRAGMA busy_timeout = {int(waited)}")
     try:
         yield connection
     except BaseException:

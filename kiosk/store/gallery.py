@@ -129,8 +129,10 @@ class GalleryStore:
         self.close()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        with transaction(self._db):
+    def transaction(self, wait_s: float | None = None) -> Iterator[None]:
+        """One write transaction; StoreBusyError if another process holds the lock past `wait_s`
+        (default: the 5 s busy timeout)."""
+        with transaction(self._db, wait_s):
             yield
 
     # people ---------------------------------------------------------------------------------
