@@ -286,6 +286,10 @@ class SiteConfig(_Section):
         from kiosk.clock import site_zone
 
         site_zone(self.timezone)
+        if self.server is not None and self.timezone is None:
+            # each machine's own zone made one visit granted at a door set to UTC and refused at one in Tokyo
+            raise ValueError("timezone: the doors of a site judge schedules and attendance days in one zone; "
+                             "name it (for example timezone: Europe/Berlin)")
         return self
 
     @property

@@ -111,6 +111,8 @@ def test_hundreds_of_broken_yaml_files_give_a_config_error_naming_the_file_or_lo
     ("recognition:\n  threshold: .inf\n", "recognition.threshold"),
     ("recognition:\n  false_accepts_per_day: .inf\n", "recognition.false_accepts_per_day"),
     ("".join("  " * depth + f"k{depth}:\n" for depth in range(3000)), "nested too deeply"),
+    # a door of a site on its machine's own zone: one visit granted under TZ=UTC, refused under Asia/Tokyo
+    ("site:\n  server:\n    kiosk_id: door-a\n", "site: Value error, timezone: the doors of a site"),
 ])
 def test_security_relevant_config_mistakes_are_refused_with_their_place(tmp_path, text, message):
     path = tmp_path / "kiosk.yaml"

@@ -50,7 +50,8 @@ def _private(path: Path, data: dict) -> Path:
 
 def site_section(postgres, broker, credentials: Path, kiosk_id: str | None, role: str, username: str | None,
                  **server) -> dict:
-    return {"server": {"kiosk_id": kiosk_id, "postgres": {"port": postgres.port, "user": role, "sslmode": "disable"},
+    return {"timezone": "Europe/Berlin",
+            "server": {"kiosk_id": kiosk_id, "postgres": {"port": postgres.port, "user": role, "sslmode": "disable"},
                        "broker": {"port": broker.port, "username": username}, "credentials": {"file": str(credentials)},
                        "sync_poll_s": 1, "status_every_s": 1, **server}}
 
