@@ -3,6 +3,7 @@ lives with the protector's training code, in models/cli.py)."""
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from kiosk.commands import add_command, command_group
@@ -58,9 +59,12 @@ def _liveness(args: argparse.Namespace) -> tuple[dict, str]:
 
     config = load_config(args.config)
     policy = config.liveness.policy()
+    # a recording cannot hear the prompt: the cues and the kiosk are measured passive (the prompt moved to
+    # the time limit), the drawn challenge by --challenge on annotated windows
+    passive = replace(policy, prompt_after_ms=policy.timeout_ms)
     texture = TextureLivenessModel(load_liveness_manifest(), threads=1)
     roots = args.data or [shared_data_dir() / name for name in ("liveness", "liveness-extra", "liveness-masks")]
-    outcomes = evaluate(roots, load_landmarker_manifest(), texture, policy,
+    outcomes = evaluate(roots, load_landmarker_manifest(), texture, passive,
                         progress=lambda p: print(f"  cues: {p.dataset}/{p.path}", file=sys.stderr, flush=True))
     visits = None
     if not args.cues_only:
@@ -72,7 +76,7 @@ def _liveness(args: argparse.Namespace) -> tuple[dict, str]:
               for o in outcomes if o.presentation.is_video}
     figure = write_texture_traces_png(args.plot, traces, policy.texture_threshold,
                                       "texture cue (MiniFASNet) on the liveness development videos")
-    data, text = liveness_report(outcomes, policy, visits)
+    data, text = liveness_report(outcomes, passive, visits)
     if args.challenge:
         attacks = [(root, p) for root in roots for p in read_labels(root)
                    if p.is_video and p.attack in ("print", "video replay")]

@@ -61,7 +61,6 @@ class Outcome:
     accepted: dict[str, bool]
     frames: int
     seconds_to_live: float | None = None
-    prompted_at: float | None = None  # seconds from the first face to the head-turn prompt
     reason: str = ""
     texture_median: float | None = None
     blinks: int = 0
@@ -128,9 +127,7 @@ def judge_video(presentation: Presentation, root: Path, landmarker: LandmarkerMa
     }
     reason = session.state.reason or ("no verdict before the video ended" if session.state.verdict is Verdict.PENDING
                                       else "")
-    return Outcome(presentation, accepted, frames, live_at,
-                   session.prompted_ms / 1000 if session.prompted_ms is not None else None, reason,
-                   session.texture_median, len(session.blinks.blinks),
+    return Outcome(presentation, accepted, frames, live_at, reason, session.texture_median, len(session.blinks.blinks),
                    sum(turn.in_depth(policy.motion) for turn in session.motion.turns), tuple(trace))
 
 
@@ -142,7 +139,7 @@ def judge_still(presentation: Presentation, root: Path, detector: FaceLandmarkDe
         return _no_face(presentation)
     probability = texture.live_probability(rgb, face.box)
     accepted = probability >= policy.texture_threshold
-    return Outcome(presentation, {"texture": accepted, "fused": accepted}, 1, None, None,
+    return Outcome(presentation, {"texture": accepted, "fused": accepted}, 1, None,
                    "" if accepted else f"texture {probability:.2f}", probability)
 
 

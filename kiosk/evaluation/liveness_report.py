@@ -10,14 +10,10 @@ from kiosk.liveness.fusion import LivenessPolicy
 def _summary(outcomes: list[Outcome]) -> dict:
     live = [o for o in outcomes if o.presentation.label == "live" and o.presentation.is_video]
     times = [o.seconds_to_live for o in live if o.seconds_to_live is not None]
-    prompted = [o for o in outcomes if o.presentation.is_video and o.prompted_at is not None]
     return {
         "presentations": len(outcomes),
         "rates": {group: {cue: list(counts) for cue, counts in row.items()} for group, row in error_rates(outcomes).items()},
         "seconds_to_live": {"median": float(np.median(times)), "worst": max(times)} if times else None,
-        "live_videos_prompted": [sum(o.prompted_at is not None for o in live), len(live)],
-        "live_videos_granted_after_prompt": sum(o.prompted_at is not None and o.accepted["fused"] for o in live),
-        "videos_prompted": [len(prompted), sum(o.presentation.is_video for o in outcomes)],
     }
 
 
@@ -32,9 +28,6 @@ def _summary_lines(name: str, summary: dict) -> list[str]:
     if times:
         lines.append(f"  time from the first face to a live verdict (live videos): median {times['median']:.2f} s, "
                      f"worst {times['worst']:.2f} s")
-    asked, live = summary["live_videos_prompted"]
-    lines.append(f"  live videos asked to turn: {asked}/{live} ({summary['live_videos_granted_after_prompt']} of them "
-                 f"then judged live); all videos asked: {summary['videos_prompted'][0]}/{summary['videos_prompted'][1]}")
     return lines
 
 
@@ -74,30 +67,29 @@ def liveness_report(outcomes: list[Outcome], policy: LivenessPolicy,
     summaries = {name: _summary([o for o in outcomes if o.presentation.dataset == name]) for name in sets}
     if len(sets) > 1:
         summaries["all sets"] = _summary(outcomes)
-    lines = [f"liveness: texture operating point {policy.texture_threshold:g}, head-turn prompt after "
-             f"{policy.prompt_after_ms / 1000:g} s, time limit {policy.timeout_ms / 1000:g} s"]
+    lines = [f"liveness, passive cues (a recording cannot answer the prompt): texture operating point "
+             f"{policy.texture_threshold:g}, time limit {policy.timeout_ms / 1000:g} s"]
     for name, summary in summaries.items():
         lines += _summary_lines(name, summary)
     lines += ["file by file (accepted = judged live):",
               f"  {'file':<58} {'label':<6}" + "".join(f"{cue:>8}" for cue in CUES)
-              + f" {'texture':>8} {'blinks':>6} {'turns':>5} {'asked':>7} {'live at':>8} {'the kiosk records':<28}  reason"]
+              + f" {'texture':>8} {'blinks':>6} {'turns':>5} {'live at':>8} {'the kiosk records':<28}  reason"]
     for o in outcomes:
         cells = "".join(f"{('live' if o.accepted[cue] else 'spoof') if cue in o.accepted else '-':>8}" for cue in CUES)
         texture_text = f"{o.texture_median:.3f}" if o.texture_median is not None else "-"
-        asked = f"{o.prompted_at:.2f} s" if o.prompted_at is not None else "-"
         live_at = f"{o.seconds_to_live:.2f} s" if o.seconds_to_live is not None else "-"
         visit = (visits or {}).get((o.presentation.dataset, o.presentation.path))
         kiosk = "-" if visit is None else (f"{visit.outcome} at {visit.seconds:.1f} s" if visit.seconds is not None
                                            else visit.outcome) + ("" if visit.enrolled else " (not enrolled)")
         lines.append(f"  {o.presentation.dataset + '/' + o.presentation.path:<58} {o.presentation.label:<6}{cells} "
-                     f"{texture_text:>8} {o.blinks:>6} {o.turns:>5} {asked:>7} {live_at:>8} {kiosk:<28}  {o.reason}")
+                     f"{texture_text:>8} {o.blinks:>6} {o.turns:>5} {live_at:>8} {kiosk:<28}  {o.reason}")
     if visits is not None:
         figures, end_lines = end_to_end(outcomes, visits)
         lines += end_lines
     data = {"sets": summaries, "end_to_end": figures if visits is not None else None,
             "files": [{"set": o.presentation.dataset, "path": o.presentation.path, "label": o.presentation.label,
                        "attack": o.presentation.attack, "accepted": o.accepted, "frames": o.frames,
-                       "seconds_to_live": o.seconds_to_live, "prompted_at": o.prompted_at, "texture": o.texture_median,
+                       "seconds_to_live": o.seconds_to_live, "texture": o.texture_median,
                        "blinks": o.blinks, "turns": o.turns, "reason": o.reason,
                        "kiosk": vars(visits[(o.presentation.dataset, o.presentation.path)]) if visits else None}
                       for o in outcomes],

@@ -77,7 +77,6 @@ class LivenessSession:
     texture_model: TextureLivenessModel | None
     layout: LandmarkLayout
     started_ms: int | None = None
-    prompted_ms: int | None = None   # when the drawn action was first asked for (from the visit's start)
     drawn: Challenge | None = None   # the action drawn when passive evidence was not enough
     blinks: BlinkDetector = field(init=False)
     motion: HeadMotion = field(init=False)
@@ -131,8 +130,6 @@ class LivenessSession:
             return self.state
         self.observe(landmarks, blendshapes, texture, timestamp_ms)
         self.state = self._judge(timestamp_ms)
-        if self.state.prompt is not None and self.prompted_ms is None and self.started_ms is not None:
-            self.prompted_ms = timestamp_ms - self.started_ms
         return self.state
 
     def observe(self, landmarks: np.ndarray, blendshapes: dict[str, float] | None, texture: float | None,
