@@ -86,6 +86,8 @@ def decode_image(data: bytes, name: str = "<bytes>") -> np.ndarray:
         raise ImageError(f"{name}: {len(data) / 2**20:.0f} MB is larger than any photo facegate reads "
                          f"({MAX_FILE_BYTES // 2**20} MB); export it smaller")
     size = header_size(data)
+    if size is None and data.startswith(_JPEG_START):
+        raise ImageError(f"{name}: the JPEG is truncated (it ends before the picture's size); copy the file again")
     if size is None:  # only formats whose size is known before decoding are decoded (a 529-byte JPEG 2000
         # of 9000x9000 took 51 s, a 4.7 MB TIFF of 20000x20000 hung past 60 s at 3.2 GB)
         found = _unread_format(data)
