@@ -59,3 +59,24 @@ def test_eval_lfw_on_a_real_subset_reports_and_draws(models_built, lfw_dir, tmp_
     assert report["accuracy_mean"] >= 0.93 and report["roc_auc"] > 0.97
     assert report["detection_failures"] == len(report["failed_images"])
     assert roc.read_bytes().startswith(b"\x89PNG")
+
+
+def test_evaluation_caches_of_clean_embeddings_are_readable_by_their_owner_only(lfw_dir, tmp_path, monkeypatch,
+                                                                                models_built):
+    """Clean embeddings (and the face sets and reconstruction grids, which use the same writer) were
+    written world-readable (0644): anyone on the machine could link them to the people."""
+    import stat
+
+    from kiosk.evaluation import lfw as lfw_module
+
+    monkeypatch.setattr(lfw_module, "cache_dir", lambda: tmp_path / "cache")
+    names = ["Colin_Powell/Colin_Powell_0001.jpg", "Tony_Blair/Tony_Blair_0001.jpg"]
+    encoded = lfw_module.encode_images(lfw_dir / "images", names, workers=1)
+    assert np.isfinite(encoded.templates).all()
+    (cache_file,) = (tmp_path / "cache" / "eval").glob("*.npz")
+    assert stat.S_IMODE(cache_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(cache_file.parent.stat().st_mode) == 0o700
+    cache_file.chmod(0o644)  # one written by an earlier version
+    again = lfw_module.encode_images(lfw_dir / "images", names, workers=1)
+    assert np.array_equal(again.templates, encoded.templates)
+    assert stat.S_IMODE(cache_file.stat().st_mode) == 0o600

@@ -21,6 +21,7 @@ from kiosk.evaluation.lfw import EncodedSet, LfwPairs, encode_lfw, evaluate
 from kiosk.imageio import read_image
 from kiosk.manifest import load_embedder_manifest
 from kiosk.paths import cache_dir
+from kiosk.private_files import save_private_npz
 from kiosk.recognition.faces import central_face
 
 INSTALL = ".venv/bin/pip install -e '.[bench]' && .venv/bin/pip install --no-deps face_recognition==1.3.0"
@@ -66,8 +67,7 @@ def encode_lfw_reference(pairs: LfwPairs, workers: int = 2) -> EncodedSet:
                                                   desc="face_recognition on LFW", unit="img")):
                 if descriptor is not None:
                     embeddings[row] = descriptor
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(cache_file, embeddings=embeddings)
+        save_private_npz(cache_file, embeddings=embeddings)
     failures = {name: "no face found" for name, row in zip(names, embeddings) if np.isnan(row[0])}
     return EncodedSet(names, embeddings, embeddings, failures)  # one descriptor per image: templates are probes
 

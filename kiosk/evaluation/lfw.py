@@ -27,6 +27,7 @@ from kiosk.evaluation.metrics import (
 from kiosk.imageio import read_image
 from kiosk.manifest import EMBEDDER_MANIFEST, EmbedderManifest, load_embedder_manifest, load_landmarker_manifest
 from kiosk.paths import cache_dir
+from kiosk.private_files import private_folder, save_private_npz
 from kiosk.recognition.faces import central_face
 from kiosk.recognition.matching import comparable
 
@@ -152,6 +153,8 @@ def encode_images(root: Path, names: list[str], embedder: str = EMBEDDER_MANIFES
     manifest = load_embedder_manifest(embedder)
     cache_file = cache_dir() / "eval" / f"{root.parent.name}_{_cache_key(manifest, names)}.npz"
     if use_cache and cache_file.exists():
+        private_folder(cache_file.parent)  # caches of earlier versions were written world-readable
+        cache_file.chmod(0o600)
         stored = np.load(cache_file, allow_pickle=False)
         return EncodedSet(names, stored["templates"], stored["probes"],
                           dict(zip(stored["failed_names"].tolist(), stored["failed_reasons"].tolist())))
@@ -167,9 +170,8 @@ def encode_images(root: Path, names: list[str], embedder: str = EMBEDDER_MANIFES
                 failures[names[row]] = reason or "unknown"
             else:
                 templates[row], probes[row] = template, probe
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache_file, templates=templates, probes=probes, failed_names=np.array(list(failures), dtype=str),
-             failed_reasons=np.array(list(failures.values()), dtype=str))
+    save_private_npz(cache_file, templates=templates, probes=probes, failed_names=np.array(list(failures), dtype=str),
+                     failed_reasons=np.array(list(failures.values()), dtype=str))  # clean embeddings: owner only
     return EncodedSet(names, templates, probes, failures)
 
 

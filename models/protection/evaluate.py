@@ -24,6 +24,7 @@ from kiosk.evaluation.lfw import LfwPairs
 from kiosk.evaluation.metrics import roc_summary, ten_fold_accuracy
 from kiosk.manifest import embedder_manifest_names, load_embedder_manifest
 from kiosk.paths import cache_dir, shared_data_dir
+from kiosk.private_files import save_private_image
 from kiosk.protection import AdversarialProtector
 from kiosk.recognition.embedder import OnnxEmbedder
 from kiosk.recognition.matching import comparable, pairwise_distances
@@ -189,8 +190,7 @@ def write_grid(path, originals: np.ndarray, columns: dict[str, np.ndarray]) -> N
         for r, face in enumerate(rows[c]):
             big = cv2.resize(face, (cell, cell), interpolation=cv2.INTER_NEAREST)
             canvas[label_height + r * cell: label_height + (r + 1) * cell, c * cell:(c + 1) * cell] = big
-    path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
+    save_private_image(path, cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))  # faces and their reconstructions
 
 
 def evaluate_privacy(protector_manifest, embedder_name: str, attack_steps: int, victims: int, grid_path) -> dict:

@@ -17,6 +17,7 @@ from kiosk.errors import FacegateError
 from kiosk.evaluation.lfw import LfwPairs, identity_of
 from kiosk.imageio import read_image
 from kiosk.paths import cache_dir, shared_data_dir
+from kiosk.private_files import save_private_npz
 from kiosk.recognition.faces import central_face
 
 FACE_SIZE = 64
@@ -93,8 +94,7 @@ def load_face_sets(embedder: str, workers: int = 2) -> tuple[FaceSet, FaceSet]:
                    embedder)
     evaluation = _build([lfw / "images" / n for n in evaluated], evaluated, [identity_of(n) for n in evaluated],
                         "evaluation faces", workers, embedder)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cached, **{f"{part}_{key}": getattr(face_set, key)
-                        for part, face_set in (("train", train), ("eval", evaluation))
-                        for key in FIELDS})
+    save_private_npz(cached, **{f"{part}_{key}": getattr(face_set, key)  # faces and clean embeddings: owner only
+                                for part, face_set in (("train", train), ("eval", evaluation))
+                                for key in FIELDS})
     return train, evaluation
