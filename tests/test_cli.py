@@ -122,3 +122,17 @@ def test_input_that_once_gave_a_traceback_gives_a_one_line_error(tmp_path):
                               timeout=120, stdin=subprocess.DEVNULL)
         assert done.returncode == 2 and place in done.stderr and message in done.stderr, (argv, done.stderr)
         assert "Traceback" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("unit", ["facegate-kiosk.service", "facegate-site.service"])
+def test_the_systemd_units_run_a_command_this_facegate_has(unit):
+    """The units' ExecStart, read as the command line parser reads it: a renamed command or option
+    would make systemd restart a service that can never start."""
+    from kiosk.cli import build_parser
+
+    lines = (PROJECT_ROOT / "deploy" / unit).read_text().splitlines()
+    (command,) = [line.split("=", 1)[1].split() for line in lines if line.startswith("ExecStart=")]
+    assert command[0].endswith("/.venv/bin/python") and command[1] == "main.py"
+    args = build_parser().parse_args(command[2:])
+    assert args.config.name.endswith(".yaml") and callable(args.handler)
+    assert "KillSignal=SIGTERM" in lines and "RestartPreventExitStatus=2 3" in lines
