@@ -231,3 +231,22 @@ def load_config_from(config, **sections):
     from kiosk.config import KioskConfig
 
     return KioskConfig.model_validate(config.model_dump(mode="json") | sections)
+
+
+def test_administration_opens_at_once_with_no_camera(qtbot, kiosk_config):
+    """No camera answers (nothing listens at the stream's address): the engine waits for frames that
+    never come. Opening administration froze the screen for 10 s and then aborted the process
+    ("QThread: Destroyed while thread is still running", exit 134); now it opens at once."""
+    import time
+
+    from kiosk.site.throwaway import free_port
+    from ui.main_window import MainWindow
+
+    main = MainWindow(kiosk_config, f"http://127.0.0.1:{free_port()}/cam.mjpg")
+    qtbot.addWidget(main)
+    main.show()
+    qtbot.waitUntil(lambda: main.kiosk.camera.text() != "", timeout=60_000)  # the screen says the camera is away
+    started = time.monotonic()
+    assert main.show_admin()
+    assert time.monotonic() - started < 5 and main.pages.currentWidget() is main.admin
+    main.close()

@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
 from kiosk.config import KioskConfig
+from kiosk.runtime.capture import CaptureThread
 from kiosk.runtime.decisions import Decision, Hint
 
 log = logging.getLogger(__name__)
@@ -50,11 +51,16 @@ class EngineWorker(QObject):
         self._reload = threading.Event()
         self._latest: FrameView | None = None
         self._latest_lock = threading.Lock()
+        self._capture: CaptureThread | None = None
         self.frames_shown = 0
 
     def stop(self) -> None:
-        """Thread-safe: the loop ends after the frame it is on."""
+        """Thread-safe: the loop ends after the frame it is on, or at once while no frame comes (no
+        camera, a camera lost): the capture is told to end too."""
         self._stop.set()
+        capture = self._capture
+        if capture is not None:
+            capture.request_stop()
 
     def reload_gallery(self) -> None:
         """Thread-safe: the worker rereads people and templates before its next frame."""
@@ -86,6 +92,9 @@ class EngineWorker(QObject):
                 self.provider_known.emit(runner.pipeline.embedder.provider)
                 capture = session.capture(self.source, realtime=True,
                                           also=lambda event: self.camera_event.emit(event.kind, event.detail))
+                self._capture = capture
+                if self._stop.is_set():  # stopped while the models loaded
+                    capture.request_stop()
                 for frame in capture.frames():
                     if self._stop.is_set():
                         break

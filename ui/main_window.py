@@ -20,6 +20,8 @@ from ui.kiosk_screen import KioskScreen
 from ui.pin_dialog import PinDialog
 from ui.texts import text
 
+ENGINE_STOP_WAIT_MS = 2000  # how long administration waits for the engine to let go of the camera
+
 
 class MainWindow(QMainWindow):
     def __init__(self, config: KioskConfig, source: str | None = None):
@@ -41,6 +43,7 @@ class MainWindow(QMainWindow):
         self.admin.enroll_requested.connect(self.open_wizard)
         self.engine: EngineWorker | None = None
         self.engine_thread: QThread | None = None
+        self._closing_engines: list[tuple[QThread, EngineWorker]] = []  # stopped, still finishing
         self.start_engine()
 
     def start_engine(self) -> None:
@@ -62,10 +65,16 @@ class MainWindow(QMainWindow):
             self.kiosk.show_frame(view)
 
     def stop_engine(self) -> None:
-        if self.engine is not None:
+        """Never waits long on the engine: one that is still closing (a camera that does not answer)
+        finishes in the background, its thread kept alive until then (a QThread destroyed while it
+        runs aborts the whole process)."""
+        if self.engine is not None and self.engine_thread is not None:
             self.engine.stop()
             self.engine_thread.quit()
-            self.engine_thread.wait(10_000)
+            if not self.engine_thread.wait(ENGINE_STOP_WAIT_MS):
+                thread, worker = self.engine_thread, self.engine
+                self._closing_engines.append((thread, worker))
+                thread.finished.connect(lambda: self._closing_engines.remove((thread, worker)))
         self.engine = self.engine_thread = None
 
     def ask_pin(self) -> bool:
