@@ -48,6 +48,11 @@ class PinGate:
         saved = json.loads(store.get_meta(LOCKOUT_KEY) or "{}")
         self._failures, self._locked_until = int(saved.get("failures", 0)), float(saved.get("locked_until", 0.0))
 
+    @property
+    def tries_left(self) -> int:
+        """Wrong PINs still allowed before the screen locks."""
+        return LOCKOUT_AFTER - self._failures
+
     def locked_for(self) -> float:
         """Seconds until the next try; never more than one lockout, whatever the wall clock did (locked
         with the clock a year ahead and the clock then corrected, it once said 'try again in 31536060 s')."""
@@ -66,7 +71,7 @@ class PinGate:
         salt, expected = (bytes.fromhex(part) for part in stored.split(":"))
         ok = pin.isascii() and hmac.compare_digest(_hash(pin, salt), expected)
         if ok:
-            self._failures = 0
+            self._failures, self._locked_until = 0, 0.0
         else:
             self._failures += 1
             if self._failures >= LOCKOUT_AFTER:

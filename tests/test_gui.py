@@ -57,19 +57,75 @@ def test_the_kiosk_screen_welcomes_a_member_and_refuses_a_stranger(qtbot, window
     qtbot.waitUntil(lambda: "Not recognised" in banner.text(), timeout=30_000)
 
 
-def test_a_wrong_pin_is_refused_and_audited(qtbot, window):
+def test_a_wrong_pin_says_the_tries_left_and_the_lock_counts_down(qtbot, window):
+    """Typed and clicked as a person would: each wrong PIN says how many tries are left; at the fifth
+    the screen locks and the dialog counts the seconds down with OK off; the right PIN then opens."""
+    import time
+
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from kiosk.admin_pin import LOCKOUT_AFTER
     from ui.pin_dialog import PinDialog
 
     dialog = PinDialog(window.pin_gate)
     qtbot.addWidget(dialog)
-    dialog.pin.setText("1111")
-    dialog.try_pin()
-    assert dialog.message.text() == "Wrong PIN" and dialog.result() == 0
-    dialog.pin.setText(PIN)
-    dialog.try_pin()
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    for attempt in range(1, LOCKOUT_AFTER):
+        qtbot.keyClicks(dialog.pin, "1111")
+        qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+        assert dialog.message.text().startswith(f"Wrong PIN. {LOCKOUT_AFTER - attempt} tries left"), dialog.message.text()
+        assert dialog.result() == 0
+    qtbot.keyClicks(dialog.pin, "1111")
+    qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+    first = dialog.message.text()
+    assert first.startswith("Too many wrong PINs. Try again in") and not ok.isEnabled(), first
+    qtbot.waitUntil(lambda: dialog.message.text() != first, timeout=5_000)  # the countdown moves
+    assert dialog.message.text().startswith("Too many wrong PINs. Try again in")
+    kinds = [e.kind for e in window.store.events(limit=50) if e.kind.startswith("admin_login")]
+    assert kinds[:5] == ["admin_login_failed"] * 5
+    window.pin_gate._clock = lambda: time.time() + 61  # a minute later (the lockout's clock: test_store)
+    qtbot.waitUntil(ok.isEnabled, timeout=5_000)
+    qtbot.keyClicks(dialog.pin, PIN)
+    qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
     assert dialog.result() == 1
-    kinds = [e.kind for e in window.store.events(limit=5)]
-    assert kinds[:2] == ["admin_login", "admin_login_failed"]
+    assert [e.kind for e in window.store.events(limit=50) if e.kind.startswith("admin_login")][0] == "admin_login"
+
+
+def test_change_pin_asks_for_the_current_pin_and_the_new_one_twice(qtbot, window):
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtWidgets import QApplication, QDialogButtonBox, QPushButton
+
+    from ui.pin_dialog import ChangePinDialog
+
+    window.show_admin()
+    seen: list[str] = []
+
+    def answer(current: str, new: str, again: str, then_cancel: bool) -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, ChangePinDialog):
+            QTimer.singleShot(50, lambda: answer(current, new, again, then_cancel))
+            return
+        for field, value in ((dialog.current, current), (dialog.new, new), (dialog.again, again)):
+            qtbot.keyClicks(field, value)
+        qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+        seen.append(dialog.message.text())
+        if then_cancel:
+            qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Cancel), Qt.MouseButton.LeftButton)
+
+    button = window.admin.findChild(QPushButton, "change_pin")
+    QTimer.singleShot(0, lambda: answer(PIN, "1357", "1375", then_cancel=True))  # a typo in the new PIN
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert seen[-1] == "The two new PINs differ. Nothing was changed."
+    QTimer.singleShot(0, lambda: answer("0000", "1357", "1357", then_cancel=True))  # not the current PIN
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert seen[-1].startswith("The current PIN is wrong. Nothing was changed.")
+    QTimer.singleShot(0, lambda: answer(PIN, "1357", "1357", then_cancel=False))
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert window.admin.notice.text() == "The PIN was changed."
+    assert window.pin_gate.check("1357") and not window.pin_gate.check(PIN)
+    from kiosk.admin_pin import set_pin
+    set_pin(window.store, PIN)  # the module's other tests use the first PIN
 
 
 def run_wizard(qtbot, wizard, person_id: str, name: str, photos=None):

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
-    QInputDialog,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -29,12 +28,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.admin_pin import PinError, set_pin
+from kiosk.admin_pin import PinGate
 from kiosk.errors import FacegateError
 from kiosk.gallery.target import GalleryTarget
 from kiosk.runtime.attendance import export_attendance, site_day_bounds
 from kiosk.store.gallery import GalleryStore
 from kiosk.store.records import Event
+from ui.pin_dialog import ChangePinDialog
 from ui.tasks import StoreTask
 from ui.texts import text
 
@@ -84,7 +84,8 @@ class AdminPanel(QWidget):
         enroll = QPushButton(text("enroll", language))
         enroll.clicked.connect(self.enroll_requested)
         change_pin = QPushButton(text("change_pin", language))
-        change_pin.clicked.connect(self.change_pin)
+        change_pin.setObjectName("change_pin")
+        change_pin.clicked.connect(lambda: self.change_pin())
         buttons = QHBoxLayout()
         for button in (enroll, change_pin):
             buttons.addWidget(button)
@@ -233,12 +234,8 @@ class AdminPanel(QWidget):
         return path
 
     def change_pin(self) -> None:
-        pin, ok = QInputDialog.getText(self, text("change_pin", self.language), text("enter_pin", self.language),
-                                       QLineEdit.EchoMode.Password)
-        if ok:
-            try:
-                set_pin(self.store, pin)
-            except PinError as exc:
-                QMessageBox.warning(self, text("change_pin", self.language), str(exc))
+        """The current PIN, then the new one twice (a typo once locked the administrator out)."""
+        if ChangePinDialog(PinGate(self.store), self.language, self).exec():
+            self.notice.setText(text("pin_changed", self.language))
 
 
