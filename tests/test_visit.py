@@ -55,7 +55,7 @@ class ScriptedLiveness:
 
     wants_texture = False
 
-    def update(self, face, rgb, timestamp_ms, texture_known=()) -> LivenessState:
+    def update(self, face, rgb, timestamp_ms, texture=None) -> LivenessState:
         self.state = self.shots[self.frame].liveness
         self.calls += 1
         return self.state

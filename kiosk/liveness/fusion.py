@@ -113,14 +113,13 @@ class LivenessSession:
         return self.texture_model is not None and self.state.verdict is Verdict.PENDING
 
     def update(self, face: DetectedFace, rgb: np.ndarray, timestamp_ms: int,
-               texture_known: tuple[float, ...] = ()) -> LivenessState:
-        """Feed one frame; once the verdict is in, it stands for the rest of the visit. `texture_known`
-        holds the answers of the first texture networks where another stage computed them already
-        (the kiosk runs one beside the next frame's landmarks); the rest are run here."""
-        texture = None
-        if self.wants_texture:
+               texture: float | None = None) -> LivenessState:
+        """Feed one frame; once the verdict is in, it stands for the rest of the visit. `texture` is the
+        frame's live probability where another stage computed it already (the kiosk does it beside the
+        next frame's landmarks); else it is computed here."""
+        if texture is None and self.wants_texture:
             assert self.texture_model is not None
-            texture = self.texture_model.live_probability(rgb, face.box, texture_known)
+            texture = self.texture_model.live_probability(rgb, face.box)
         return self.add(face.landmarks, face.blendshapes, texture, timestamp_ms)
 
     def add(self, landmarks: np.ndarray, blendshapes: dict[str, float] | None, texture: float | None,

@@ -41,10 +41,6 @@ class TextureLivenessModel:
             verify_sha256(network.path, network.sha256, manifest.id)
             self.sessions.append((network, create_session(str(network.path), provider, threads, network.file)))
 
-    @property
-    def networks(self) -> int:
-        return len(self.sessions)
-
     def crop(self, rgb: np.ndarray, box: tuple[float, float, float, float], scale: float) -> np.ndarray:
         """A [1,3,S,S] float32 tensor of the face grown by `scale`, in the networks' channel order, 0..255."""
         height, width = rgb.shape[:2]
@@ -57,20 +53,11 @@ class TextureLivenessModel:
         normalised = (crop.astype(np.float32) - np.asarray(spec.mean, np.float32)) * np.float32(spec.scale)
         return np.ascontiguousarray(normalised.transpose(2, 0, 1)[None])
 
-    def live_probability(self, rgb: np.ndarray, box: tuple[float, float, float, float],
-                         known: tuple[float, ...] = ()) -> float:
-        """The networks' mean live probability; `known` holds the first networks' answers where another
-        stage computed them (the kiosk splits the networks between its two stages)."""
-        answers = list(known) + self.network_probabilities(rgb, box, first=len(known))
-        return sum(answers) / len(answers)
-
-    def network_probabilities(self, rgb: np.ndarray, box: tuple[float, float, float, float], first: int = 0,
-                              count: int | None = None) -> list[float]:
-        """Each network's live probability, from network `first`, `count` of them (default: the rest)."""
-        chosen = self.sessions[first:None if count is None else first + count]
-        answers = []
-        for (network, session) in chosen:
+    def live_probability(self, rgb: np.ndarray, box: tuple[float, float, float, float]) -> float:
+        """The networks' mean live probability for the face in `box`."""
+        total = 0.0
+        for network, session in self.sessions:
             tensor = self.crop(rgb, box, network.crop_scale)
             probabilities = session.run([self.manifest.output_name], {self.manifest.input.name: tensor})[0]
-            answers.append(float(probabilities[0, self.manifest.live_class]))
-        return answers
+            total += float(probabilities[0, self.manifest.live_class])
+        return total / len(self.sessions)

@@ -70,8 +70,7 @@ class Perception:
     tracks: list[Track]
     live_tracks: frozenset[int]
     work_ms: float = 0.0  # the first stage's time on this frame
-    # the acting face's texture networks' answers, run here while the other stage embeds
-    texture_known: tuple[float, ...] = ()
+    texture: float | None = None  # the acting face's texture cue, computed here while the other stage embeds
 
 
 @dataclass(frozen=True)
@@ -213,16 +212,16 @@ class KioskRunner:
         started = time.perf_counter()
         faces = self.pipeline.detector.detect(frame.rgb, frame.timestamp_ms)
         tracks = self.tracker.update(faces, frame.timestamp_ms)
-        known: tuple[float, ...] = ()
+        texture = None
         if faces and self.texture is not None and self.liveness_policy is not None:
             acting = max(range(len(faces)), key=lambda i: faces[i].area)
             visit = self.visits.get(tracks[acting].track_id)  # read across threads: at worst a frame stale
             # every network here: the decide stage's align, embed, cues and writes outweigh the landmarks
             # (one network in each stage measured 20-22 ms a frame sustained, all here 18 ms)
             if visit is None or visit.wants_texture:
-                known = tuple(self.texture.network_probabilities(frame.rgb, faces[acting].box))
+                texture = self.texture.live_probability(frame.rgb, faces[acting].box)
         return Perception(frame, faces, tracks, frozenset(self.tracker.tracks), (time.perf_counter() - started) * 1000,
-                          known)
+                          texture)
 
     def decide(self, seen: Perception, now: datetime | None = None) -> FrameStatus:
         """The acting (largest) face is aligned and its visit takes the frame; decisions are acted
@@ -244,7 +243,7 @@ class KioskRunner:
             return FrameStatus(frame, face.face.box, in_view, hint_for(face.quality, self.gates), None, left)
         evidence = FrameEvidence(at_ms=frame.timestamp_ms, face=face.face, rgb=frame.rgb, faces_in_view=in_view,
                                  hint=hint_for(face.quality, self.gates), probe=lambda: self._probe(face),
-                                 texture_known=seen.texture_known)
+                                 texture=seen.texture)
         step = self._visit(track).step(evidence, self.gallery, now or site_now(self.zone))
         decision = step.decision if step.decision is not None and self._act(step.decision) else None
         return FrameStatus(frame, face.face.box, in_view, step.hint, decision, left)

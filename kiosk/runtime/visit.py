@@ -75,7 +75,7 @@ class LivenessJudge(Protocol):
     def wants_texture(self) -> bool: ...
 
     def update(self, face: DetectedFace, rgb: np.ndarray, timestamp_ms: int,
-               texture_known: tuple[float, ...] = ()) -> LivenessState: ...
+               texture: float | None = None) -> LivenessState: ...
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ class FrameEvidence:
     faces_in_view: int
     hint: Hint | None                # a quality problem: no probe counts until it is fixed
     probe: Callable[[], np.ndarray]  # the face's unit probe in the templates' space
-    texture_known: tuple[float, ...] = ()  # texture networks' answers the first stage computed already
+    texture: float | None = None     # the texture cue's live probability, where the first stage computed it
 
 
 @dataclass(frozen=True)
@@ -289,7 +289,7 @@ class Visit:
         return self.last_probe is not None and float(np.linalg.norm(self.last_probe - probe)) >= policy.continuity
 
     def _liveness(self, frame: FrameEvidence) -> LivenessState:
-        return self.liveness.update(frame.face, frame.rgb, frame.at_ms, frame.texture_known) if self.liveness else LIVE
+        return self.liveness.update(frame.face, frame.rgb, frame.at_ms, frame.texture) if self.liveness else LIVE
 
     @property
     def wants_texture(self) -> bool:
