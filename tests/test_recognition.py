@@ -88,3 +88,23 @@ def test_a_small_face_in_a_large_photo_is_found_on_a_second_pass_and_matches(pip
     same = pipeline.encode_one(read_image(lfw_photo(lfw_dir, "Colin_Powell", 3)), "Powell 3").probe
     other = pipeline.encode_one(read_image(lfw_photo(lfw_dir, "Tony_Blair", 1)), "Blair").probe
     assert descriptor_distance(enrolled, same, metric) < threshold < descriptor_distance(enrolled, other, metric)
+
+
+@pytest.mark.parametrize("face_px, photo_px", [(40, 1000), (24, 640)])
+def test_a_small_face_in_a_photo_of_any_size_is_found(pipeline, lfw_dir, face_px, photo_px):
+    """A full-body photo: the face is a few dozen pixels wide, too small for the whole-frame pass;
+    before, photos under 960 px never had a second pass (24 px in 640 px was missed)."""
+    portrait = read_image(lfw_photo(lfw_dir, "Colin_Powell", 1))
+    width = pipeline.encode_one(portrait, "portrait").face.box
+    scale = face_px / (width[2] - width[0])
+    face = cv2.resize(portrait, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    rng = np.random.default_rng(1)
+    photo = cv2.GaussianBlur(rng.integers(60, 200, (photo_px * 3 // 4, photo_px, 3), dtype=np.uint8), (0, 0), 5)
+    top, left = photo_px * 3 // 8, photo_px * 5 // 8
+    photo[top:top + face.shape[0], left:left + face.shape[1]] = face
+    assert pipeline.detector.detect(photo) == []
+    found = pipeline.detect_photo(photo)
+    assert len(found) == 1
+    x0, y0, x1, y1 = found[0].box
+    assert left < x0 < x1 < left + face.shape[1] and top < y0 < y1 < top + face.shape[0]
+    assert 0.75 * face_px < x1 - x0 < 1.4 * face_px, f"box {x1 - x0:.0f} px wide for a {face_px} px face"

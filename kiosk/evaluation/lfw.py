@@ -31,7 +31,7 @@ from kiosk.private_files import private_folder, save_private_npz
 from kiosk.recognition.faces import central_face
 from kiosk.recognition.matching import comparable
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # 3: photos of any size with no face found get the second, small-face pass
 OPERATING_FMRS = (1e-3, 1e-4, 1e-5, 1e-6)
 
 

@@ -105,7 +105,7 @@ class FacePipeline:
         return [EncodedFace(a.face, a.chip, a.quality, t, p) for a, t, p in zip(aligned, templates, probes)]
 
     def detect_photo(self, rgb: np.ndarray) -> list[DetectedFace]:
-        """Every face in a photo; a large photo where none is found is searched again in crops."""
+        """Every face in a photo; a photo where none is found is searched again in crops, seen large."""
         return self.detector.detect(rgb) or detect_small_faces(self.detector.detect, rgb)
 
     def encode_one(self, rgb: np.ndarray, name: str, select: FaceSelector | None = None) -> EncodedFace:
