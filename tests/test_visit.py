@@ -40,11 +40,15 @@ def probe_of(who: str, seed: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Shot:
-    """One frame: whose face, its liveness verdict, and a quality hint (no probe counts then)."""
+    """One frame: whose face, its liveness verdict, a quality hint and how much the frame counts
+    (a hint with weight 0: far past a gate, no probe counts), and where its probe lies if not round
+    the person's centre."""
 
     who: str
     liveness: LivenessState = LIVE
     hint: Hint | None = None
+    weight: float = 1.0
+    at: np.ndarray | None = None
 
 
 class ScriptedLiveness:
@@ -71,15 +75,26 @@ def run(shots: list[Shot], decider: Decider | None = None, visit: Visit | None =
     for index, shot in enumerate(shots):
         liveness.frame = index
 
-        def probe(who=shot.who, seed=index):
+        def probe(who=shot.who, seed=index, at=shot.at):
             probes.append(seed)
-            return probe_of(who, seed)
+            return probe_of(who, seed) if at is None else at
         step = visit.step(FrameEvidence(at_ms=index * 67, face=FACE, rgb=np.zeros((4, 4, 3), np.uint8),
-                                        faces_in_view=1, hint=shot.hint, probe=probe), gallery, datetime(2026, 12, 2, 9))
+                                        faces_in_view=1, hint=shot.hint, probe=probe, weight=shot.weight), gallery,
+                          datetime(2026, 12, 2, 9))
         decision = step.decision
         outcomes.append(f"{decision.outcome.value} {decision.person_id}".replace(" None", "") if decision else
-                        ("restart" if step.restarted else None))
+                        ("restart" if step.restarted else step.hint.value if step.hint and shot.hint else None))
     return outcomes, probes, visit
+
+
+def turned(degrees: float) -> np.ndarray:
+    """A stranger's probe, turned by `degrees` in one plane round the stranger's own centre."""
+    centre = probe_of("zed", 0)
+    side = RNG.standard_normal(16)
+    side -= side.dot(centre) * centre
+    side /= np.linalg.norm(side)
+    angle = np.radians(degrees)
+    return (np.cos(angle) * centre + np.sin(angle) * side).astype(np.float32)
 
 
 ROWS = [
@@ -108,9 +123,15 @@ ROWS = [
      [None, "granted ada", None, None, "restart", "granted bob"]),
     ("the decided person still standing there is not decided again",
      [Shot("ada")] * 9, [None, "granted ada"] + [None] * 7),
-    ("quality hints count no evidence until the face is fixed",
-     [Shot("ada", hint=Hint.COME_CLOSER), Shot("ada", hint=Hint.COME_CLOSER), Shot("ada"), Shot("ada")],
-     [None, None, None, "granted ada"]),
+    ("a face far past a quality gate counts no evidence until it is fixed",
+     [Shot("ada", hint=Hint.COME_CLOSER, weight=0), Shot("ada", hint=Hint.COME_CLOSER, weight=0), Shot("ada"),
+      Shot("ada")],
+     ["come_closer", "come_closer", None, "granted ada"]),
+    ("a face a little past a gate counts at its weight, and its hint is shown",
+     [Shot("ada", hint=Hint.LOOK_AT_CAMERA, weight=0.5), Shot("ada")], ["look_at_camera", "granted ada"]),
+    ("a frame far from the last one but close to the visit's evidence does not split the visit",
+     [Shot("zed", at=turned(25)), Shot("zed", at=turned(-25)), Shot("zed", at=turned(30)), Shot("zed", at=turned(0))],
+     [None, None, None, "unknown"]),
 ]
 
 
@@ -122,7 +143,7 @@ def test_a_visit_step_by_step(shots, expected):
 
 
 def test_probes_are_computed_only_when_they_add_evidence():
-    shots = [Shot("ada", hint=Hint.LOOK_AT_CAMERA), Shot("ada"), Shot("ada")] + [Shot("ada")] * 6
+    shots = [Shot("ada", hint=Hint.LOOK_AT_CAMERA, weight=0), Shot("ada"), Shot("ada")] + [Shot("ada")] * 6
     _, probes, visit = run(shots)
     # not for the hinted frame; one per frame until the decision; then one per re-check
     assert probes == [1, 2, 5, 8] and visit.state is VisitState.DECIDED

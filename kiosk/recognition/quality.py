@@ -59,6 +59,35 @@ class FaceQuality:
         return found
 
 
+# How far past a gate a face still adds evidence to a visit (a weight falling from 1 at the gate to 0 here)
+USELESS_EYE_DISTANCE_SHARE = 0.5   # of min_eye_distance_px
+USELESS_SHARPNESS_SHARE = 0.5      # of min_sharpness
+USELESS_EXTRA_YAW_DEG = 15.0
+USELESS_EXTRA_PITCH_DEG = 10.0
+
+
+def _ramp(value: float, good: float, useless: float) -> float:
+    """1 at or beyond `good`, 0 at or beyond `useless`, linear between (either direction)."""
+    if good == useless:
+        return 1.0 if value >= good else 0.0
+    return float(np.clip((value - useless) / (good - useless), 0.0, 1.0))
+
+
+def evidence_weight(quality: FaceQuality, gates: QualityGates) -> float:
+    """How much a frame of this face counts in a visit's evidence: 1 inside every gate, falling
+    linearly to 0 at the USELESS_* limits past a gate (a face turned 37 degrees against a 30 degree
+    gate counts half). A slightly turned or small face is still the same person's face: dropping it
+    lost visits that turn towards the door; a face far past a gate adds more noise than evidence."""
+    dark, bright = gates.min_brightness, gates.max_brightness
+    return (_ramp(quality.eye_distance_px, gates.min_eye_distance_px,
+                  USELESS_EYE_DISTANCE_SHARE * gates.min_eye_distance_px)
+            * _ramp(quality.sharpness, gates.min_sharpness, USELESS_SHARPNESS_SHARE * gates.min_sharpness)
+            * _ramp(-abs(quality.yaw_deg), -gates.max_yaw_deg, -gates.max_yaw_deg - USELESS_EXTRA_YAW_DEG)
+            * _ramp(-abs(quality.pitch_deg), -gates.max_pitch_deg, -gates.max_pitch_deg - USELESS_EXTRA_PITCH_DEG)
+            * _ramp(quality.brightness, dark, dark / 2)
+            * _ramp(-quality.brightness, -bright, -(bright + 255.0) / 2))
+
+
 def head_pose_degrees(pose: np.ndarray) -> tuple[float, float, float]:
     """Yaw, pitch, roll from MediaPipe's facial transformation matrix (0 = facing the camera)."""
     rotation = pose[:3, :3] / np.linalg.norm(pose[:3, 0])

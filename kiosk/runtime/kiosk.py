@@ -28,6 +28,7 @@ from kiosk.protection import TemplateProtector
 from kiosk.recognition.faces import DetectedFace
 from kiosk.recognition.matching import GalleryIndex
 from kiosk.recognition.pipeline import AlignedFace, FacePipeline
+from kiosk.recognition.quality import evidence_weight
 from kiosk.runtime.attendance import AttendanceRecorder
 from kiosk.runtime.decisions import (
     Decider,
@@ -243,7 +244,7 @@ class KioskRunner:
             return FrameStatus(frame, face.face.box, in_view, hint_for(face.quality, self.gates), None, left)
         evidence = FrameEvidence(at_ms=frame.timestamp_ms, face=face.face, rgb=frame.rgb, faces_in_view=in_view,
                                  hint=hint_for(face.quality, self.gates), probe=lambda: self._probe(face),
-                                 texture=seen.texture)
+                                 texture=seen.texture, weight=evidence_weight(face.quality, self.gates))
         step = self._visit(track).step(evidence, self.gallery, now or site_now(self.zone))
         decision = step.decision if step.decision is not None and self._act(step.decision) else None
         return FrameStatus(frame, face.face.box, in_view, step.hint, decision, left)

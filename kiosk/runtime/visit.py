@@ -10,11 +10,15 @@ States: COLLECTING (frames are fused until the evidence names someone below the 
 DECIDED (one decision made; re-checked every `recheck_every` frames, so that someone who steps
 into the same place gets a visit of their own), SPOOF (liveness refused the face; reported once).
 
-Evidence: the mean of the frames' unit probes, scaled back to unit length. One frame is judged at
-the single-probe threshold; several at the fused threshold, calibrated on fused three-photo visits
-and never looser than the single one (video frames are nearly alike, so a fused video probe is
-between the two). Consecutive probes further apart than `continuity` are not the same face: the
-visit starts over, and nothing (evidence, liveness, a held grant) carries to the newcomer.
+Evidence: the quality-weighted mean of the frames' unit probes, scaled back to unit length. A frame
+inside every quality gate weighs 1; one a little past a gate (slightly turned, slightly small) still
+counts, less the further it is past (`evidence_weight`), while its hint is shown; one far past a
+gate counts nothing. One frame is judged at the single-probe threshold; several at the fused
+threshold, calibrated on fused three-photo visits and never looser than the single one (video
+frames are nearly alike, so a fused video probe is between the two). A probe further from the
+visit's evidence than `continuity` (the calibrated 1:1 threshold) is not the same face: the visit
+starts over, and nothing (evidence, liveness, a held grant) carries to the newcomer. Comparing with
+the evidence, not the last frame, keeps one odd frame from splitting one person's visit.
 
 A held grant belongs to the person, not to the track: when its face is lost (a hand-held print that
 jumps, a duplicate detection that takes the acting role, a face replaced in place) the grant and its
@@ -50,7 +54,7 @@ class VisitPolicy:
 
     single_threshold: float  # one frame's probe against a template
     fused_threshold: float   # several frames fused against a template (never looser than single)
-    continuity: float        # consecutive probes further apart: another face
+    continuity: float        # a probe further from the visit's evidence: another face
     min_frames: int = 2      # frames of evidence before a grant
     max_frames: int = 8      # frames of evidence without a match: unknown
     recheck_every: int = 8   # frames between checks of a decided visit
@@ -138,9 +142,10 @@ class FrameEvidence:
     face: DetectedFace
     rgb: np.ndarray
     faces_in_view: int
-    hint: Hint | None                # a quality problem: no probe counts until it is fixed
+    hint: Hint | None                # a quality problem, shown to the person
     probe: Callable[[], np.ndarray]  # the face's unit probe in the templates' space
     texture: float | None = None     # the texture cue's live probability, where the first stage computed it
+    weight: float = 1.0              # how much the probe counts (`evidence_weight`); 0: nothing until fixed
 
 
 @dataclass(frozen=True)
@@ -167,7 +172,6 @@ class Visit:
         self.started_ms = started_ms
         self.evidence = np.empty(0, dtype=np.float32)
         self.frames = 0
-        self.last_probe: np.ndarray | None = None
         self.liveness = self._new_liveness() if self._new_liveness else None
         self.held: Decision | None = None
         self.decided_person: str | None = None
@@ -196,24 +200,27 @@ class Visit:
     def step(self, frame: FrameEvidence, gallery: Gallery, now: datetime) -> VisitStep:
         if self.state in (VisitState.DECIDED, VisitState.SPOOF):
             return self._recheck(frame, gallery, now)
-        if frame.hint is not None:
+        if frame.weight <= 0:
             liveness = self._liveness(frame)  # the cues keep watching while the person fixes their pose
             if liveness.verdict is Verdict.SPOOF:
                 return self._spoof(frame, gallery, liveness)
             return VisitStep(hint=_prompt(liveness) or frame.hint)
-        return self._collect(frame, frame.probe(), gallery, now, restarted=False)
+        step = self._collect(frame, frame.probe(), gallery, now, restarted=False)
+        if step.decision is None and step.hint is None and frame.hint is not None:
+            return replace(step, hint=frame.hint)  # the frame counted, and the person may still improve it
+        return step
 
     def _collect(self, frame: FrameEvidence, probe: np.ndarray, gallery: Gallery, now: datetime,
                  restarted: bool) -> VisitStep:
         if self._someone_else(probe, gallery.policy):
             self._restart(frame.at_ms)
             restarted = True
-        self.last_probe = probe
+        weighted = np.float32(frame.weight) * probe
+        self.evidence = weighted if self.frames == 0 else self.evidence + weighted
+        self.frames += 1
         liveness = self._liveness(frame)
         if liveness.verdict is Verdict.SPOOF:
-            return self._spoof(frame, gallery, liveness)
-        self.evidence = probe if self.frames == 0 else self.evidence + probe
-        self.frames += 1
+            return self._spoof(frame, gallery, liveness)  # its evidence stays: a new face there is told apart
         if self.state is VisitState.HELD:
             return self._release_if_live(frame, liveness, gallery.decider, restarted)
         fused = self.evidence / np.linalg.norm(self.evidence)
@@ -268,7 +275,6 @@ class Visit:
             person_id, distance = gallery.index.nearest(probe[None])
             now_matches = person_id if distance < gallery.policy.single_threshold else None
             if now_matches == self.decided_person:
-                self.last_probe = probe
                 return VisitStep()
         elif not self._someone_else(probe, gallery.policy):
             return VisitStep()  # the refused face is still there
@@ -284,9 +290,12 @@ class Visit:
         self.state, self.held, self.decided_person, self.since_check = VisitState.DECIDED, None, person_id, 0
 
     def _someone_else(self, probe: np.ndarray, policy: VisitPolicy) -> bool:
-        """Consecutive probes of one face further apart than the calibrated 1:1 threshold would not
-        even match each other: not the same face any more."""
-        return self.last_probe is not None and float(np.linalg.norm(self.last_probe - probe)) >= policy.continuity
+        """A probe further from the visit's evidence than the calibrated 1:1 threshold would not even
+        match it: not the same face any more."""
+        if self.frames == 0:
+            return False
+        fused = self.evidence / np.linalg.norm(self.evidence)
+        return float(np.linalg.norm(fused - probe)) >= policy.continuity
 
     def _liveness(self, frame: FrameEvidence) -> LivenessState:
         return self.liveness.update(frame.face, frame.rgb, frame.at_ms, frame.texture) if self.liveness else LIVE
