@@ -80,3 +80,37 @@ def test_evaluation_caches_of_clean_embeddings_are_readable_by_their_owner_only(
     again = lfw_module.encode_images(lfw_dir / "images", names, workers=1)
     assert np.array_equal(again.templates, encoded.templates)
     assert stat.S_IMODE(cache_file.stat().st_mode) == 0o600
+
+
+def test_utkface_names_give_sex_race_and_age_by_the_dataset_convention():
+    from kiosk.evaluation.demographics import AGE_BANDS, RACES, groupings, label_cells
+
+    cells = label_cells(["25_1_3_20170104.jpg.chip.jpg", "61_0_0_20170109.jpg.chip.jpg"])
+    by = {g.name: g for g in groupings()}
+    assert [by["sex"].labels[by["sex"].of_cell[c]] for c in cells] == ["women", "men"]
+    assert [by["race"].labels[by["race"].of_cell[c]] for c in cells] == ["Indian", "White"]
+    assert [by["age"].labels[by["age"].of_cell[c]] for c in cells] == ["18-29", "60+"]
+    assert len(RACES) * len(AGE_BANDS) * 2 == len(by["sex"].of_cell)
+    with pytest.raises(ValueError, match="7_1_9_x.jpg: not a UTKFace name"):
+        label_cells(["7_1_9_x.jpg"])
+
+
+def test_group_rates_count_pairs_within_a_group_and_find_the_worst():
+    """Two groups of points: women close together (many impostors under the threshold), men far apart;
+    the judge takes one pair of women for one person, which the rule leaves out."""
+    from kiosk.evaluation.demographics import group_rates, groupings, impostor_pairs, label_cells
+
+    rng = np.random.default_rng(3)
+    names = [f"30_{sex}_0_{i}.jpg.chip.jpg" for sex in (1, 0) for i in range(40)]
+    spread = np.concatenate([np.full(40, 0.02), np.full(40, 0.5)])
+    points = np.concatenate([np.tile([1.0, 0.0, 0.0], (40, 1)), np.tile([0.0, 1.0, 0.0], (40, 1))])
+    points = (points + spread[:, None] * rng.standard_normal((80, 3))).astype(np.float32)
+    judge = np.arange(80, dtype=np.float32)[:, None] * np.array([[10.0, 0, 0]], np.float32)
+    judge[1] = judge[0]  # one pair the other descriptor calls one person
+    pairs = impostor_pairs(points, points, label_cells(names), judge, judge, {"rule": 1.0}, keep_under=2.0)
+    assert pairs.totals["rule"].sum() == 80 * 79 - 2
+    by_sex = group_rates(pairs, "rule", 0.2, next(g for g in groupings() if g.name == "sex"))
+    women, men = by_sex.groups[1], by_sex.groups[0]
+    assert (women.pairs, men.pairs) == (40 * 39 - 2, 40 * 39)
+    assert women.false_matches == 40 * 39 - 2 and men.false_matches < 40
+    assert by_sex.worst == women and by_sex.worst_ratio == pytest.approx(women.fmr / by_sex.overall.fmr)

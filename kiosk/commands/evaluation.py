@@ -30,6 +30,16 @@ def register(subparsers) -> None:
     identify.add_argument("--workers", type=int, default=2, help="processes that detect and embed")
     identify.add_argument("--embedder", action="append", default=None, metavar="NAME",
                           help="descriptor manifest to measure (repeat for several; default: every descriptor)")
+    groups = add_command(group, "demographics", "false matches by sex, race and age on UTKFace at the kiosk's own "
+                         "thresholds, and how thresholds set on one source hold on another", _demographics)
+    groups.add_argument("--data", type=Path, default=None, help="shared data folder with lfw/ and utkface/ "
+                        "(default: ../shared/data)")
+    groups.add_argument("--workers", type=int, default=2, help="processes that detect and embed")
+    groups.add_argument("--embedder", default=None, metavar="NAME", help="descriptor manifest (default: the kiosk's)")
+    groups.add_argument("--judge", default=None, metavar="NAME",
+                        help="the other descriptor, which rules out pairs of one person (default: the other manifest)")
+    groups.add_argument("--plot", type=Path, default=PROJECT_ROOT / "out" / "demographics_fmr.png",
+                        help="where to write the group-by-group false match rates as a heat map")
     liveness = add_command(group, "liveness", "liveness on the shared development sets: APCER and BPCER per attack "
                            "type, per cue and fused, per set and for all sets together, file by file", _liveness)
     liveness.add_argument("--data", type=Path, action="append", default=None, metavar="FOLDER",
@@ -92,6 +102,30 @@ def _liveness(args: argparse.Namespace) -> tuple[dict, str]:
     return data, text + f"\ntexture over time: {figure}"
 
 
+def _demographics(args: argparse.Namespace) -> tuple[dict, str]:
+    from dataclasses import asdict
+
+    from kiosk.config import KioskConfig
+    from kiosk.evaluation.demographics import CROSS_AT, demographics, groupings, report_lines
+    from kiosk.evaluation.plots import write_group_matrix_png
+    from kiosk.manifest import EMBEDDER_MANIFEST, load_protector_for
+
+    data = args.data or shared_data_dir()
+    embedder = args.embedder or EMBEDDER_MANIFEST
+    judge = args.judge or next(name for name in embedder_manifest_names() if name != embedder)
+    protector = load_protector_for(load_embedder_manifest(embedder))
+    if protector.fused_threshold is None:
+        raise FacegateError(f"{protector.id} has no fused-visit threshold: run `python main.py models calibrate` first")
+    recognition = KioskConfig().recognition
+    report = demographics(embedder, judge, protector, data / "lfw", data / "utkface" / "images",
+                          recognition.false_accepts_per_day, recognition.attempts_per_day, workers=args.workers)
+    figure = write_group_matrix_png(args.plot, {f"{rule} ({CROSS_AT})": matrix for rule, matrix in report.cross.items()},
+                                    groupings()[2].labels, "false match rate by group, UTKFace adults")
+    result = asdict(report) | {"plot": str(figure), "embedder": embedder, "judge": judge}
+    result["cross"] = {rule: {"fmr": fmr.tolist(), "pairs": pairs.tolist()} for rule, (fmr, pairs) in report.cross.items()}
+    return result, "\n".join(report_lines(report) + [f"group by group: {figure}"])
+
+
 def _lfw(args: argparse.Namespace) -> tuple[dict, str]:
     from kiosk.evaluation.lfw import LfwPairs, encode_lfw, evaluate
     from kiosk.evaluation.plots import write_roc_png
@@ -137,8 +171,7 @@ def _identify(args: argparse.Namespace) -> tuple[dict, str]:
             raise FacegateError(f"{protector.id} has no fused-visit threshold: run `python main.py models calibrate "
                                 f"--embedder {name}` first")
         encoded = encode_images(root, names, name, workers=args.workers, label="LFW, every image")
-        report = identify(encoded, manifest, protector, (protector.threshold, protector.fused_threshold),
-                          recognition.false_accepts_per_day, recognition.attempts_per_day)
+        report = identify(encoded, manifest, protector, (protector.threshold, protector.fused_threshold), recognition)
         reports[name] = _identify_dict(report)
         lines += _identify_lines(report)
     return {"descriptors": reports}, "\n".join(lines)
@@ -159,7 +192,11 @@ def _identify_lines(report) -> list[str]:
              f"  single photos: {single.mated} mated, {single.non_mated} non-mated; rank-1 {100 * single.rank1:.2f}%",
              f"  three-photo visits: {fused.mated} mated, {fused.non_mated} non-mated; fused FNIR {100 * fused.fnir:.2f}% "
              f"FPIR {100 * fused.fpir:.2f}% rank-1 {100 * fused.rank1:.2f}%; vote 2 of 3 FNIR {100 * voted.fnir:.2f}% "
-             f"FPIR {100 * voted.fpir:.2f}%"]
+             f"FPIR {100 * voted.fpir:.2f}%",
+             f"  the same visits fed to the kiosk's Visit as frames: FNIR {100 * report.kiosk.fnir:.2f}% FPIR "
+             f"{100 * report.kiosk.fpir:.2f}% ({report.kiosk_frames.photos} photos of mated visits, "
+             f"{report.kiosk_frames.hinted} with a quality hint, {report.kiosk_frames.counted_hinted} of them still "
+             f"counted at their weight; {report.kiosk_frames.restarts} continuity restarts within one person's visit)"]
     first = next(iter(report.templates.values()))
     lines.append(f"  two templates per person ({first.mated} mated, {first.non_mated} non-mated probes): " + "; ".join(
         f"{name} FNIR {100 * rates.fnir:.2f}% FPIR {100 * rates.fpir:.2f}%" for name, rates in report.templates.items()))

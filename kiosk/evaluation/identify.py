@@ -12,22 +12,31 @@ gallery size (`threshold_for_gallery` with the default config).
 A visit is three photos of one person: mated visits from enrolled people with three other photos,
 non-mated ones from people outside the gallery with three photos. Fused: the mean of the three
 unit probes, at the fused threshold; voted: each photo on its own, two of three naming the same
-person. Templates per person: people with four photos or more enrolled with their first two,
+person; through the kiosk: the three photos fed as frames to the kiosk's own `Visit` (its quality
+weights and hints, its continuity check, its min_frames and thresholds), and what it decides.
+Templates per person: people with four photos or more enrolled with their first two,
 matched by the nearer template, by their mean, or by both, at the threshold for two templates a
 person (every template is a comparison).
 """
 
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
 
 import numpy as np
 
+from kiosk.config import RecognitionConfig
 from kiosk.evaluation.calibration import fuse
 from kiosk.evaluation.lfw import EncodedSet, identity_of
 from kiosk.manifest import EmbedderManifest, ProtectorManifest, ThresholdSpec
 from kiosk.protection import AdversarialProtector
+from kiosk.recognition.faces import DetectedFace
 from kiosk.recognition.matching import GalleryIndex, comparable
-from kiosk.runtime.decisions import threshold_for_gallery
+from kiosk.recognition.quality import evidence_weight
+from kiosk.runtime.decisions import Decider, Outcome, hint_for, threshold_for_gallery
+from kiosk.runtime.visit import FrameEvidence, Gallery, Visit, VisitPolicy
+from kiosk.store.records import Person
 
 ENROLLED_SHARE = 0.7
 
@@ -61,7 +70,19 @@ class IdentifyReport:
     single: Rates
     fused: Rates
     voted: Rates
+    kiosk: Rates                 # the three photos fed to the kiosk's Visit as frames
+    kiosk_frames: "VisitFrames"
     templates: dict[str, Rates]  # nearest / mean / both, people enrolled with two photos
+
+
+@dataclass(frozen=True)
+class VisitFrames:
+    """What the kiosk's Visit made of the mated visits' photos."""
+
+    photos: int
+    hinted: int        # photos with a quality hint
+    counted_hinted: int  # ... that still added evidence (weight above 0)
+    restarts: int      # continuity restarts within one person's visit
 
 
 def _nearest(index: GalleryIndex, probes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -92,8 +113,44 @@ def _vote(index: GalleryIndex, probes: np.ndarray, visits: list[tuple[str, np.nd
     return np.array(names, dtype=object), np.array(distances)
 
 
+def _through_visits(index: GalleryIndex, enrolled: list[str], probes: np.ndarray, encoded: EncodedSet,
+                    visits: list[tuple[str, np.ndarray]], policy: VisitPolicy,
+                    recognition: RecognitionConfig) -> tuple[tuple[np.ndarray, np.ndarray], VisitFrames]:
+    """Each visit's photos as consecutive frames of one track (a photo without a face is a frame
+    without one), decided by the kiosk's Visit: who it grants (distance 0) or no one (inf)."""
+    gates = recognition.quality.gates()
+    people = {person: Person(person, person) for person in enrolled}
+    names, distances = [], []
+    photos = hinted = counted = restarts = 0
+    for _, rows in visits:
+        gallery = Gallery(index, policy, Decider("eval", 0, people))
+        visit, granted = Visit(0, 0, liveness=None), None
+        for frame, row in enumerate(r for r in rows if encoded.ok[r]):
+            quality = encoded.face_quality(row)
+            hint, weight = hint_for(quality, gates), evidence_weight(quality, gates)
+            photos, hinted, counted = photos + 1, hinted + (hint is not None), counted + (hint is not None and weight > 0)
+            step = visit.step(FrameEvidence(at_ms=frame * 100, face=_NO_LANDMARKS, rgb=_NO_PIXELS, faces_in_view=1,
+                                            hint=hint, probe=partial(_row, probes, row), weight=weight), gallery,
+                              datetime(2026, 12, 7, 9))
+            restarts += step.restarted
+            if step.decision is not None:
+                granted = step.decision.person_id if step.decision.outcome is Outcome.GRANTED else None
+                break
+        names.append(granted)
+        distances.append(0.0 if granted is not None else np.inf)
+    return (np.array(names, dtype=object), np.array(distances)), VisitFrames(photos, hinted, counted, restarts)
+
+
+def _row(matrix: np.ndarray, row: int) -> np.ndarray:
+    return matrix[row]
+
+
+_NO_LANDMARKS = DetectedFace(np.zeros((1, 3), np.float32))  # a Visit without liveness reads no landmarks or pixels
+_NO_PIXELS = np.zeros((1, 1, 3), np.uint8)
+
+
 def identify(encoded: EncodedSet, embedder: EmbedderManifest, protector_manifest: ProtectorManifest,
-             thresholds: tuple[ThresholdSpec, ThresholdSpec], false_accepts_per_day: float, attempts_per_day: int,
+             thresholds: tuple[ThresholdSpec, ThresholdSpec], recognition: RecognitionConfig,
              seed: int = 20261202) -> IdentifyReport:
     """The report for one descriptor on every LFW image (failed detections are probes that fail)."""
     protector = AdversarialProtector(protector_manifest, secrets.token_bytes(32), 1, provider="cpu")
@@ -114,6 +171,7 @@ def identify(encoded: EncodedSet, embedder: EmbedderManifest, protector_manifest
     strangers = sorted(set(rows_by_person) - set(enrolled))
 
     single_spec, fused_spec = thresholds
+    false_accepts_per_day, attempts_per_day = recognition.false_accepts_per_day, recognition.attempts_per_day
     threshold = threshold_for_gallery(single_spec, false_accepts_per_day, attempts_per_day, len(enrolled))
     fused_threshold = min(threshold, threshold_for_gallery(fused_spec, false_accepts_per_day, attempts_per_day,
                                                            len(enrolled)))
@@ -135,9 +193,14 @@ def identify(encoded: EncodedSet, embedder: EmbedderManifest, protector_manifest
                      _nearest(index, fused_probes(stranger_visits)), fused_threshold)
     voted = Rates.of(visit_ids, _vote(index, probes, mated_visits, threshold),
                      _vote(index, probes, stranger_visits, threshold), threshold)
+    policy = VisitPolicy(single_threshold=threshold, fused_threshold=fused_threshold, continuity=single_spec.value,
+                         min_frames=recognition.min_frames, max_frames=recognition.max_frames)
+    mated_kiosk, frames = _through_visits(index, enrolled, probes, encoded, mated_visits, policy, recognition)
+    stranger_kiosk, _ = _through_visits(index, enrolled, probes, encoded, stranger_visits, policy, recognition)
+    kiosk = Rates.of(visit_ids, mated_kiosk, stranger_kiosk, np.inf)
     return IdentifyReport(embedder.id, len(enrolled), threshold, fused_threshold,
-                          false_accepts_per_day / (attempts_per_day * len(enrolled)), single, fused, voted,
-                          _template_policies(templates, probes, rows_by_person, enrolled, stranger_rows, encoded,
+                          false_accepts_per_day / (attempts_per_day * len(enrolled)), single, fused, voted, kiosk,
+                          frames, _template_policies(templates, probes, rows_by_person, enrolled, stranger_rows, encoded,
                                              false_accepts_per_day, attempts_per_day, single_spec))
 
 

@@ -30,8 +30,9 @@ from kiosk.paths import cache_dir
 from kiosk.private_files import private_folder, save_private_npz
 from kiosk.recognition.faces import central_face
 from kiosk.recognition.matching import comparable
+from kiosk.recognition.quality import FaceQuality
 
-CACHE_VERSION = 3  # 3: photos of any size with no face found get the second, small-face pass
+CACHE_VERSION = 3  # 3: the small-face pass on photos of any size; quality measures kept
 OPERATING_FMRS = (1e-3, 1e-4, 1e-5, 1e-6)
 
 
@@ -95,14 +96,19 @@ def _start_worker(embedder: str) -> None:
     _worker_pipeline = FacePipeline.from_manifests(provider="cpu", threads=1, embedder_name=embedder)
 
 
-def _encode_path(path: str) -> tuple[np.ndarray | None, np.ndarray | None, str | None]:
-    """Template and probe embeddings of the central face, or the reason there is none."""
+QUALITY_FIELDS = ("eye_distance_px", "sharpness", "brightness", "yaw_deg", "pitch_deg", "roll_deg")
+
+
+def _encode_path(path: str) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None, str | None]:
+    """Template and probe embeddings of the central face and its quality measures, or the reason
+    there is none."""
     assert _worker_pipeline is not None, "called outside a worker started by _start_worker"
     try:
         encoded = _worker_pipeline.encode_one(read_image(path), path, select=central_face)
-        return encoded.template, encoded.probe, None
+        quality = np.array([getattr(encoded.quality, name) for name in QUALITY_FIELDS], dtype=np.float32)
+        return encoded.template, encoded.probe, quality, None
     except FacegateError as exc:
-        return None, None, str(exc)
+        return None, None, None, str(exc)
 
 
 @dataclass
@@ -114,6 +120,12 @@ class EncodedSet:
     templates: np.ndarray
     probes: np.ndarray
     failures: dict[str, str] = field(default_factory=dict)
+    quality: np.ndarray | None = None  # (N, len(QUALITY_FIELDS)) measures of each face, NaN where none
+
+    def face_quality(self, row: int) -> FaceQuality:
+        """The quality measures of one image's face, as the kiosk's gates read them."""
+        assert self.quality is not None, "this set was encoded without quality measures"
+        return FaceQuality(**{name: float(value) for name, value in zip(QUALITY_FIELDS, self.quality[row])})
 
     def index(self) -> dict[str, int]:
         return {name: i for i, name in enumerate(self.names)}
@@ -125,7 +137,7 @@ class EncodedSet:
     def comparable(self, metric: str) -> "EncodedSet":
         """The same set with descriptors as the metric compares them (unit length for cosine)."""
         return EncodedSet(self.names, comparable(self.templates, metric), comparable(self.probes, metric),
-                          self.failures)
+                          self.failures, self.quality)
 
 
 def _cache_key(manifest: EmbedderManifest, names: list[str]) -> str:
@@ -157,22 +169,25 @@ def encode_images(root: Path, names: list[str], embedder: str = EMBEDDER_MANIFES
         cache_file.chmod(0o600)
         stored = np.load(cache_file, allow_pickle=False)
         return EncodedSet(names, stored["templates"], stored["probes"],
-                          dict(zip(stored["failed_names"].tolist(), stored["failed_reasons"].tolist())))
+                          dict(zip(stored["failed_names"].tolist(), stored["failed_reasons"].tolist())),
+                          stored["quality"])
     templates = np.full((len(names), manifest.dim), np.nan, dtype=np.float32)
     probes = templates.copy()
+    quality = np.full((len(names), len(QUALITY_FIELDS)), np.nan, dtype=np.float32)
     failures: dict[str, str] = {}
     paths = [str(root / name) for name in names]
     with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(embedder,)) as pool:
         results = pool.map(_encode_path, paths, chunksize=16)
-        for row, (template, probe, reason) in enumerate(tqdm(results, total=len(paths), desc=label, unit="img",
+        for row, (template, probe, measures, reason) in enumerate(tqdm(results, total=len(paths), desc=label, unit="img",
                                                              mininterval=5)):
             if template is None:
                 failures[names[row]] = reason or "unknown"
             else:
-                templates[row], probes[row] = template, probe
-    save_private_npz(cache_file, templates=templates, probes=probes, failed_names=np.array(list(failures), dtype=str),
+                templates[row], probes[row], quality[row] = template, probe, measures
+    save_private_npz(cache_file, templates=templates, probes=probes, quality=quality,
+                     failed_names=np.array(list(failures), dtype=str),
                      failed_reasons=np.array(list(failures.values()), dtype=str))  # clean embeddings: owner only
-    return EncodedSet(names, templates, probes, failures)
+    return EncodedSet(names, templates, probes, failures, quality)
 
 
 @dataclass(frozen=True)

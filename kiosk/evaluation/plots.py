@@ -62,3 +62,30 @@ def write_texture_traces_png(path: Path, traces: dict[str, tuple[str, list[tuple
     figure.savefig(path)
     plt.close(figure)
     return path
+
+
+def write_group_matrix_png(path: Path, matrices: dict[str, tuple[np.ndarray, np.ndarray]], labels: tuple[str, ...],
+                           title: str) -> Path:
+    """One heat map per panel: false match rate of probes of a group (rows) against templates of
+    another (columns), log scale, each cell with its false matches and pairs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure, panels = plt.subplots(1, len(matrices), figsize=(7.5 * len(matrices), 6.8), dpi=110, squeeze=False)
+    for axes, (name, (fmr, pairs)) in zip(panels[0], matrices.items()):
+        shown = np.log10(np.where(fmr > 0, fmr, np.nan))
+        image = axes.imshow(shown, cmap="magma_r", vmin=-6, vmax=-2)
+        for row in range(len(labels)):
+            for column in range(len(labels)):
+                matches = fmr[row, column] * pairs[row, column]
+                axes.text(column, row, f"{matches:.0f}\n{pairs[row, column] / 1e6:.2f}M", ha="center", va="center",
+                          fontsize=6, color="grey")
+        axes.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=8)
+        axes.set_yticks(range(len(labels)), labels, fontsize=8)
+        axes.set_xlabel("enrolled (template)")
+        axes.set_ylabel("stranger (probe)")
+        axes.set_title(name, fontsize=10)
+        figure.colorbar(image, ax=axes, shrink=0.8, label="log10 false match rate")
+    figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+    return path
