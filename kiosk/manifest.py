@@ -207,6 +207,9 @@ class ProtectorManifest(_Strict):
     threshold: ThresholdSpec = Field(description="clean probe vs protected template")
     fused_threshold: ThresholdSpec | None = Field(
         None, description="a visit's fused probe (three photos) vs protected template")
+    template_pairs: ThresholdSpec | None = Field(
+        None, description="protected template vs protected template of another person: what a kiosk compares its "
+                          "own gallery with (kiosk/recognition/gallery_tail.py)")
 
     @property
     def path(self) -> Path:

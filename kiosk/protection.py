@@ -38,6 +38,10 @@ class TemplateProtector(Protocol):
     def fused_threshold(self) -> "ThresholdSpec | None":
         """A visit's fused probe vs protected template, where calibrated."""
 
+    @property
+    def template_pairs(self) -> "ThresholdSpec | None":
+        """Protected template vs protected template of another person, where calibrated."""
+
     def protect(self, embeddings: np.ndarray) -> np.ndarray: ...
 
     def probe_space(self, embeddings: np.ndarray) -> np.ndarray: ...
@@ -97,6 +101,7 @@ class AdversarialProtector:
         self.dim = manifest.dim
         self.threshold = manifest.threshold  # clean probe vs protected template, as calibrated
         self.fused_threshold = manifest.fused_threshold
+        self.template_pairs = manifest.template_pairs
         self._keyed = KeyedProtector(secret, secret_version, manifest.dim)
         self._session = create_session(str(manifest.path), provider, label=manifest.id)
 

@@ -126,6 +126,8 @@ def _calibrate(args: argparse.Namespace) -> tuple[dict, str]:
     replace_top_level(manifest_path(protector_name), "fused_threshold", report.fused.spec(
         f"{report.visits} three-photo visits of {report.visit_people} LFW people, fused, vs every protected "
         f"template of another identity ({sources})"))
+    replace_top_level(manifest_path(protector_name), "template_pairs", report.template_pairs.spec(
+        f"{sources}: protected template vs protected template of another identity", target_fmr=1e-2))
     lines = [f"{embedder.id}: impostor pairs clean {report.clean.impostor_pairs:,}, protected "
              f"{report.protected.impostor_pairs:,}, fused visits {report.fused.impostor_pairs:,}",
              f"  {'FMR':>7} {'clean':>16} {'protected':>16} {'fused visit':>16}   (threshold / false matches behind it)"]
@@ -140,9 +142,12 @@ def _calibrate(args: argparse.Namespace) -> tuple[dict, str]:
               f"{overlap.lfw_strict_impostors} labelled impostor pairs under the LFW-only FMR 1e-6 threshold",
               f"  UTKFace pairs under the LFW-only FMR 1e-5 threshold ({overlap.threshold:.4f}): {overlap.observed} "
               f"observed, {overlap.expected:.0f} expected at LFW's own rate over {overlap.utk_pairs:,} pairs"]
+    lines.append("  template vs template (what a kiosk compares its gallery with): " + ", ".join(
+        f"{fmr:g}: {value:.4f}" for fmr, value in report.template_pairs.thresholds.items()))
     lines.append(f"written: {manifest_path(args.embedder)} (threshold), {manifest_path(protector_name)} "
-                 f"(threshold, fused_threshold)")
+                 f"(threshold, fused_threshold, template_pairs)")
     data_out = {"clean": report.clean.__dict__, "protected": report.protected.__dict__, "fused": report.fused.__dict__,
+                "template_pairs": report.template_pairs.__dict__,
                 "visits": report.visits, "visit_people": report.visit_people, "overlap": overlap.__dict__,
                 "images": report.images}
     return data_out, "\n".join(lines)

@@ -2,11 +2,12 @@
 follows the gallery's size."""
 
 import numpy as np
+import pytest
 
 from kiosk.bench.scale import synthetic_embeddings
 from kiosk.manifest import load_embedder_manifest, load_protector_for
 from kiosk.protection import protector_for
-from kiosk.recognition.matching import GalleryIndex, nearest_person
+from kiosk.recognition.matching import GalleryIndex, nearest_person, pairwise_distances
 from kiosk.runtime.decisions import threshold_for_gallery
 from kiosk.store.keys import KioskSecrets
 from tests.conftest import lfw_photo
@@ -53,3 +54,37 @@ def _read(lfw_dir, person, number):
     from kiosk.imageio import read_image
 
     return read_image(lfw_photo(lfw_dir, person, number))
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_a_gallery_whose_people_are_more_alike_than_the_calibration_tightens_the_thresholds():
+    """Reference: template pairs of faces spread as the calibration's; a site whose faces share more
+    (the same camera, pose and light every day) sits closer together and is tightened by the gap;
+    a site like the calibration is not; a handful of people resolve nothing; nothing loosens."""
+    from kiosk.manifest import ThresholdSpec
+    from kiosk.recognition.gallery_tail import gallery_tail
+
+    rng = np.random.default_rng(5)
+    calibration = _unit(rng.standard_normal((3000, 32)))
+    distances = pairwise_distances(calibration, calibration)[np.triu_indices(3000, 1)]
+    points = {fmr: float(np.quantile(distances, fmr)) for fmr in (1e-2, 5e-3, 2e-3, 1e-3)}
+    reference = ThresholdSpec(value=points[1e-2], target_fmr=1e-2, operating_points=points)
+    common = rng.standard_normal(32)
+
+    def site(people: int, shared: float) -> tuple[np.ndarray, np.ndarray]:
+        faces = _unit(shared * common / np.linalg.norm(common) + _unit(rng.standard_normal((people, 32))))
+        twice = np.concatenate([faces, _unit(faces + 0.05 * rng.standard_normal(faces.shape))])  # two templates each
+        return twice, np.array([f"p{i}" for i in range(people)] * 2, dtype=object)
+
+    alike = gallery_tail(*site(300, 0.6), reference)
+    assert alike.fmr == 1e-3 and alike.pairs == 2 * 300 * 299 and alike.shift > 0.1
+    assert alike.shift == pytest.approx(points[1e-3] - alike.local)
+    assert "tightened by" in alike.describe()
+    spread = gallery_tail(*site(300, 0.0), reference)
+    assert spread.fmr == 1e-3 and spread.shift < 0.02
+    few = gallery_tail(*site(12, 0.6), reference)
+    assert few.fmr is None and few.shift == 0 and "too few" in few.describe()
+    assert gallery_tail(*site(300, 0.6), None).shift == 0

@@ -116,9 +116,11 @@ def _demographics(args: argparse.Namespace) -> tuple[dict, str]:
     protector = load_protector_for(load_embedder_manifest(embedder))
     if protector.fused_threshold is None:
         raise FacegateError(f"{protector.id} has no fused-visit threshold: run `python main.py models calibrate` first")
-    recognition = KioskConfig().recognition
+    config = KioskConfig()
+    recognition = config.recognition
     report = demographics(embedder, judge, protector, data / "lfw", data / "utkface" / "images",
-                          recognition.false_accepts_per_day, recognition.attempts_per_day, workers=args.workers)
+                          recognition.false_accepts_per_day, recognition.attempts_per_day,
+                          config.enrollment.duplicate_fmr, workers=args.workers)
     figure = write_group_matrix_png(args.plot, {f"{rule} ({CROSS_AT})": matrix for rule, matrix in report.cross.items()},
                                     groupings()[2].labels, "false match rate by group, UTKFace adults")
     result = asdict(report) | {"plot": str(figure), "embedder": embedder, "judge": judge}
@@ -189,6 +191,7 @@ def _identify_lines(report) -> list[str]:
              f"fused {100 * fused.fnir:.2f}%; FPIR {100 * single.fpir:.2f}%",
              f"  gallery {report.enrolled} people (first photo each), threshold {report.threshold:.4f} single, "
              f"{report.fused_threshold:.4f} fused (FMR needed {report.target_fmr:.1g} per comparison)",
+             f"  {report.gallery_check}",
              f"  single photos: {single.mated} mated, {single.non_mated} non-mated; rank-1 {100 * single.rank1:.2f}%",
              f"  three-photo visits: {fused.mated} mated, {fused.non_mated} non-mated; fused FNIR {100 * fused.fnir:.2f}% "
              f"FPIR {100 * fused.fpir:.2f}% rank-1 {100 * fused.rank1:.2f}%; vote 2 of 3 FNIR {100 * voted.fnir:.2f}% "

@@ -37,6 +37,9 @@ from kiosk.errors import DatasetError
 
 # a 1-2-5 series: the kiosk takes the strictest point at or below the rate its gallery needs
 CALIBRATION_FMRS = (1e-3, 5e-4, 2e-4, 1e-4, 5e-5, 2e-5, 1e-5, 5e-6, 2e-6, 1e-6, 5e-7, 2e-7, 1e-7)
+# where a kiosk's own gallery is compared with the calibration (kiosk/recognition/gallery_tail.py): a
+# gallery of a few dozen to a few thousand people resolves these rates among its own templates
+TEMPLATE_PAIR_FMRS = (1e-2, 5e-3, 2e-3, 1e-3, 5e-4, 2e-4, 1e-4)
 MIN_FALSE_MATCHES = 10
 ADULT_AGE = 18
 # The judge calls a pair one person under its LFW-only threshold at this FMR: the point where the UTKFace pairs
@@ -140,13 +143,13 @@ class OperatingPoints:
     false_matches: dict[float, int]
 
     @classmethod
-    def from_tail(cls, tail: ImpostorTail) -> "OperatingPoints":
-        thresholds = {fmr: value for fmr in CALIBRATION_FMRS if (value := tail.threshold(fmr)) is not None}
+    def from_tail(cls, tail: ImpostorTail, fmrs: tuple[float, ...] = CALIBRATION_FMRS) -> "OperatingPoints":
+        thresholds = {fmr: value for fmr in fmrs if (value := tail.threshold(fmr)) is not None}
         return cls(tail.total, thresholds, {fmr: int(math.floor(fmr * tail.total)) for fmr in thresholds})
 
-    def spec(self, described: str) -> dict:
+    def spec(self, described: str, target_fmr: float = 1e-3) -> dict:
         """The manifest's threshold block (target FMR 1e-3, as the 1:1 commands use)."""
-        return {"value": round(self.thresholds[1e-3], 4), "target_fmr": 1e-3, "calibrated_on": described,
+        return {"value": round(self.thresholds[target_fmr], 4), "target_fmr": target_fmr, "calibrated_on": described,
                 "impostor_pairs": self.impostor_pairs,
                 "operating_points": {fmr: round(value, 4) for fmr, value in self.thresholds.items()},
                 "false_matches": self.false_matches}
@@ -212,6 +215,7 @@ class CalibrationReport:
     clean: OperatingPoints
     protected: OperatingPoints
     fused: OperatingPoints
+    template_pairs: OperatingPoints  # protected template vs protected template, as a gallery holds them
     visits: int
     visit_people: int
     overlap: OverlapBound
@@ -272,6 +276,9 @@ def calibrate(embedder_name: str, judge_name: str, protector_manifest, lfw_root:
     probe_space = np.full_like(raw_probes, np.nan)
     probe_space[usable] = protector.probe_space(raw_probes[usable])
     protected_tail, _ = impostor_tail(probe_space, protected, identities, identities, judge)
+    template_tail, _ = impostor_tail(protected, protected, identities, identities,
+                                     Judge(judge_templates, judge_templates, judge.threshold),
+                                     max_fmr=max(TEMPLATE_PAIR_FMRS))
 
     usable_lfw = usable[lfw] & ~np.isnan(judge_templates[lfw, 0])
     visits = three_image_visits(np.where(usable_lfw, lfw_ids, ""), visits_per_person, seed)
@@ -283,5 +290,6 @@ def calibrate(embedder_name: str, judge_name: str, protector_manifest, lfw_root:
     return CalibrationReport(
         images={"lfw": lfw_count, "utkface_adults": len(utk_names), "failed": int((~usable).sum())},
         clean=OperatingPoints.from_tail(clean_tail), protected=OperatingPoints.from_tail(protected_tail),
-        fused=OperatingPoints.from_tail(fused_tail), visits=len(visits),
+        fused=OperatingPoints.from_tail(fused_tail),
+        template_pairs=OperatingPoints.from_tail(template_tail, TEMPLATE_PAIR_FMRS), visits=len(visits),
         visit_people=len({lfw_ids[rows[0]] for rows in visits}), overlap=overlap)

@@ -228,6 +228,81 @@ class KioskThreshold:
     nominal: float    # the calibrated rate it stands for
 
 
+SITE_SIZES = (100, 300, 1000)
+SITE_SEEDS = 3
+
+
+@dataclass(frozen=True)
+class SiteCheck:
+    """A kiosk whose gallery is `people` UTKFace adults (enrolled as the kiosk enrolls: a face closer to an
+    enrolled one than the duplicate check allows is refused), the other adults as strangers: the false
+    match rate per comparison at its threshold for that gallery, before and after its gallery check."""
+
+    people: int
+    nominal: float
+    threshold: float
+    shift: float            # mean over the seeds
+    pairs: int
+    false_matches_before: int
+    false_matches_after: int
+    worst_group_after: str
+    worst_ratio_after: float | None
+
+    @property
+    def ratio_before(self) -> float:
+        return self.false_matches_before / self.pairs / self.nominal
+
+    @property
+    def ratio_after(self) -> float:
+        return self.false_matches_after / self.pairs / self.nominal
+
+
+def site_checks(probes: np.ndarray, templates: np.ndarray, cells: np.ndarray, judge_probes: np.ndarray,
+                judge_templates: np.ndarray, rule_limit: float, protector_manifest, duplicate_fmr: float,
+                false_accepts_per_day: float, attempts_per_day: int) -> list[SiteCheck]:
+    """`SiteCheck` for each of SITE_SIZES, summed over SITE_SEEDS random galleries."""
+    from kiosk.recognition.gallery_tail import gallery_tail
+    from kiosk.runtime.decisions import threshold_for_gallery
+
+    usable = np.flatnonzero(~np.isnan(probes[:, 0]) & ~np.isnan(templates[:, 0]) & ~np.isnan(judge_probes[:, 0]))
+    single = protector_manifest.threshold
+    duplicate = single.at_fmr(duplicate_fmr)
+    sex_race = groupings()[2]
+    checks = []
+    for people in SITE_SIZES:
+        threshold = threshold_for_gallery(single, false_accepts_per_day, attempts_per_day, people)
+        pairs = before = after = 0
+        shifts, group_pairs, group_after = [], np.zeros(len(sex_race.labels)), np.zeros(len(sex_race.labels))
+        for seed in range(SITE_SEEDS):
+            enrolled: list[int] = []
+            for row in np.random.default_rng(seed).permutation(usable):
+                if len(enrolled) == people:
+                    break
+                if not enrolled or _distances(templates[[row]], templates[enrolled]).min() >= duplicate:
+                    enrolled.append(int(row))
+            tail = gallery_tail(templates[enrolled], np.array(enrolled, dtype=object), protector_manifest.template_pairs)
+            shifts.append(tail.shift)
+            strangers = np.setdiff1d(usable, enrolled)
+            distance = _distances(probes[strangers], templates[enrolled])
+            kept = _distances(judge_probes[strangers], judge_templates[enrolled]) >= rule_limit
+            pairs += int(kept.sum())
+            before += int(np.sum(kept & (distance < threshold)))
+            matched = kept & (distance < threshold - tail.shift)
+            after += int(matched.sum())
+            same = sex_race.of_cell[cells[strangers]][:, None] == sex_race.of_cell[cells[enrolled]][None, :]
+            group = np.broadcast_to(sex_race.of_cell[cells[strangers]][:, None], distance.shape)
+            group_pairs += np.bincount(group[kept & same], minlength=len(sex_race.labels))
+            group_after += np.bincount(group[matched & same], minlength=len(sex_race.labels))
+        overall = after / pairs if pairs else 0.0
+        eligible = [g for g in range(len(sex_race.labels)) if group_pairs[g] * overall >= MIN_EXPECTED]
+        worst = max(eligible, key=lambda g: group_after[g] / group_pairs[g], default=None)
+        checks.append(SiteCheck(people, nominal_fmr(_points(single), threshold), threshold, float(np.mean(shifts)),
+                                pairs, before, after, sex_race.labels[worst] if worst is not None else "-",
+                                group_after[worst] / group_pairs[worst] / overall if worst is not None and overall
+                                else None))
+    return checks
+
+
 @dataclass
 class DemographicsReport:
     images: int
@@ -240,6 +315,7 @@ class DemographicsReport:
     transfer: list[Transfer]
     lfw_pairs: int
     cross: dict[str, tuple[np.ndarray, np.ndarray]]  # rule -> sex-and-race FMR matrix and pairs, at CROSS_AT
+    sites: list[SiteCheck]  # the kiosk's gallery check on UTKFace galleries (strict rule)
 
 
 def kiosk_thresholds(single, fused, false_accepts_per_day: float, attempts_per_day: int) -> list[KioskThreshold]:
@@ -260,7 +336,8 @@ def _points(spec) -> dict[float, float]:
 
 
 def demographics(embedder_name: str, judge_name: str, protector_manifest, lfw_root, utk_root,
-                 false_accepts_per_day: float, attempts_per_day: int, workers: int = 2) -> DemographicsReport:
+                 false_accepts_per_day: float, attempts_per_day: int, duplicate_fmr: float,
+                 workers: int = 2) -> DemographicsReport:
     """Group rates at the kiosk's thresholds and the transfer of one-source thresholds, in the
     protected space (fresh secret; the keyed layer keeps distances, the noise is the protector's)."""
     import secrets
@@ -317,7 +394,10 @@ def demographics(embedder_name: str, judge_name: str, protector_manifest, lfw_ro
     return DemographicsReport(len(utk_names), int((~usable).sum()), dict(zip(sex_race.labels, per_cell.tolist())),
                               rules, {rule: everyone - int(utk_pairs.totals[rule].sum()) for rule in rules},
                               thresholds, rates, transfer, lfw_tail.total,
-                              {rule: cross_group_fmr(utk_pairs, rule, at, sex_race) for rule in rules})
+                              {rule: cross_group_fmr(utk_pairs, rule, at, sex_race) for rule in rules},
+                              site_checks(utk_probes, utk_templates, cells, judge_utk_probes, judge_utk_templates,
+                                          rules["strict rule"], protector_manifest, duplicate_fmr,
+                                          false_accepts_per_day, attempts_per_day))
 
 
 def _rate(rate: GroupRate) -> str:
@@ -347,6 +427,14 @@ def report_lines(report: DemographicsReport, detail_at: tuple[str, ...] = (CROSS
                 if kiosk.name in detail_at:
                     lines.append(f"      {rates.grouping}: " + "; ".join(
                         f"{g.group} {_rate(g)}" for g in rates.groups))
+    for site in report.sites:
+        worst_group = (f"; worst group {site.worst_ratio_after:.1f}x the overall ({site.worst_group_after})"
+                       if site.worst_ratio_after is not None else "")
+        lines.append(f"kiosk gallery check, {site.people} UTKFace adults enrolled ({SITE_SEEDS} galleries, strict "
+                     f"rule): threshold {site.threshold:.4f} (FMR {site.nominal:g}) tightened by {site.shift:.4f}; "
+                     f"strangers' false matches {site.ratio_before:.1f}x nominal before ({site.false_matches_before:,}"
+                     f" of {site.pairs / 1e6:.2f} M comparisons), {site.ratio_after:.1f}x after "
+                     f"({site.false_matches_after:,}){worst_group}")
     for item in report.transfer:
         lines.append(f"calibration transfer: {item.calibrated_on}-only thresholds measured on {item.measured_on}: "
                      f"{item.ratio:.1f}x nominal at FMR {item.nominal:g} ({item.false_matches:,} false matches of "

@@ -32,6 +32,7 @@ from kiosk.evaluation.lfw import EncodedSet, identity_of
 from kiosk.manifest import EmbedderManifest, ProtectorManifest, ThresholdSpec
 from kiosk.protection import AdversarialProtector
 from kiosk.recognition.faces import DetectedFace
+from kiosk.recognition.gallery_tail import gallery_tail
 from kiosk.recognition.matching import GalleryIndex, comparable
 from kiosk.recognition.quality import evidence_weight
 from kiosk.runtime.decisions import Decider, Outcome, hint_for, threshold_for_gallery
@@ -67,6 +68,7 @@ class IdentifyReport:
     threshold: float
     fused_threshold: float
     target_fmr: float
+    gallery_check: str
     single: Rates
     fused: Rates
     voted: Rates
@@ -176,6 +178,8 @@ def identify(encoded: EncodedSet, embedder: EmbedderManifest, protector_manifest
     fused_threshold = min(threshold, threshold_for_gallery(fused_spec, false_accepts_per_day, attempts_per_day,
                                                            len(enrolled)))
     first = [rows_by_person[p][0] for p in enrolled]
+    tail = gallery_tail(templates[first], np.array(enrolled, dtype=object), protector_manifest.template_pairs)
+    threshold, fused_threshold = threshold - tail.shift, fused_threshold - tail.shift  # as the kiosk does
     index = GalleryIndex(templates[first], np.array(enrolled, dtype=object))
     mated_rows = [row for p in enrolled for row in rows_by_person[p][1:]]
     mated_ids = np.array([identity_of(encoded.names[row]) for row in mated_rows], dtype=object)
@@ -199,15 +203,17 @@ def identify(encoded: EncodedSet, embedder: EmbedderManifest, protector_manifest
     stranger_kiosk, _ = _through_visits(index, enrolled, probes, encoded, stranger_visits, policy, recognition)
     kiosk = Rates.of(visit_ids, mated_kiosk, stranger_kiosk, np.inf)
     return IdentifyReport(embedder.id, len(enrolled), threshold, fused_threshold,
-                          false_accepts_per_day / (attempts_per_day * len(enrolled)), single, fused, voted, kiosk,
-                          frames, _template_policies(templates, probes, rows_by_person, enrolled, stranger_rows, encoded,
-                                             false_accepts_per_day, attempts_per_day, single_spec))
+                          false_accepts_per_day / (attempts_per_day * len(enrolled)), tail.describe(), single, fused,
+                          voted, kiosk, frames,
+                          _template_policies(templates, probes, rows_by_person, enrolled, stranger_rows, encoded,
+                                             false_accepts_per_day, attempts_per_day, single_spec,
+                                             protector_manifest.template_pairs))
 
 
 def _template_policies(templates: np.ndarray, probes: np.ndarray, rows_by_person: dict[str, list[int]],
                        enrolled: list[str], stranger_rows: list[int], encoded: EncodedSet,
                        false_accepts_per_day: float, attempts_per_day: int,
-                       spec: ThresholdSpec) -> dict[str, Rates]:
+                       spec: ThresholdSpec, template_pairs: ThresholdSpec | None) -> dict[str, Rates]:
     """People with four photos or more, enrolled with their first two: nearer template, mean, both."""
     two = [p for p in enrolled if len(rows_by_person[p]) >= 4 and not np.isnan(templates[rows_by_person[p][1], 0])]
     pairs = np.stack([templates[rows_by_person[p][:2]] for p in two])
@@ -218,7 +224,8 @@ def _template_policies(templates: np.ndarray, probes: np.ndarray, rows_by_person
                  "mean": (means, ids),
                  "both": (np.concatenate([pairs.reshape(-1, pairs.shape[-1]), means]),
                           np.concatenate([np.repeat(ids, 2), ids]))}
-    threshold = threshold_for_gallery(spec, false_accepts_per_day, attempts_per_day, 2 * len(two))
+    threshold = threshold_for_gallery(spec, false_accepts_per_day, attempts_per_day, 2 * len(two)) - gallery_tail(
+        galleries["nearest"][0], galleries["nearest"][1], template_pairs).shift
     mated_rows = [row for p in two for row in rows_by_person[p][2:]]
     mated_ids = np.array([identity_of(encoded.names[row]) for row in mated_rows], dtype=object)
     return {name: Rates.of(mated_ids, _nearest(GalleryIndex(matrix, people), probes[mated_rows]),

@@ -26,6 +26,7 @@ from kiosk.liveness.texture import TextureLivenessModel
 from kiosk.manifest import load_liveness_manifest
 from kiosk.protection import TemplateProtector
 from kiosk.recognition.faces import DetectedFace
+from kiosk.recognition.gallery_tail import gallery_tail
 from kiosk.recognition.matching import GalleryIndex
 from kiosk.recognition.pipeline import AlignedFace, FacePipeline
 from kiosk.recognition.quality import evidence_weight
@@ -144,7 +145,11 @@ class KioskRunner:
                             recognition.threshold, single.value, single.target_fmr, single.value)
             threshold = min(recognition.threshold, single.value)
         fused_threshold = threshold if fused is None or recognition.threshold else threshold_for_gallery(fused, *rates)
-        policy = VisitPolicy(single_threshold=threshold, fused_threshold=min(threshold, fused_threshold),
+        self.gallery_tail = gallery_tail(matrix.templates, matrix.person_ids, self.protector.template_pairs)
+        log.info("%s", self.gallery_tail.describe())
+        threshold -= self.gallery_tail.shift
+        policy = VisitPolicy(single_threshold=threshold,
+                             fused_threshold=min(threshold, fused_threshold - self.gallery_tail.shift),
                              continuity=single.value, min_frames=recognition.min_frames,
                              max_frames=recognition.max_frames)
         self.gallery = Gallery(GalleryIndex(matrix.templates, matrix.person_ids), policy, self.decider)
