@@ -201,7 +201,7 @@ def _identify_lines(report) -> list[str]:
              f"{report.kiosk_frames.hinted} with a quality hint, {report.kiosk_frames.counted_hinted} of them still "
              f"counted at their weight; {report.kiosk_frames.restarts} continuity restarts within one person's visit)"]
     first = next(iter(report.templates.values()))
-    lines.append(f"  two templates per person ({first.mated} mated, {first.non_mated} non-mated probes): " + "; ".join(
+    lines.append(f"  photos enrolled per person ({first.mated} mated, {first.non_mated} non-mated probes): " + "; ".join(
         f"{name} FNIR {100 * rates.fnir:.2f}% FPIR {100 * rates.fpir:.2f}%" for name, rates in report.templates.items()))
     return lines
 

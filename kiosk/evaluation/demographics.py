@@ -211,8 +211,9 @@ def transfer_utk_to_lfw(utk: ImpostorPairs, lfw_tail: ImpostorTail, rule: str, f
 
 
 def nominal_fmr(points: dict[float, float], threshold: float) -> float:
-    """The calibrated rate whose threshold this is."""
-    return min(points, key=lambda fmr: abs(points[fmr] - threshold))
+    """The strictest calibrated rate this threshold is at least as strict as (a fused threshold capped
+    by the single one lies between two fused points: the looser one is what it promises)."""
+    return min((fmr for fmr, value in points.items() if value >= threshold - 1e-9), default=max(points))
 
 
 

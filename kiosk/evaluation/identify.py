@@ -14,9 +14,9 @@ non-mated ones from people outside the gallery with three photos. Fused: the mea
 unit probes, at the fused threshold; voted: each photo on its own, two of three naming the same
 person; through the kiosk: the three photos fed as frames to the kiosk's own `Visit` (its quality
 weights and hints, its continuity check, its min_frames and thresholds), and what it decides.
-Templates per person: people with four photos or more enrolled with their first two,
-matched by the nearer template, by their mean, or by both, at the threshold for two templates a
-person (every template is a comparison).
+Photos per person: people with four photos or more enrolled with their first one, two or three,
+matched by the nearest template or by the mean of the templates, each at the threshold for its
+gallery's count of templates (every template is a comparison), probed with the same photos.
 """
 
 import secrets
@@ -74,7 +74,7 @@ class IdentifyReport:
     voted: Rates
     kiosk: Rates                 # the three photos fed to the kiosk's Visit as frames
     kiosk_frames: "VisitFrames"
-    templates: dict[str, Rates]  # nearest / mean / both, people enrolled with two photos
+    templates: dict[str, Rates]  # 1, 2, 3 photos a person: nearest template, or their mean
 
 
 @dataclass(frozen=True)
@@ -214,20 +214,26 @@ def _template_policies(templates: np.ndarray, probes: np.ndarray, rows_by_person
                        enrolled: list[str], stranger_rows: list[int], encoded: EncodedSet,
                        false_accepts_per_day: float, attempts_per_day: int,
                        spec: ThresholdSpec, template_pairs: ThresholdSpec | None) -> dict[str, Rates]:
-    """People with four photos or more, enrolled with their first two: nearer template, mean, both."""
-    two = [p for p in enrolled if len(rows_by_person[p]) >= 4 and not np.isnan(templates[rows_by_person[p][1], 0])]
-    pairs = np.stack([templates[rows_by_person[p][:2]] for p in two])
-    means = pairs.mean(axis=1)
-    means /= np.linalg.norm(means, axis=1, keepdims=True)
-    ids = np.array(two, dtype=object)
-    galleries = {"nearest": (pairs.reshape(-1, pairs.shape[-1]), np.repeat(ids, 2)),
-                 "mean": (means, ids),
-                 "both": (np.concatenate([pairs.reshape(-1, pairs.shape[-1]), means]),
-                          np.concatenate([np.repeat(ids, 2), ids]))}
-    threshold = threshold_for_gallery(spec, false_accepts_per_day, attempts_per_day, 2 * len(two)) - gallery_tail(
-        galleries["nearest"][0], galleries["nearest"][1], template_pairs).shift
-    mated_rows = [row for p in two for row in rows_by_person[p][2:]]
+    """People with four usable photos or more, enrolled with their first one, two or three photos
+    (nearest template; or the mean of two or three, at the threshold for as many templates as people),
+    probed with the same photos (the fourth on) and strangers, each gallery at its own threshold and
+    gallery check, as the kiosk would set them."""
+    people = [p for p in enrolled if len(rows_by_person[p]) >= 4 and not np.isnan(templates[rows_by_person[p][:3], 0]).any()]
+    ids = np.array(people, dtype=object)
+    mated_rows = [row for p in people for row in rows_by_person[p][3:]]
     mated_ids = np.array([identity_of(encoded.names[row]) for row in mated_rows], dtype=object)
-    return {name: Rates.of(mated_ids, _nearest(GalleryIndex(matrix, people), probes[mated_rows]),
-                           _nearest(GalleryIndex(matrix, people), probes[stranger_rows]), threshold)
-            for name, (matrix, people) in galleries.items()}
+    galleries = {}
+    for count in (1, 2, 3):
+        photos = np.stack([templates[rows_by_person[p][:count]] for p in people])
+        galleries[f"{count} nearest"] = (photos.reshape(-1, photos.shape[-1]), np.repeat(ids, count))
+        if count > 1:
+            means = photos.mean(axis=1)
+            galleries[f"{count} mean"] = (means / np.linalg.norm(means, axis=1, keepdims=True), ids)
+    rates = {}
+    for name, (matrix, owners) in galleries.items():
+        threshold = threshold_for_gallery(spec, false_accepts_per_day, attempts_per_day, len(owners)) - gallery_tail(
+            matrix, owners, template_pairs).shift
+        index = GalleryIndex(matrix, owners)
+        rates[name] = Rates.of(mated_ids, _nearest(index, probes[mated_rows]), _nearest(index, probes[stranger_rows]),
+                               threshold)
+    return rates

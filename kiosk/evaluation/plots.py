@@ -72,12 +72,13 @@ def write_group_matrix_png(path: Path, matrices: dict[str, tuple[np.ndarray, np.
     figure, panels = plt.subplots(1, len(matrices), figsize=(7.5 * len(matrices), 6.8), dpi=110, squeeze=False)
     for axes, (name, (fmr, pairs)) in zip(panels[0], matrices.items()):
         shown = np.log10(np.where(fmr > 0, fmr, np.nan))
-        image = axes.imshow(shown, cmap="magma_r", vmin=-6, vmax=-2)
+        top = float(np.ceil(np.nanmax(shown))) if np.isfinite(shown).any() else -2.0
+        image = axes.imshow(shown, cmap="magma_r", vmin=top - 2.5, vmax=top)  # the spread that matters: 300x
         for row in range(len(labels)):
             for column in range(len(labels)):
                 matches = fmr[row, column] * pairs[row, column]
                 axes.text(column, row, f"{matches:.0f}\n{pairs[row, column] / 1e6:.2f}M", ha="center", va="center",
-                          fontsize=6, color="grey")
+                          fontsize=6, color="white" if shown[row, column] > top - 1.0 else "black")
         axes.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=8)
         axes.set_yticks(range(len(labels)), labels, fontsize=8)
         axes.set_xlabel("enrolled (template)")
