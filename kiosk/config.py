@@ -132,6 +132,9 @@ class LivenessConfig(_Section):
 class EnrollmentConfig(_Section):
     min_photos: int = Field(1, ge=1, description="good photos a person needs to be enrolled")
     max_photos: int = Field(10, ge=1, le=50, description="templates kept per person")
+    recommended_photos: int = Field(3, ge=1, le=50, description="good photos the wizard and gallery apply ask for: "
+                                    "on LFW three (nearest template) missed 2.2% of visits against 3.4% with one, "
+                                    "strangers unchanged (eval identify)")
     duplicate_check: bool = Field(True, description="refuse a face that already belongs to another person")
     duplicate_fmr: float = Field(1e-6, gt=0, lt=1, description="false match rate of the duplicate check; "
                                  "strict, because every new face is compared with the whole gallery")

@@ -109,6 +109,7 @@ class EnrollmentPolicy:
     max_photos: int
     duplicate_threshold: float | None  # refuse below it; None: no duplicate check
     review_threshold: float | None     # closer than this to someone else: enrolled, but flagged for review
+    recommended_photos: int = 3        # fewer good photos: enrolled, and asked for more
 
     @classmethod
     def from_config(cls, config: "KioskConfig", protector: TemplateProtector) -> "EnrollmentPolicy":
@@ -117,7 +118,7 @@ class EnrollmentPolicy:
         check = enrollment.duplicate_check and threshold is not None
         return cls(config.recognition.quality.gates(), enrollment.min_photos, enrollment.max_photos,
                    threshold.at_fmr(enrollment.duplicate_fmr) if check else None,
-                   threshold.at_fmr(enrollment.review_fmr) if check else None)
+                   threshold.at_fmr(enrollment.review_fmr) if check else None, enrollment.recommended_photos)
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,7 @@ class EnrollmentReport:
     enrolled: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)   # person -> why nobody was enrolled
     review: dict[str, str] = field(default_factory=dict)    # person -> who they look like
+    few_photos: dict[str, str] = field(default_factory=dict)  # person -> enrolled with fewer photos than recommended
 
 
 def write_enrollments(store: GalleryTarget, protector: TemplateProtector, model_id: str, policy: EnrollmentPolicy,
@@ -191,6 +193,10 @@ def write_enrollments(store: GalleryTarget, protector: TemplateProtector, model_
             crash_point("apply:person_written")  # inside the transaction: nobody of this apply may remain
             index.add(templates, [person.id] * len(templates))
             report.enrolled.append(person.id)
+            if len(templates) < policy.recommended_photos:
+                report.few_photos[person.id] = (f"enrolled with {len(templates)} good photo(s); "
+                                                f"{policy.recommended_photos} recognise a person more reliably: "
+                                                f"add photos from other days or light")
         if also is not None:
             also(store)
     crash_point("apply:committed")  # everybody of this apply must be there, whole

@@ -83,6 +83,9 @@ def test_plan_and_apply_follow_the_file(kiosk, lfw_dir, tmp_path):
     gallery = write_gallery(tmp_path / "g.yaml", people)
     applied = json.loads(run_cli("gallery", "apply", str(gallery), "--config", str(kiosk), "--json").stdout)
     assert applied["applied"] == {"add": 3} and applied["rejected_people"] == {}
+    # enrolled, and asked for the three photos that measure best (eval identify)
+    assert set(applied["few_photos"]) == {"colin-powell", "serena-williams", "gerhard-schroeder"}
+    assert applied["few_photos"]["gerhard-schroeder"].startswith("enrolled with 1 good photo(s); 3 recognise")
     people[0]["role"] = "manager"                                                   # update
     people[1]["photos"].append(people[1]["photos"][0].replace("_0001", "_0003"))   # re-enroll
     people[2]["enabled"] = False                                                    # disable
@@ -98,6 +101,7 @@ def test_plan_and_apply_follow_the_file(kiosk, lfw_dir, tmp_path):
             "details": ["not in the gallery file; kept without --prune"]} in plan["changes"]
     done = json.loads(run_cli("gallery", "apply", str(gallery), "--prune", "--config", str(kiosk), "--json").stdout)
     assert done["applied"] == {"re-enroll": 1, "add": 1, "update": 1, "remove": 1}
+    assert set(done["few_photos"]) == {"jennifer-aniston"}  # Serena now has three
     with stored(kiosk) as store:
         assert [p.id for p in store.list_people()] == ["colin-powell", "jennifer-aniston", "serena-williams"]
         assert store.get_person("colin-powell").role == "manager"

@@ -139,8 +139,10 @@ def run_wizard(qtbot, wizard, person_id: str, name: str, photos=None):
         wizard.capture.enroll_files(photos)
     qtbot.waitUntil(wizard.capture.isComplete, timeout=30_000)
     wizard.next()
+    summary = wizard.review.summary.text()
     wizard.accept()  # saving runs on a worker thread; the wizard closes when the person is written
     qtbot.waitUntil(lambda: wizard.saved_person is not None, timeout=30_000)
+    return summary
 
 
 def test_the_wizard_enrolls_from_a_video_and_from_photo_files(qtbot, window, lfw_dir, tmp_path):
@@ -152,7 +154,9 @@ def test_the_wizard_enrolls_from_a_video_and_from_photo_files(qtbot, window, lfw
     assert wizard.saved_person is not None
     files = window.make_wizard(None)
     qtbot.addWidget(files)
-    run_wizard(qtbot, files, "tony-blair", "Tony Blair", [photo(lfw_dir, "Tony_Blair", n) for n in (2, 3)])
+    summary = run_wizard(qtbot, files, "tony-blair", "Tony Blair", [photo(lfw_dir, "Tony_Blair", n) for n in (2, 3)])
+    assert "Ready to save: 2 good photo(s). 3 good photos recognise a person more reliably" in summary
+    assert "sharpness" not in summary
     counts = window.store.template_counts()
     assert counts["serena-williams"] >= 3 and counts["tony-blair"] == 2
     assert window.store.consents("tony-blair")[0].given_by == "Tony Blair"

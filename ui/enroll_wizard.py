@@ -4,7 +4,6 @@ files), review with quality and duplicate check, then only protected templates a
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import Qt, QThread
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
@@ -101,6 +100,13 @@ class ConsentPage(QWizardPage):
         return self.agreed.isChecked() and bool(self.given_by.text().strip())
 
 
+def ready_text(found, recommended: int, language: str) -> str:
+    """What the capture gave, and a request for more photos when there are fewer than recommended."""
+    count = len(found.embeddings)
+    ready = text("ready_to_save", language, count=count)
+    return ready if count >= recommended else f"{ready} {text('few_photos', language, count=count, needed=recommended)}"
+
+
 class CapturePage(QWizardPage):
     def __init__(self, language: str):
         super().__init__()
@@ -146,7 +152,7 @@ class CapturePage(QWizardPage):
 
     def show_frame(self, image, key: str, kept: int) -> None:
         self.video.setPixmap(QPixmap.fromImage(image).scaled(self.video.size(), Qt.AspectRatioMode.KeepAspectRatio))
-        needed = 3
+        needed = self.wizard().config.enrollment.recommended_photos
         self.guide.setText(text(key, self.language, count=min(kept, needed), needed=needed))
 
     def captured(self, result) -> None:
@@ -156,8 +162,7 @@ class CapturePage(QWizardPage):
             self.guide.setText(reasons or text("not_enough_frames", self.language))
             return
         wizard.enrollment = result
-        self.guide.setText(text("ready_to_save", self.language, count=len(result.embeddings),
-                                sharpness=float(np.median(result.sharpness))))
+        self.guide.setText(ready_text(result, wizard.config.enrollment.recommended_photos, self.language))
         self.completeChanged.emit()
 
     def stop(self) -> None:
@@ -193,8 +198,8 @@ class ReviewPage(QWizardPage):
         wizard = self.wizard()
         wizard.capture.stop()
         found = wizard.enrollment
-        self.summary.setText(f"<h2>{wizard.details.name.text()}</h2>" + text(
-            "ready_to_save", self.language, count=len(found.embeddings), sharpness=float(np.median(found.sharpness))))
+        self.summary.setText(f"<h2>{wizard.details.name.text()}</h2>" + ready_text(
+            found, wizard.config.enrollment.recommended_photos, self.language))
 
     def validatePage(self) -> bool:
         wizard = self.wizard()

@@ -68,7 +68,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_enough_frames": "Not enough good frames: ask the person to face the camera in good light",
         "saving": "Saving the protected templates ...",
         "not_saved": "Not saved: {reason}",
-        "ready_to_save": "Ready to save: {count} good image(s), median sharpness {sharpness:.0f}.",
+        "ready_to_save": "Ready to save: {count} good photo(s).",
+        "few_photos": "{needed} good photos recognise a person more reliably than {count}: add more if you can "
+                      "(another day, other light).",
         "saved": "{name} is enrolled",
         "id": "Id",
         "name": "Name",

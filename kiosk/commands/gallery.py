@@ -88,13 +88,15 @@ def _apply(args: argparse.Namespace) -> tuple[dict, str]:
         report = apply_changes(changes, store, pipeline, protector, policy,
                                args.prune, progress=not args.no_progress and not args.json)
     data = {"applied": dict(report.applied), "rejected_people": report.rejected_people,
-            "rejected_photos": report.rejected_photos, "review": report.review, "photos": report.photos,
+            "rejected_photos": report.rejected_photos, "review": report.review, "few_photos": report.few_photos,
+            "photos": report.photos,
             "photos_per_second": round(report.photos_per_second, 1), "exit_code": 1 if report.rejected_people else 0}
     lines = [f"applied: {', '.join(f'{n} {a}' for a, n in report.applied.items()) or 'nothing'}",
              f"enrolled from {report.photos} photos at {report.photos_per_second:.1f} photos/s"]
     lines += [f"  rejected photo {path}: {reason}" for path, reason in report.rejected_photos.items()]
     lines += [f"  NOT enrolled {pid}: {reason}" for pid, reason in report.rejected_people.items()]
     lines += [f"  review {pid}: {note}" for pid, note in report.review.items()]
+    lines += [f"  add photos {pid}: {note}" for pid, note in report.few_photos.items()]
     return data, "\n".join(lines)
 
 

@@ -23,6 +23,7 @@ class ApplyReport:
     rejected_people: dict[str, str] = field(default_factory=dict)
     rejected_photos: dict[str, str] = field(default_factory=dict)
     review: dict[str, str] = field(default_factory=dict)
+    few_photos: dict[str, str] = field(default_factory=dict)
     photos: int = 0
     enroll_seconds: float = 0.0
 
@@ -74,6 +75,7 @@ def apply_changes(changes: list[Change], store: GalleryTarget, pipeline: FacePip
     report.applied.update(actions[person_id] for person_id in written.enrolled)
     report.rejected_people.update(written.refused)
     report.review.update(written.review)
+    report.few_photos.update(written.few_photos)
     if removals:
         store.compact()
     return report
