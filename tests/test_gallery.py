@@ -189,6 +189,33 @@ def test_audit_verify_names_an_edited_record(kiosk, lfw_dir, tmp_path):
     assert done.returncode == 1 and "audit chain broken at event" in done.stdout and "changed" in done.stdout
 
 
+def test_an_emptied_audit_head_fails_verify_and_signing_again_does_not_hide_what_was_removed(kiosk, lfw_dir,
+                                                                                               tmp_path):
+    """With the database key alone: the last record removed and the head emptied. Before, the next
+    open signed the log as it found it and `audit verify` said intact."""
+    import sqlcipher3
+
+    from kiosk.store.keys import load_secrets
+
+    run_cli("gallery", "apply", str(write_gallery(tmp_path / "g.yaml", [person_entry(lfw_dir, "Colin_Powell", [1])])),
+            "--config", str(kiosk))
+    refused = run_cli("audit", "start", "--config", str(kiosk))
+    assert refused.returncode == 2 and "already has a signed head" in refused.stderr
+    config = load_config(kiosk)
+    connection = sqlcipher3.connect(str(config.store.resolved_path))
+    connection.execute(f"PRAGMA key = \"x'{load_secrets(config.store.keys).database_key.hex()}'\"")
+    connection.execute("DELETE FROM events WHERE id = (SELECT MAX(id) FROM events)")
+    connection.execute("UPDATE meta SET value = '' WHERE key = 'audit_head'")
+    connection.commit()
+    connection.close()
+    for _ in range(2):  # opening the store again does not bless it
+        done = run_cli("audit", "verify", "--config", str(kiosk))
+        assert done.returncode == 1 and "was emptied: records after it may have been removed" in done.stdout
+    assert run_cli("audit", "start", "--config", str(kiosk)).returncode == 0
+    done = run_cli("audit", "verify", "--config", str(kiosk))  # the removed record was colin-powell's enrolment
+    assert done.returncode == 1 and "1 people have no enrolment record in the log (first: colin-powell)" in done.stdout
+
+
 def test_rotating_the_template_secret_renews_templates_without_re_enrolling(kiosk, lfw_dir, tmp_path, pipeline):
     from kiosk.imageio import read_image
     from kiosk.protection import protector_for

@@ -202,8 +202,36 @@ def test_the_audit_head_detects_a_truncated_log_and_a_head_rewritten_without_the
         raw.execute("DELETE FROM meta WHERE key = 'audit_head'")
         assert store.audit_break() == "the audit head is missing"
         raw.execute("INSERT INTO meta (key, value) VALUES ('audit_head', '')")  # reset to "not yet signed"
-    with GalleryStore.open(tmp_path / "g.db", load_secrets(keys_config)) as store:  # re-signed, and it says so
-        assert store.audit_break() is None and store.events(limit=1)[0].kind == "audit_head_started"
+        started = raw.execute("SELECT id, at FROM events WHERE kind = 'audit_head_started'").fetchone()
+    # before, the next open signed whatever it found and `audit verify` said intact
+    with GalleryStore.open(tmp_path / "g.db", load_secrets(keys_config)) as store:
+        assert store.audit_break() == (f"the audit head started at event {started[0]} ({started[1]}) was emptied: "
+                                       f"records after it may have been removed")
+        store._db.execute("DELETE FROM events")  # the whole log, with the record of the head's start
+        assert store.audit_break() == "the audit log is empty but the store holds 1 people: its records were removed"
+    with GalleryStore.open(tmp_path / "g.db", load_secrets(keys_config)) as store:
+        assert store.audit_break().startswith("the audit log is empty but the store holds 1 people")
+
+
+def test_a_log_rebuilt_without_the_enrolment_records_is_named(tmp_path, keys_config, real_templates):
+    """The chain's hashes are unkeyed: someone with the database key alone rebuilds a shorter chain
+    from the start and empties the head; an administrator who signs it again anyway (`audit start`)
+    still hears that people have no enrolment record."""
+    from kiosk.store.audit_chain import GENESIS, event_hash
+
+    with GalleryStore.open(tmp_path / "g.db", load_secrets(keys_config), create=True) as store:
+        enroll(store, "e1002", "Joe Biden", real_templates["biden"])
+        raw = store._db
+        raw.execute("DELETE FROM events")
+        at = "2026-12-07T09:00:00+00:00"
+        raw.execute("INSERT INTO events (at, kind, person_ref, subject, detail, prev_hash, hash) VALUES "
+                    "(?, 'store_created', NULL, NULL, '{}', ?, ?)", (at, GENESIS, event_hash(GENESIS, at, "store_created",
+                                                                                               None, "{}")))
+        raw.execute("UPDATE meta SET value = '' WHERE key = 'audit_head'")
+        assert store.audit_break().startswith("the audit log has no signed head")
+        store.start_audit_head("started by an administrator")
+        assert store.audit_break() == ("1 people have no enrolment record in the log (first: e1002): records were "
+                                       "removed")
 
 
 def test_attendance_days_follow_the_site_time_zone(tmp_path):

@@ -16,7 +16,7 @@ import numpy as np
 from kiosk.commands import add_command
 from kiosk.commands.config_check import add_config_option
 from kiosk.config import load_config
-from kiosk.errors import ConfigError, SourceError
+from kiosk.errors import ConfigError, FacegateError, SourceError
 from kiosk.gallery.target import open_gallery
 from kiosk.store.access import open_store
 
@@ -40,6 +40,8 @@ def register(subparsers) -> None:
     audit = subparsers.add_parser("audit", help="the audit log").add_subparsers(
         dest="audit_command", required=True, metavar="ACTION")
     add_config_option(add_command(audit, "verify", "check the hash chain; report the first broken link", _verify))
+    add_config_option(add_command(audit, "start", "sign the audit log as it is now, for a store from before the "
+                                  "signed head (refused while a head signs the log)", _start_audit))
 
 
 def _run(args: argparse.Namespace) -> tuple[dict, str]:
@@ -126,6 +128,18 @@ def _export(args: argparse.Namespace) -> tuple[dict, str]:
     lines = [f"{len(rows)} records of {len(people)} people written to {out}"]
     lines += [f"  {d.day} {d.name:<28} in {d.first_in or '-':>8}  out {d.last_out or '-':>8}  ({d.records})" for d in days]
     return data, "\n".join(lines)
+
+
+def _start_audit(args: argparse.Namespace) -> tuple[dict, str]:
+    config = load_config(args.config)
+    store, _ = open_store(config.store.resolved_path, config.store.keys)
+    with store:
+        if store.has_signed_head():
+            raise FacegateError("the audit log already has a signed head: nothing to start (`audit verify` checks it)")
+        store.start_audit_head("started by an administrator")
+        count = len(store.events(limit=10**9))
+    return {"ok": True, "events": count}, (f"audit head signed over the log as it is ({count} events); "
+                                           f"the log records that it was started here")
 
 
 def _verify(args: argparse.Namespace) -> tuple[dict, str]:

@@ -73,13 +73,15 @@ class GalleryStore:
 
     @classmethod
     def open(cls, path: Path, secrets: KioskSecrets, create: bool = False) -> "GalleryStore":
+        new = create and (not path.exists() or path.stat().st_size == 0)
         try:
             connection = open_database(path, secrets.database_key, secrets.previous_database_key, create)
         except DatabaseError as exc:
             raise StoreError(f"{path}: cannot be opened as a store ({exc})") from None
         store = cls(connection, path, secrets)
         store._check_template_secret(secrets)
-        store._start_audit_head()
+        if new:
+            store.start_audit_head("store created")
         return store
 
     def renew_templates(self, renew, secrets: KioskSecrets) -> int:
@@ -271,6 +273,9 @@ class GalleryStore:
         if head is not None:  # a missing or forged head is left as it is, for audit verify to report
             self._write_head(AuditHead(head.events + 1, digest, head.anchor))
 
+    def has_signed_head(self) -> bool:
+        return self._signed_head() is not None
+
     def _signed_head(self) -> AuditHead | None:
         text = self.get_meta("audit_head")
         return AuditHead.read(text, self._audit_key) if text else None
@@ -285,13 +290,49 @@ class GalleryStore:
     def _write_head(self, head: AuditHead) -> None:
         self.set_meta("audit_head", head.signed(self._audit_key))
 
-    def _start_audit_head(self) -> None:
-        """A store that predates the head (or whose head was reset to empty) gets one now, and the
-        chain records that it did, so a reset cannot pass unseen."""
-        if self.get_meta("audit_head") == "":
-            with self.transaction():
-                self._write_head(self._current_head())
-                self.log_event("audit_head_started")
+    def start_audit_head(self, why: str) -> None:
+        """Sign the log as it is now, and record that it was: done when a store is created, and by an
+        administrator (`audit start`) for a store that predates the head. Never done on its own for an
+        existing store: the database key alone can empty a head (after removing the last records), and
+        a kiosk that signed again whatever it found would bless the removal."""
+        with self.transaction():
+            self._write_head(self._current_head())
+            self.log_event("audit_head_started", why=why)
+
+    def _empty_head(self) -> str:
+        """What an empty head means: reset after it was started (or with the whole log gone), or a store
+        that predates the head."""
+        started = self._db.execute("SELECT id, at FROM events WHERE kind = 'audit_head_started' ORDER BY id LIMIT 1"
+                                   ).fetchone()
+        if started is not None:
+            return (f"the audit head started at event {started[0]} ({started[1]}) was emptied: records after it may "
+                    f"have been removed")
+        events = self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+        people = self._db.execute("SELECT COUNT(*) FROM people").fetchone()[0]
+        if events == 0 and people:
+            return f"the audit log is empty but the store holds {people} people: its records were removed"
+        return ("the audit log has no signed head (a store from before it, or a head emptied with the records "
+                "that named it): check the log, then sign it as it is with `python main.py audit start`")
+
+    def _unrecorded_people(self) -> str | None:
+        """A person of this store's own enrolments with no enrolment record in the log (records were
+        removed from the start of the log, or the whole log replaced); a replica of a site's gallery
+        records each sync instead. Once retention has cut the log's start (the chain's anchor moved),
+        enrolments older than it are gone by right, and this check cannot be made."""
+        if self.get_meta("audit_anchor") is not None:
+            return None
+        recorded = {row[0] for row in self._db.execute(
+            "SELECT DISTINCT subject FROM events WHERE kind IN ('person_enrolled', 'gallery_synced')")}
+        if self.get_meta("site_cursor") is not None:
+            people = self._db.execute("SELECT COUNT(*) FROM people").fetchone()[0]
+            synced = self._db.execute("SELECT 1 FROM events WHERE kind = 'gallery_synced' LIMIT 1").fetchone()
+            return None if synced or not people else "the store holds a site's people but no record of a sync"
+        missing = [person_id for (person_id,) in self._db.execute("SELECT id FROM people ORDER BY id")
+                   if self.pseudonym(person_id) not in recorded]
+        if not missing:
+            return None
+        return (f"{len(missing)} people have no enrolment record in the log (first: {missing[0]}): records were "
+                f"removed")
 
     def _chain_anchor(self) -> str:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'audit_anchor'").fetchone()
@@ -317,11 +358,14 @@ class GalleryStore:
             return broken
         head = self._signed_head()
         if head is None:
-            return ("the audit head is missing" if self.get_meta("audit_head") is None else
-                    "the audit head was written without the key (its MAC does not match)")
+            text = self.get_meta("audit_head")
+            if text is None:
+                return "the audit head is missing"
+            return self._empty_head() if text == "" else \
+                "the audit head was written without the key (its MAC does not match)"
         count = self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
         last = self._db.execute("SELECT id, at, kind, hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
-        return head_mismatch(head, count, tuple(last) if last else None, anchor)
+        return head_mismatch(head, count, tuple(last) if last else None, anchor) or self._unrecorded_people()
 
     def store_id(self) -> str:
         """This store's own random id (made once): with a row id, it names an event uniquely at a site."""
