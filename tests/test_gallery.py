@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -237,6 +238,37 @@ def test_rotating_the_template_secret_renews_templates_without_re_enrolling(kios
     new, old = (protector_for(secrets, pipeline.manifest, provider="cpu") for secrets in (after, before))
     assert np.linalg.norm(new.probe_space(probe) - gallery.templates, axis=1).min() < new.threshold.value
     assert np.linalg.norm(old.probe_space(probe) - gallery.templates, axis=1).min() > old.threshold.value
+    # the photo digests keep their key: the same file plans nothing (not everyone re-enrolled)
+    plan = run_cli("gallery", "plan", str(tmp_path / "g.yaml"), "--config", str(kiosk))
+    assert plan.returncode == 0 and "plan: 1 unchanged" in plan.stdout, plan.stdout
+
+
+def test_photo_digests_are_keyed_per_site_and_old_unkeyed_ones_are_replaced_without_re_enrolling(kiosk, lfw_dir,
+                                                                                                tmp_path):
+    """An unkeyed SHA-256 of the enrolment photos was the same at every site and recomputable by anyone
+    with the photos: it linked people across sites and named them in a leaked database."""
+    import hashlib
+
+    from kiosk.gallery.plan import photo_digest, photo_hashes
+    from kiosk.store.keys import KioskSecrets, load_secrets
+
+    entry = person_entry(lfw_dir, "Colin_Powell", [1, 2])
+    gallery = write_gallery(tmp_path / "g.yaml", [entry])
+    run_cli("gallery", "apply", str(gallery), "--config", str(kiosk))
+    photos = [Path(p) for p in entry["photos"]]
+    unkeyed = hashlib.sha256(b"".join(hashlib.sha256(p.read_bytes()).digest() for p in photos)).hexdigest()
+    with stored(kiosk) as store:
+        digest = store.get_person("colin-powell").photo_digest
+        assert digest.startswith("k1:") and unkeyed not in digest
+        assert digest == photo_digest(photo_hashes(photos), load_secrets(load_config(kiosk).store.keys).digest_key)
+        assert digest != photo_digest(photo_hashes(photos), KioskSecrets.generate().digest_key)  # another site
+        with store.transaction():  # a store from before: the unkeyed digest
+            store._db.execute("UPDATE people SET photo_digest = ? WHERE id = 'colin-powell'", (unkeyed,))
+    plan = run_cli("gallery", "plan", str(gallery), "--config", str(kiosk))
+    assert "~ update    colin-powell: photo digest keyed to the site" in plan.stdout, plan.stdout
+    run_cli("gallery", "apply", str(gallery), "--config", str(kiosk))
+    with stored(kiosk) as store:
+        assert store.get_person("colin-powell").photo_digest == digest
 
 
 def colin_is_still_recognised(kiosk, lfw_dir, pipeline) -> bool:

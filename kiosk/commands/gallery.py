@@ -43,14 +43,14 @@ def _configured_descriptor(config: KioskConfig) -> tuple[str, str]:
     return embedder.id, load_protector_for(embedder, config.models.protector).id
 
 
-def _changes(config: KioskConfig, file: Path, store, prune: bool) -> list[Change]:
+def _changes(config: KioskConfig, file: Path, store, prune: bool, digest_key: bytes) -> list[Change]:
     gallery, stored = load_gallery_file(file), store.list_people()
     if prune and not gallery.people and stored:
         # an empty, truncated or wrongly saved file is far likelier than a wish to delete everybody
         raise ConfigError(f"{file}: the gallery file lists nobody; with --prune that would delete all {len(stored)} "
                           f"people. Nothing was changed. Check the file (gallery export writes the current one); "
                           f"to delete people, use gallery remove")
-    return plan_changes(gallery, stored, {d.name for d in config.doors}, prune, store.template_origins(),
+    return plan_changes(gallery, stored, {d.name for d in config.doors}, prune, digest_key, store.template_origins(),
                         _configured_descriptor(config))
 
 
@@ -69,8 +69,8 @@ def _describe(changes: list[Change], prune: bool) -> str:
 
 def _plan(args: argparse.Namespace) -> tuple[dict, str]:
     config = load_config(args.config)
-    with open_gallery(config) as (store, _):
-        changes = _changes(config, args.file, store, args.prune)
+    with open_gallery(config) as (store, secrets):
+        changes = _changes(config, args.file, store, args.prune, secrets.digest_key)
     data = {"changes": [{"action": c.action, "person": c.person_id, "details": c.details} for c in changes]}
     return data, _describe(changes, args.prune)
 
@@ -82,7 +82,7 @@ def _apply(args: argparse.Namespace) -> tuple[dict, str]:
 
     config = load_config(args.config)
     with open_gallery(config) as (store, secrets), FacePipeline.from_config(config) as pipeline:
-        changes = _changes(config, args.file, store, args.prune)
+        changes = _changes(config, args.file, store, args.prune, secrets.digest_key)
         protector = protector_for(secrets, pipeline.manifest, config.models.protector, config.models.provider)
         policy = EnrollmentPolicy.from_config(config, protector)
         report = apply_changes(changes, store, pipeline, protector, policy,

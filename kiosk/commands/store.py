@@ -51,7 +51,8 @@ def _init(args: argparse.Namespace) -> tuple[dict, str]:
         if args.template_secret_from is not None:  # a door of a site: the site's template secret, its own key
             site = load_secrets(KeySourceConfig(source="file", file=args.template_secret_from))
             secrets = replace(secrets, template_secret=site.template_secret,
-                              template_secret_version=site.template_secret_version)
+                              template_secret_version=site.template_secret_version,
+                              photo_digest_key=site.photo_digest_key)
         save_secrets(keys, secrets)
         created_keys = True
     else:
@@ -174,7 +175,7 @@ def _rotate_secret(args: argparse.Namespace) -> tuple[dict, str]:
                     f"finished an interrupted rotation (template secret version {new.template_secret_version})")
     else:
         new = replace(old, template_secret=random_secrets.token_bytes(32),
-                      template_secret_version=old.template_secret_version + 1)
+                      template_secret_version=old.template_secret_version + 1, photo_digest_key=old.digest_key)
         save_secrets(pending, new)
         crash_point("rotate:journal_written")
     embedder = load_embedder_manifest(config.models.embedder)

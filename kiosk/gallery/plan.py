@@ -1,6 +1,7 @@
 """Compare a gallery file with the store: who is added, updated, re-enrolled, disabled or removed."""
 
 import hashlib
+import hmac
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -32,11 +33,26 @@ class Change:
         return self.action in ("add", "re-enroll")
 
 
-def photo_digest(photos: list[Path]) -> str:
-    """SHA-256 over the photos' own SHA-256s: changes when any photo is replaced, added or removed."""
+KEYED = "k1:"
+
+
+def photo_hashes(photos: list[Path]) -> list[bytes]:
+    return [hashlib.sha256(photo.read_bytes()).digest() for photo in photos]
+
+
+def photo_digest(hashes: list[bytes], key: bytes) -> str:
+    """HMAC-SHA-256 under the site's digest key over the photos' own SHA-256s: changes when any photo
+    is replaced, added or removed. Keyed, because an unkeyed digest was the same at every site and
+    anyone holding the photos (a staff page) could recompute it: it linked people across sites and
+    named them in a leaked database even where templates do not."""
+    return KEYED + hmac.new(key, b"".join(hashes), hashlib.sha256).hexdigest()
+
+
+def unkeyed_photo_digest(hashes: list[bytes]) -> str:
+    """The digest stores written before it was keyed: recognised once, then replaced by the keyed one."""
     combined = hashlib.sha256()
-    for photo in photos:
-        combined.update(hashlib.sha256(photo.read_bytes()).digest())
+    for digest in hashes:
+        combined.update(digest)
     return combined.hexdigest()
 
 
@@ -48,7 +64,7 @@ def _differences(old: Person, new: Person) -> list[str]:
             for name, a, b in zip(names, old.metadata(), new.metadata()) if a != b]
 
 
-def plan_changes(gallery: GalleryFile, stored: list[Person], known_doors: set[str], prune: bool,
+def plan_changes(gallery: GalleryFile, stored: list[Person], known_doors: set[str], prune: bool, digest_key: bytes,
                  origins: dict[str, tuple[str, str]] | None = None,
                  descriptor: tuple[str, str] | None = None) -> list[Change]:
     """Every change apply would make, in file order, then removals (made only with --prune).
@@ -63,11 +79,15 @@ def plan_changes(gallery: GalleryFile, stored: list[Person], known_doors: set[st
     current = {person.id: person for person in stored}
     changes = []
     for spec in gallery.people:
-        digest = photo_digest(spec.photos)
+        hashes = photo_hashes(spec.photos)
+        digest = photo_digest(hashes, digest_key)
         wanted = spec.person(digest)
         old = current.get(spec.id)
         if old is None:
             changes.append(Change("add", spec.id, [f"{len(spec.photos)} photos"], spec, digest))
+        elif old.photo_digest == unkeyed_photo_digest(hashes):
+            changes.append(Change("update", spec.id, ["photo digest keyed to the site", *_differences(old, wanted)],
+                                  spec, digest))
         elif old.photo_digest != digest:
             changes.append(Change("re-enroll", spec.id, ["photos changed", *_differences(old, wanted)], spec, digest))
         elif descriptor and origins and origins.get(spec.id, descriptor) != descriptor:

@@ -5,6 +5,8 @@ Two secrets live together: the database key (SQLCipher) and the template secret 
 of the template protector, with its version so templates can be renewed).
 """
 
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -29,6 +31,13 @@ class KioskSecrets:
     template_secret: bytes
     template_secret_version: int = 1
     previous_database_key: bytes | None = None  # set only while a rekey is under way
+    photo_digest_key: bytes | None = None  # kept apart once the template secret has been rotated
+
+    @property
+    def digest_key(self) -> bytes:
+        """The key of gallery files' photo digests: from the first template secret, and the same after
+        a rotation (which keeps it here), so a rotation does not make every person look re-photographed."""
+        return self.photo_digest_key or hmac.new(self.template_secret, b"facegate photo digest", hashlib.sha256).digest()
 
     def __repr__(self) -> str:
         return f"KioskSecrets(template_secret_version={self.template_secret_version}, <hidden>)"
@@ -44,6 +53,8 @@ class KioskSecrets:
                 "template_secret_version": self.template_secret_version}
         if self.previous_database_key:
             data["previous_database_key"] = self.previous_database_key.hex()
+        if self.photo_digest_key:
+            data["photo_digest_key"] = self.photo_digest_key.hex()
         return json.dumps(data, indent=2) + "\n"
 
     @classmethod
@@ -69,11 +80,12 @@ class KioskSecrets:
 
         keys = {name: hex_field(name) for name in ("database_key", "template_secret")}
         previous = hex_field("previous_database_key", required=False)
+        digest_key = hex_field("photo_digest_key", required=False)
         version = data.get("template_secret_version", 1)
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
             raise SecretsError(f"{where}: template_secret_version must be a whole number from 1, got {version!r}")
         assert keys["database_key"] is not None and keys["template_secret"] is not None
-        return cls(keys["database_key"], keys["template_secret"], version, previous)
+        return cls(keys["database_key"], keys["template_secret"], version, previous, digest_key)
 
 
 def json_object(text: str, where: str, what: str, remedy: str) -> dict:
