@@ -583,3 +583,70 @@ def test_the_offline_bound_runs_on_the_monotonic_clock(site, servers, tmp_path, 
     clock.monotonic = lambda: real + 61
     problem = link.offline_problem()
     assert problem is not None and "out of reach for 6" in problem and "max_offline_s (60 s)" in problem, problem
+
+
+def test_records_forged_in_a_door_s_name_are_named_and_its_real_records_still_arrive(servers, site):
+    """Anyone with door-b's broker login published a correctly chained event and attendance in its name:
+    the site stored them as door-b's, `site status` said intact, and door-b's real record with that
+    number was then dropped as a duplicate. With door-b's public key trusted, what it did not sign is
+    set aside and named, and its own records (signed by its uplink) are stored."""
+    from kiosk.site.signing import sign_record
+    from kiosk.site.uplink import EventUplink
+    from kiosk.store.audit_chain import GENESIS, event_hash
+    from kiosk.store.keys import load_secrets
+
+    postgres, broker = servers
+    admin, doors = site
+    _durable_site_session(admin, postgres)
+    shown = json.loads(run_cli("site", "door-key", "--config", str(doors["door-b"]), "--json").stdout)
+    assert not shown["created"] and len(shown["public_key"]) == 64  # store init made the door's signing key
+    bad = run_cli("site", "trust-door", "door-b", "abc", "--config", str(admin))
+    assert bad.returncode == 2 and "public_key: a door's public key is 64 hex digits" in bad.stderr
+    assert run_cli("site", "trust-door", "door-b", shown["public_key"], "--config", str(admin)).returncode == 0
+
+    door_config = load_config(doors["door-b"])
+    secrets = load_secrets(door_config.store.keys)
+    store, _ = open_store(door_config.store.resolved_path, door_config.store.keys, create=True)
+    with store:
+        with store.transaction():
+            store.log_event("access_granted", None, door="door-b")
+        seq, at, kind, _, subject, detail, prev_hash, digest = store.events_after(0, 10**9)[-1]
+        store_id = store.store_id()
+        # the forger knows the real record's number: its forgery takes the id first
+        forged = {"id": f"{store_id}-e{seq}", "store": store_id, "seq": seq, "at": at, "kind": "access_granted",
+                  "person_ref": None, "subject": subject, "detail": json.dumps({"door": "vault"}),
+                  "prev_hash": prev_hash, "hash": event_hash(prev_hash, at, "access_granted", subject,
+                                                             json.dumps({"door": "vault"}))}
+        other_key = KioskSecrets.generate().door_signing_key
+        tag = f"forged-{time.monotonic_ns()}"
+        chain = {"id": f"{tag}-e1", "store": tag, "seq": 1, "at": "2026-12-07T09:00:00+00:00", "kind": "access_granted",
+                 "person_ref": None, "subject": None, "detail": "{}", "prev_hash": GENESIS,
+                 "hash": event_hash(GENESIS, "2026-12-07T09:00:00+00:00", "access_granted", None, "{}")}
+        forger = _door_client(broker, "door-b")
+        for topic, payload in (("events", forged), ("events", chain),  # a new store id's chain, "intact" before
+                               ("events", dict(chain, id=f"{tag}-e2", sig=sign_record(other_key, "door-b", "events",
+                                                                                       chain))),
+                               ("attendance", json.loads(_attendance(f"{tag}-a")))):
+            forger.publish(f"facegate/kiosk/door-b/{topic}", json.dumps(payload), qos=1).wait_for_publish(5)
+        forger.disconnect()
+        forger.loop_stop()
+        uplink = EventUplink(store, door_config.site.server.broker, "door-b", "door-b", KIOSKS["door-b"],
+                             secrets.door_signing_key)
+        try:
+            assert uplink.flush(20).queued == 0
+        finally:
+            uplink.close()
+    service = _serve(admin)
+    try:
+        wait_for(lambda: site_rows(postgres, f"SELECT signed, detail FROM kiosk_events WHERE event_id = "
+                                             f"'door-b/{store_id}-e{seq}'") == [(True, detail)], 60,
+                 "door-b's real record, signed, in place of the forgery")
+        wait_for(lambda: site_rows(postgres, f"SELECT count(*) FROM dead_letters WHERE kiosk_id = 'door-b' AND "
+                                             f"reason LIKE 'not signed with door door-b%'")[0][0] >= 4, 60,
+                 "the four forgeries set aside")
+    finally:
+        _stop(service)
+    assert site_rows(postgres, f"SELECT count(*) FROM kiosk_events WHERE store_id = '{tag}'") == [(0,)]
+    status = run_cli("site", "status", "--config", str(admin))
+    line = next(line for line in status.stdout.splitlines() if line.strip().startswith("door-b"))
+    assert status.returncode == 1 and "records signed" in line and "FORGED: 4 records in its name" in line, status.stdout

@@ -1,6 +1,7 @@
 """`site init | serve | status | sync`: a site with many doors (docs/site.md)."""
 
 import argparse
+import json
 import signal
 import sys
 import threading
@@ -25,7 +26,13 @@ def register(subparsers) -> None:
     status = add_command(group, "status", "the kiosks: last seen, revision lag, queued events, audit chain", _status)
     sync = add_command(group, "sync", "bring this kiosk's replica up to the site's gallery now", _sync)
     sync.add_argument("--no-progress", action="store_true", help="no progress bar")
-    for parser in (init, serve, status, sync):
+    door_key = add_command(group, "door-key", "this door's public signing key, for `site trust-door` (a key file "
+                           "from before signing gets its signing key now)", _door_key)
+    trust = add_command(group, "trust-door", "trust a door's public signing key: from now on only records it "
+                        "signed are stored in its name", _trust_door)
+    trust.add_argument("kiosk_id", help="the door's kiosk id (its broker user)")
+    trust.add_argument("public_key", help="the 64 hex digits `site door-key` printed on that door")
+    for parser in (init, serve, status, sync, door_key, trust):
         add_config_option(parser)
 
 
@@ -98,14 +105,74 @@ def _status(args: argparse.Namespace) -> tuple[dict, str]:
         people = connection.execute("SELECT count(*) FROM people").fetchone()
     rows = [{"kiosk": s.kiosk_id, "door": s.door, "online": s.online, "last_seen": s.last_seen.isoformat(),
              "revision": s.revision, "lag": s.lag, "queued": s.queued, "events": s.events,
-             "audit_chain": "intact" if s.chain is None else s.chain} for s in states]
+             "audit_chain": "intact" if s.chain is None else s.chain, "key_trusted": s.trusted,
+             "unsigned_records": s.unsigned, "forged_records": s.forged, "set_aside": s.set_aside} for s in states]
     lines = [f"site revision {revision}, {people[0] if people else 0} people, {len(rows)} kiosks"]
     lines += [f"  {s.kiosk_id:<14} {s.door or '-':<10} {'online' if s.online else 'OFFLINE':<8} "
               f"seen {_age(s.last_seen):<12} "
               f"lag {s.lag if s.lag is not None else '?':<4} queued {s.queued if s.queued is not None else '?':<6} "
-              f"events {s.events:<7} chain {'intact' if s.chain is None else 'BROKEN: ' + s.chain}" for s in states]
-    broken = any(s.chain for s in states)
+              f"events {s.events:<7} chain {'intact' if s.chain is None else 'BROKEN: ' + s.chain}; "
+              + _signatures(s) for s in states]
+    broken = any(s.chain or s.forged for s in states)
     return {"revision": revision, "kiosks": rows, "exit_code": 1 if broken else 0}, "\n".join(lines)
+
+
+def _signatures(state) -> str:
+    words = ("records signed" if state.trusted else
+             "records NOT SIGNED: no key trusted for this door (site trust-door)")
+    if state.trusted and state.unsigned:
+        words += f" ({state.unsigned} stored before its key was trusted)"
+    if state.forged:
+        words += f"; FORGED: {state.forged} records in its name did not verify and were set aside"
+    if state.set_aside > state.forged:
+        words += f"; {state.set_aside - state.forged} malformed records set aside"
+    return words
+
+
+def _door_key(args: argparse.Namespace) -> tuple[dict, str]:
+    import secrets as random_secrets
+    from dataclasses import replace
+
+    from kiosk.site.signing import public_key_hex
+    from kiosk.store.keys import KEY_BYTES, load_secrets, save_secrets
+
+    config = load_config(args.config)
+    keys = load_secrets(config.store.keys)
+    made = keys.door_signing_key is None
+    if made:
+        keys = replace(keys, door_signing_key=random_secrets.token_bytes(KEY_BYTES))
+        save_secrets(config.store.keys, keys)
+    assert keys.door_signing_key is not None
+    public = public_key_hex(keys.door_signing_key)
+    kiosk = config.site.server.kiosk_id if config.site.server is not None else None
+    return {"kiosk": kiosk, "public_key": public, "created": made}, (
+        f"{'made a signing key for this door; ' if made else ''}public key {public}\n"
+        f"on the administrators' station: python main.py site trust-door {kiosk or 'KIOSK_ID'} {public}")
+
+
+def _trust_door(args: argparse.Namespace) -> tuple[dict, str]:
+    from kiosk.site.database import describe, require_schema
+    from kiosk.site.signing import parse_public_key
+
+    server = _server(load_config(args.config), args.config)
+    try:
+        public = parse_public_key(args.public_key)
+    except ValueError as exc:
+        raise ConfigError(f"public_key: {exc}") from None
+    with _connect(server) as connection:
+        require_schema(connection, describe(server.postgres))
+        with connection.transaction():
+            before = connection.execute("SELECT public_key FROM door_keys WHERE kiosk_id = %s",
+                                        (args.kiosk_id,)).fetchone()
+            connection.execute("INSERT INTO door_keys (kiosk_id, public_key) VALUES (%s, %s) ON CONFLICT (kiosk_id) "
+                                "DO UPDATE SET public_key = excluded.public_key, trusted_at = now()",
+                                (args.kiosk_id, public))
+            connection.execute("INSERT INTO site_audit (kind, person_ref, detail) VALUES ('door_key_trusted', NULL, "
+                               "%s)", (json.dumps({"kiosk": args.kiosk_id, "public_key": public,
+                                                   "replaced": before[0] if before else None}, sort_keys=True),))
+    change = "replaced its earlier key" if before and before[0] != public else "trusted"
+    return {"kiosk": args.kiosk_id, "public_key": public}, (
+        f"door {args.kiosk_id}: key {public[:16]}... {change}; from now on only records it signed are stored in its name")
 
 
 def _sync(args: argparse.Namespace) -> tuple[dict, str]:

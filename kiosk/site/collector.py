@@ -35,6 +35,7 @@ from kiosk.site.database import (
     require_schema,
 )
 from kiosk.site.messages import RejectedMessage, parse_message
+from kiosk.site.signing import FORGED_REASON, verifies
 from kiosk.site.uplink import make_client
 
 log = logging.getLogger(__name__)
@@ -43,19 +44,20 @@ SITE_CLIENT_ID = "facegate-site"
 SITE_SERVICE_USER = "facegate-site"  # the broker user `site serve` logs in as when broker.username is empty
 
 _INSERT_EVENT = """
-INSERT INTO kiosk_events (event_id, kiosk_id, store_id, seq, at, kind, person_ref, subject, detail, prev_hash, hash)
+INSERT INTO kiosk_events (event_id, kiosk_id, store_id, seq, at, kind, person_ref, subject, detail, prev_hash, hash,
+                          signed)
 VALUES (%(id)s, %(kiosk)s, %(store)s, %(seq)s, %(at)s, %(kind)s,
         CASE WHEN EXISTS (SELECT 1 FROM tombstones WHERE person_id = %(person_ref)s) THEN %(subject)s
              ELSE %(person_ref)s END,
-        %(subject)s, %(detail)s, %(prev_hash)s, %(hash)s)
+        %(subject)s, %(detail)s, %(prev_hash)s, %(hash)s, %(signed)s)
 ON CONFLICT DO NOTHING
 """
 _INSERT_ATTENDANCE = """
-INSERT INTO kiosk_attendance (event_id, kiosk_id, person_ref, subject, at, direction, door)
+INSERT INTO kiosk_attendance (event_id, kiosk_id, person_ref, subject, at, direction, door, signed)
 VALUES (%(id)s, %(kiosk)s,
         CASE WHEN EXISTS (SELECT 1 FROM tombstones WHERE person_id = %(person_ref)s) THEN %(subject)s
              ELSE %(person_ref)s END,
-        %(subject)s, %(at)s, %(direction)s, %(door)s)
+        %(subject)s, %(at)s, %(direction)s, %(door)s, %(signed)s)
 ON CONFLICT DO NOTHING
 """
 _UPSERT_KIOSK = """
@@ -171,7 +173,8 @@ class EventCollector:
             return  # not acknowledged: the broker delivers it again once the collector is back
         try:
             try:
-                stored = self.store(kind, kiosk_id, parse_message(kind, bytes(message.payload)))
+                fields, sent = parse_message(kind, bytes(message.payload))
+                stored = self.store(kind, kiosk_id, fields, self._signed(kind, kiosk_id, sent))
             except RejectedMessage as exc:
                 self._dead_letter(kiosk_id, message, str(exc))
                 stored = None
@@ -197,7 +200,23 @@ class EventCollector:
                                                "sha": hashlib.sha256(payload).hexdigest(), "reason": reason[:1000]})
         self.counts[f"{message.topic.rsplit('/', 1)[-1]} set aside"] += 1
 
-    def store(self, kind: str, kiosk_id: str, data: dict) -> bool:
+    def _signed(self, kind: str, kiosk_id: str, sent: dict) -> bool:
+        """Whether a record verified under its door's trusted key; RejectedMessage when the door has one
+        and the record does not verify (forged, or another door's). A door with no trusted key yet is
+        stored as unsigned, and `site status` says so."""
+        if kind == "status":
+            return False
+        assert self._db is not None
+        row = self._db.execute("SELECT public_key FROM door_keys WHERE kiosk_id = %s", (kiosk_id,)).fetchone()
+        if row is None:
+            return False
+        if not verifies(row[0], kiosk_id, kind, sent):
+            raise RejectedMessage(f"{FORGED_REASON} {kiosk_id}'s key ("
+                                  f"{'no signature' if sent.get('sig') is None else 'the signature does not verify'}): "
+                                  f"a forged record, or another door's")
+        return True
+
+    def store(self, kind: str, kiosk_id: str, data: dict, signed: bool = False) -> bool:
         """Write one message; False when it was stored before (its id is known)."""
         assert self._db is not None
         if kind == "status":
@@ -206,7 +225,7 @@ class EventCollector:
                                              "queued": data.get("queued")})
             return True
         # ids are the kiosk's own: prefixed with its (ACL-checked) id, no kiosk can shadow another's records
-        row = dict(data, id=f"{kiosk_id}/{data['id']}", kiosk=kiosk_id)  # checked by parse_message
+        row = dict(data, id=f"{kiosk_id}/{data['id']}", kiosk=kiosk_id, signed=signed)  # checked by parse_message
         query = _INSERT_EVENT if kind == "events" else _INSERT_ATTENDANCE
         return self._db.execute(query, row).rowcount == 1
 

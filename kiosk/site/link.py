@@ -51,7 +51,7 @@ class SiteLink:
         age = time.time() - self._in_step_written if self._in_step_written is not None else -1.0
         self._in_step_monotonic = time.monotonic() - age if age >= 0 else None
         self.uplink = EventUplink(self._uplink_store, server.broker, self.kiosk_id, door,
-                                  self.credentials.broker_password)
+                                  self.credentials.broker_password, secrets.door_signing_key)
         self._threads = [threading.Thread(target=self._keep_in_sync, name="site-sync", daemon=True),
                          threading.Thread(target=self._send_up, name="site-uplink", daemon=True)]
         for thread in self._threads:

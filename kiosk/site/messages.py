@@ -23,6 +23,7 @@ def _no_nul(value: object) -> object:
 Text = Annotated[str, BeforeValidator(_no_nul), StringConstraints(max_length=256)]
 RecordId = Annotated[str, BeforeValidator(_no_nul), StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,128}$")]
 Digest = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Signature = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{128}$")]
 
 
 def _aware_time(value: str) -> str:
@@ -54,6 +55,7 @@ class EventMessage(_Message):
     detail: Annotated[str, BeforeValidator(_no_nul), StringConstraints(max_length=65536)]
     prev_hash: Digest
     hash: Digest
+    sig: Signature | None = None  # the door's Ed25519 signature (kiosk/site/signing.py)
 
     _time = field_validator("at")(_aware_time)
 
@@ -76,6 +78,7 @@ class AttendanceMessage(_Message):
     at: Text
     direction: Literal["in", "out"]
     door: Text | None = None
+    sig: Signature | None = None
 
     _time = field_validator("at")(_aware_time)
 
@@ -95,8 +98,9 @@ class RejectedMessage(ValueError):
     """Why a message cannot be stored, in one line."""
 
 
-def parse_message(kind: str, payload: bytes) -> dict:
-    """The message's fields, checked; RejectedMessage says what is wrong."""
+def parse_message(kind: str, payload: bytes) -> tuple[dict, dict]:
+    """The message's fields, checked, and the message as it came (what its signature covers);
+    RejectedMessage says what is wrong."""
     model = MESSAGES.get(kind)
     if model is None:
         raise RejectedMessage(f"unknown record kind {kind[:40]!r}")
@@ -107,7 +111,7 @@ def parse_message(kind: str, payload: bytes) -> dict:
     if not isinstance(data, dict):
         raise RejectedMessage("not a JSON object")
     try:
-        return model.model_validate(data).model_dump()
+        return model.model_validate(data).model_dump(), data
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'message'}: {e['msg']}" for e in exc.errors()[:5])
         raise RejectedMessage(problems) from None

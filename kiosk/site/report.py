@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from kiosk.site.database import SiteConnection, scalar
+from kiosk.site.signing import FORGED_REASON
 from kiosk.store.audit_chain import GENESIS, first_broken_link
 from kiosk.store.records import AttendanceRecord
 
@@ -20,6 +21,10 @@ class KioskState:
     queued: int | None
     events: int
     chain: str | None  # None: the chain holds; else where it breaks
+    trusted: bool      # an administrator entered the door's public key: its records are verified
+    unsigned: int      # records stored without a verified signature (before its key was trusted)
+    forged: int        # records set aside because they do not verify under the door's key
+    set_aside: int     # every record set aside (forged, malformed, refused)
 
 
 def chain_break(connection: SiteConnection, kiosk_id: str) -> str | None:
@@ -43,9 +48,15 @@ def kiosk_states(connection: SiteConnection) -> tuple[int, list[KioskState]]:
     revision = scalar(connection, "SELECT revision FROM site_state WHERE id = 1")
     rows = connection.execute(
         "SELECT k.kiosk_id, k.door, k.online, k.last_seen, k.revision, k.queued, "
-        "(SELECT count(*) FROM kiosk_events e WHERE e.kiosk_id = k.kiosk_id) FROM kiosks k ORDER BY k.kiosk_id").fetchall()
+        "(SELECT count(*) FROM kiosk_events e WHERE e.kiosk_id = k.kiosk_id), "
+        "EXISTS (SELECT 1 FROM door_keys d WHERE d.kiosk_id = k.kiosk_id), "
+        "(SELECT count(*) FROM kiosk_events e WHERE e.kiosk_id = k.kiosk_id AND NOT e.signed) + "
+        "(SELECT count(*) FROM kiosk_attendance a WHERE a.kiosk_id = k.kiosk_id AND NOT a.signed), "
+        "(SELECT count(*) FROM dead_letters l WHERE l.kiosk_id = k.kiosk_id AND l.reason LIKE %s), "
+        "(SELECT count(*) FROM dead_letters l WHERE l.kiosk_id = k.kiosk_id) "
+        "FROM kiosks k ORDER BY k.kiosk_id", (f"{FORGED_REASON}%",)).fetchall()
     states = [KioskState(r[0], r[1], r[2], r[3], r[4], None if r[4] is None else max(0, revision - r[4]), r[5], r[6],
-                         chain_break(connection, r[0])) for r in rows]
+                         chain_break(connection, r[0]), r[7], r[8], r[9], r[10]) for r in rows]
     return revision, states
 
 

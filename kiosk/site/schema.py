@@ -119,7 +119,19 @@ CREATE TABLE dead_letters (
 );
 """
 
+# Each door's public signing key, entered by an administrator (`site trust-door`); a record stored
+# after its door's key is trusted was verified under it (`signed`). Owner role only.
+DOOR_KEYS = """
+CREATE TABLE door_keys (
+    kiosk_id    TEXT PRIMARY KEY,
+    public_key  TEXT NOT NULL,
+    trusted_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+ALTER TABLE kiosk_events ADD COLUMN signed BOOLEAN NOT NULL DEFAULT false;
+ALTER TABLE kiosk_attendance ADD COLUMN signed BOOLEAN NOT NULL DEFAULT false;
+"""
+
 # Each entry takes a database from version i to i + 1.
-MIGRATIONS: list[str] = [SCHEMA, DEAD_LETTERS]
+MIGRATIONS: list[str] = [SCHEMA, DEAD_LETTERS, DOOR_KEYS]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import paho.mqtt.client as mqtt
 
 from kiosk.config import BrokerConfig
+from kiosk.site.signing import sign_record
 from kiosk.store.derived import PSEUDONYM_PREFIX
 from kiosk.store.gallery import GalleryStore
 
@@ -50,8 +51,9 @@ class UplinkReport:
 
 class EventUplink:
     def __init__(self, store: GalleryStore, broker: BrokerConfig, kiosk_id: str, door: str, password: str | None,
-                 batch: int = 500, ack_timeout_s: float = 10.0):
+                 signing_key: bytes | None = None, batch: int = 500, ack_timeout_s: float = 10.0):
         self.store, self.kiosk_id, self.door, self.batch, self.ack_timeout_s = store, kiosk_id, door, batch, ack_timeout_s
+        self.signing_key = signing_key  # None: a key file from before signing (`site door-key` makes one)
         self.prefix = broker.topic_prefix
         self.store_id = store.store_id()
         self.connected = False
@@ -111,7 +113,8 @@ class EventUplink:
         if not rows:
             return 0
         topic = kiosk_topic(self.prefix, self.kiosk_id, table)
-        infos = [self._client.publish(topic, json.dumps(self._message(table, row)), qos=1) for row in rows]
+        infos = [self._client.publish(topic, json.dumps(self._signed(table, self._message(table, row))), qos=1)
+                 for row in rows]
         deadline = time.monotonic() + self.ack_timeout_s
         acknowledged = 0
         for info in infos:
@@ -126,6 +129,11 @@ class EventUplink:
             with self.store.transaction():
                 self.store.set_meta(CURSORS[table], str(rows[acknowledged - 1][0]))
         return acknowledged  # fewer than the batch: the broker stopped acknowledging, or nothing more waits
+
+    def _signed(self, table: str, record: dict) -> dict:
+        if self.signing_key is None:
+            return record
+        return dict(record, sig=sign_record(self.signing_key, self.kiosk_id, table, record))
 
     def _message(self, table: str, row: tuple) -> dict:
         if table == "events":

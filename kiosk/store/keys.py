@@ -32,6 +32,7 @@ class KioskSecrets:
     template_secret_version: int = 1
     previous_database_key: bytes | None = None  # set only while a rekey is under way
     photo_digest_key: bytes | None = None  # kept apart once the template secret has been rotated
+    door_signing_key: bytes | None = None  # Ed25519 seed: this door signs the records it sends its site
 
     @property
     def digest_key(self) -> bytes:
@@ -46,7 +47,8 @@ class KioskSecrets:
 
     @classmethod
     def generate(cls) -> "KioskSecrets":
-        return cls(secrets.token_bytes(KEY_BYTES), secrets.token_bytes(KEY_BYTES))
+        return cls(secrets.token_bytes(KEY_BYTES), secrets.token_bytes(KEY_BYTES),
+                   door_signing_key=secrets.token_bytes(KEY_BYTES))
 
     def to_json(self) -> str:
         data = {"database_key": self.database_key.hex(), "template_secret": self.template_secret.hex(),
@@ -55,6 +57,8 @@ class KioskSecrets:
             data["previous_database_key"] = self.previous_database_key.hex()
         if self.photo_digest_key:
             data["photo_digest_key"] = self.photo_digest_key.hex()
+        if self.door_signing_key:
+            data["door_signing_key"] = self.door_signing_key.hex()
         return json.dumps(data, indent=2) + "\n"
 
     @classmethod
@@ -81,11 +85,12 @@ class KioskSecrets:
         keys = {name: hex_field(name) for name in ("database_key", "template_secret")}
         previous = hex_field("previous_database_key", required=False)
         digest_key = hex_field("photo_digest_key", required=False)
+        signing_key = hex_field("door_signing_key", required=False)
         version = data.get("template_secret_version", 1)
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
             raise SecretsError(f"{where}: template_secret_version must be a whole number from 1, got {version!r}")
         assert keys["database_key"] is not None and keys["template_secret"] is not None
-        return cls(keys["database_key"], keys["template_secret"], version, previous, digest_key)
+        return cls(keys["database_key"], keys["template_secret"], version, previous, digest_key, signing_key)
 
 
 def json_object(text: str, where: str, what: str, remedy: str) -> dict:
