@@ -97,3 +97,22 @@ def test_a_store_refuses_a_template_secret_that_is_not_its_own(tmp_path):
     swapped = KioskSecrets(keys.database_key, b"another secret entirely, 32 byte")
     with pytest.raises(SecretsError, match="template secret is not the one this store"):
         GalleryStore.open(tmp_path / "g.db", swapped)
+
+
+def test_known_people_reveal_the_site_s_keyed_layer_but_not_sealed_templates():
+    """Attack A3 on made-up faces: with 200 known people, Procrustes learns the one site-wide matrix and
+    re-identifies the others; each template under its own sealed map gives it nothing to learn."""
+    from kiosk.evaluation.known_people import TARGETS, known_people_attack
+    from kiosk.store.seal import TemplateSeal
+
+    rng = np.random.default_rng(11)
+    people = TARGETS + 300
+    faces = rng.standard_normal((people, 32))
+    public = (faces + 0.3 * rng.standard_normal(faces.shape)).astype(np.float32)
+    keyed = KeyedProtector(b"k" * 32, 1, 32).protect((faces + 0.3 * rng.standard_normal(faces.shape)).astype(np.float32))
+    sealed = TemplateSeal(b"k" * 32, 1).seal(keyed, TemplateSeal.new_salts(people))
+    rows = known_people_attack(public, {"keyed layer": keyed, "sealed": sealed}, threshold=0.6, seed=1,
+                               known_counts=(0, 200))
+    rank1 = {(r.protection, r.fit, r.known): r.rank1 for r in rows}
+    assert rank1[("keyed layer", "procrustes", 0)] < 0.02 < 0.9 < rank1[("keyed layer", "procrustes", 200)]
+    assert rank1[("sealed", "procrustes", 200)] < 0.02 and rank1[("sealed", "regression", 200)] < 0.02

@@ -650,3 +650,39 @@ def test_records_forged_in_a_door_s_name_are_named_and_its_real_records_still_ar
     status = run_cli("site", "status", "--config", str(admin))
     line = next(line for line in status.stdout.splitlines() if line.strip().startswith("door-b"))
     assert status.returncode == 1 and "records signed" in line and "FORGED: 4 records in its name" in line, status.stdout
+
+
+def test_the_site_stores_templates_sealed_and_seals_rows_from_before(site, servers, site_gallery):
+    """A copy of the site's PostgreSQL shows no site-wide transform; an administrator's next open seals
+    rows written before sealing; a door's replica gets the same templates either way."""
+    from kiosk.site.credentials import SiteCredentials
+    from kiosk.site.database import connect_site
+    from kiosk.site.gallery import SiteGallery
+    from kiosk.store.keys import load_secrets
+    from kiosk.store.records import Person, TemplateSet
+
+    postgres, _ = servers
+    vectors = np.eye(2, 128, dtype=np.float32)
+    with site_gallery.transaction():
+        site_gallery.upsert_person(Person("sealed-one", "Sealed One"))
+        site_gallery.replace_templates("sealed-one", TemplateSet(vectors, SYNTHETIC, "p", 1))
+
+    def stored() -> list[tuple]:
+        return site_rows(postgres, "SELECT template, salt FROM templates t WHERE person_id = 'sealed-one' ORDER BY id")
+
+    rows = stored()
+    assert all(salt is not None and abs(np.frombuffer(template, np.float32) @ vectors[i]) < 0.5
+               for i, (template, salt) in enumerate(rows))
+    np.testing.assert_allclose(site_gallery.gallery_matrix(SYNTHETIC).templates[-2:], vectors, atol=1e-6)
+    import psycopg
+    with psycopg.connect(host="127.0.0.1", port=postgres.port, user=postgres.owner, password=postgres.owner_password,
+                         dbname=postgres.dbname) as connection:
+        connection.execute("UPDATE templates SET template = %s, salt = NULL WHERE person_id = 'sealed-one'",
+                           (vectors[0].tobytes(),))
+    admin_config = load_config(site[0])
+    owner = admin_config.site.server.postgres
+    with SiteGallery(connect_site(owner, SiteCredentials(postgres.owner_password)), owner,
+                     load_secrets(admin_config.store.keys)) as reopened:
+        assert all(salt is not None for _, salt in stored())
+        np.testing.assert_allclose(reopened.gallery_matrix(SYNTHETIC).templates[-2:], np.stack([vectors[0]] * 2),
+                                   atol=1e-6)

@@ -82,7 +82,7 @@ def test_rekey_reencrypts_the_real_file(tmp_path, keys_config, real_templates):
         GalleryStore.open(path, old)
     with GalleryStore.open(path, KioskSecrets(new.database_key, new.template_secret)) as store:
         assert store.get_person("e1001").display_name == "Barack Obama"
-        np.testing.assert_array_equal(store.gallery_matrix("dlib-resnet-v1").templates, real_templates["obama"])
+        np.testing.assert_allclose(store.gallery_matrix("dlib-resnet-v1").templates, real_templates["obama"], atol=1e-6)
         assert store.verify() == []
 
 
@@ -144,9 +144,9 @@ def test_a_store_from_a_newer_facegate_is_refused(tmp_path, keys_config):
         GalleryStore.open(path, secrets)
 
 
-def test_key_file_is_json_with_both_secrets(keys_config):
+def test_key_file_is_json_with_both_secrets_and_the_door_s_signing_key(keys_config):
     data = json.loads(keys_config.file.read_text())
-    assert set(data) == {"database_key", "template_secret", "template_secret_version"}
+    assert set(data) == {"database_key", "template_secret", "template_secret_version", "door_signing_key"}
     assert stat.S_IMODE(keys_config.file.stat().st_mode) == 0o600
 
 
@@ -304,3 +304,27 @@ def test_a_write_blocked_for_longer_than_the_busy_timeout_says_so_instead_of_a_t
                 with waiting.transaction():
                     waiting.log_event("never_written")
         assert waiting.audit_break() is None and waiting.events(limit=1)[0].kind == "long_write"
+
+
+def test_templates_are_stored_sealed_each_under_its_own_map_and_old_stores_are_sealed_without_re_enrolling(
+        tmp_path, keys_config, real_templates):
+    """A leaked store must not show one site-wide transform: the same template enrolled twice is stored
+    as two unrelated vectors, and only the key set's secret brings them back."""
+    secrets = load_secrets(keys_config)
+    template = real_templates["obama"]
+    with GalleryStore.open(tmp_path / "g.db", secrets, create=True) as store:
+        enroll(store, "e1001", "Barack Obama", template)
+        enroll(store, "e1002", "Barack Again", template)
+        raw = [np.frombuffer(row[0], dtype=np.float32) for row in store._db.execute("SELECT template FROM templates")]
+        assert all(abs(float(np.dot(vector, template[0]))) < 0.5 * float(np.dot(template[0], template[0]))
+                   for vector in raw), "a stored template still looks like the site's"
+        assert abs(float(np.dot(raw[0], raw[1]))) < 0.5 * float(np.dot(raw[0], raw[0]))
+        np.testing.assert_allclose(store.gallery_matrix("dlib-resnet-v1").templates, np.vstack([template, template]),
+                                   atol=1e-6)
+        with store.transaction():  # a store from before sealing: the site's template, no salt
+            store._db.execute("UPDATE templates SET template = ?, salt = NULL", (template[0].tobytes(),))
+    with GalleryStore.open(tmp_path / "g.db", secrets) as store:
+        assert store._db.execute("SELECT count(*) FROM templates WHERE salt IS NULL").fetchone()[0] == 0
+        np.testing.assert_allclose(store.gallery_matrix("dlib-resnet-v1").templates, np.vstack([template, template]),
+                                   atol=1e-6)
+        assert store.events(limit=1)[0].kind == "templates_sealed" and store.audit_break() is None

@@ -11,6 +11,7 @@ value of it.
 
 import contextlib
 import json
+import logging
 from collections.abc import Iterator
 from datetime import date, datetime
 
@@ -25,6 +26,9 @@ from kiosk.store.derived import pseudonym, pseudonym_key, secret_check
 from kiosk.store.gallery import Deletion, GalleryMatrix
 from kiosk.store.keys import KioskSecrets
 from kiosk.store.records import AttendanceRecord, Consent, Event, Person, Schedule, TemplateSet
+from kiosk.store.seal import TemplateSeal, unseal_rows
+
+log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "facegate_gallery"
 _PERSON_COLUMNS = "id, display_name, role, enabled, valid_from, valid_until, doors, photo_digest, schedule"
@@ -58,11 +62,30 @@ class SiteGallery:
         self._db = connection
         self.path = describe(config)  # what messages name, as a store's file path
         self._pseudonym_key = pseudonym_key(secrets.template_secret)
+        self._seal = TemplateSeal(secrets.template_secret, secrets.template_secret_version)
         self._revision: int | None = None
         self._in_transaction = False
         require_schema(connection, self.path)
         with self.transaction():
             check_template_secret(connection, secret_check(secrets.template_secret), self.path, claim=True)
+        self._seal_unsealed()
+
+    def _seal_unsealed(self) -> None:
+        """Templates written before each had a seal of its own are sealed in place, once (the owner's
+        role; a door's read-only role leaves them, and its replica reads them as they are)."""
+        rows = self._db.execute("SELECT id, template, dim FROM templates WHERE salt IS NULL ORDER BY id").fetchall()
+        if not rows:
+            return
+        salts = TemplateSeal.new_salts(len(rows))
+        sealed = self._seal.seal(np.stack([np.frombuffer(row[1], dtype=np.float32, count=row[2]) for row in rows]),
+                                 salts)
+        try:
+            with self._db.transaction(), self._db.cursor() as cursor:
+                cursor.executemany("UPDATE templates SET template = %s, salt = %s WHERE id = %s AND salt IS NULL",
+                                   [(vector.tobytes(), salt, row[0]) for vector, salt, row in zip(sealed, salts, rows)])
+                self.log_event("templates_sealed", None, templates=len(rows))
+        except psycopg.errors.InsufficientPrivilege:
+            log.info("%d templates of the site are not sealed yet: an administrator's next open seals them", len(rows))
 
     def close(self) -> None:
         self._db.close()
@@ -146,25 +169,29 @@ class SiteGallery:
             raise StoreError(f"{person_id}: expected at least one template row, got shape {matrix.shape}")
         self._db.execute("DELETE FROM templates WHERE person_id = %s", (person_id,))
         qualities: list[float | None] = list(templates.qualities) or [None] * len(matrix)
+        salts = TemplateSeal.new_salts(len(matrix))
         with self._db.cursor() as cursor:
             cursor.executemany(
-                """INSERT INTO templates (person_id, template, dim, model_id, protector_id, secret_version, quality)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s)""",
+                """INSERT INTO templates (person_id, template, dim, model_id, protector_id, secret_version, quality,
+                                          salt) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
                 [(person_id, row.tobytes(), matrix.shape[1], templates.model_id, templates.protector_id,
-                  templates.secret_version, quality) for row, quality in zip(matrix, qualities)])
+                  templates.secret_version, quality, salt)
+                 for row, quality, salt in zip(self._seal.seal(matrix, salts), qualities, salts)])
         self._touch(person_id)
 
     def gallery_matrix(self, model_id: str, enabled_only: bool = True) -> GalleryMatrix:
         rows = self._db.execute(
-            """SELECT t.person_id, t.template, t.dim, t.secret_version FROM templates t JOIN people p ON p.id = t.person_id
+            """SELECT t.person_id, t.template, t.dim, t.secret_version, t.salt FROM templates t
+               JOIN people p ON p.id = t.person_id
                WHERE (p.enabled OR NOT %s) AND t.model_id = %s ORDER BY t.id""", (enabled_only, model_id)).fetchall()
         if not rows:
             return GalleryMatrix(np.array([], dtype=object), np.empty((0, 0), dtype=np.float32), None)
         versions = {row[3] for row in rows}
         if len(versions) > 1:
             raise StoreError(f"{self.path}: templates of several secret versions {sorted(versions)}")
-        matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), rows[0][2])
-        return GalleryMatrix(np.array([row[0] for row in rows], dtype=object), matrix, versions.pop())
+        stored = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), rows[0][2])
+        return GalleryMatrix(np.array([row[0] for row in rows], dtype=object),
+                             unseal_rows(self._seal, stored, [row[4] for row in rows]), versions.pop())
 
     def add_consent(self, person_id: str, consent: Consent) -> None:
         self._db.execute("INSERT INTO consents (person_id, given_by, given_at, scope) VALUES (%s, %s, %s, %s)",

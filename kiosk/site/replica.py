@@ -21,6 +21,7 @@ from kiosk.store.derived import secret_check
 from kiosk.store.gallery import GalleryStore
 from kiosk.store.keys import KioskSecrets
 from kiosk.store.records import Consent, Person, TemplateSet
+from kiosk.store.seal import TemplateSeal, unseal_rows
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class ReplicaSync:
     def __init__(self, store: GalleryStore, secrets: KioskSecrets, batch: int = 1000, where: str = "the site"):
         self.store, self.batch, self.where = store, batch, where
         self._check = secret_check(secrets.template_secret)
+        self._seal = TemplateSeal(secrets.template_secret, secrets.template_secret_version)
 
     def cursor(self) -> Cursor:
         return Cursor.read(self.store) or Cursor()
@@ -129,14 +131,15 @@ class ReplicaSync:
             "SELECT id, display_name, role, enabled, valid_from, valid_until, doors, photo_digest, schedule "
             "FROM people WHERE id = ANY(%s)", (ids,))}
         templates: dict[str, list] = {}
-        for row in site.execute("SELECT person_id, template, dim, model_id, protector_id, secret_version, quality "
-                                    "FROM templates WHERE person_id = ANY(%s) ORDER BY id", (ids,)):
+        for row in site.execute("SELECT person_id, template, dim, model_id, protector_id, secret_version, quality, "
+                                "salt FROM templates WHERE person_id = ANY(%s) ORDER BY id", (ids,)):
             templates.setdefault(row[0], []).append(row)
         consents: dict[str, list[Consent]] = {}
         for row in site.execute("SELECT person_id, given_by, given_at, scope FROM consents "
                                     "WHERE person_id = ANY(%s) ORDER BY id", (ids,)):
             consents.setdefault(row[0], []).append(Consent(row[1], row[2], row[3]))
-        return [(person_from_row(rows[pid]), _template_set(templates.get(pid)), consents.get(pid, [])) for pid in ids]
+        return [(person_from_row(rows[pid]), _template_set(self._seal, templates.get(pid)), consents.get(pid, []))
+                for pid in ids]
 
     def _apply(self, batch: _Batch) -> None:
         store = self.store
@@ -159,9 +162,11 @@ class ReplicaSync:
                  len(removed) + len(batch.strangers), batch.cursor.complete_revision)
 
 
-def _template_set(rows: list | None) -> TemplateSet | None:
+def _template_set(seal: TemplateSeal, rows: list | None) -> TemplateSet | None:
+    """A person's templates in the site's space (the replica seals them again under its own salts)."""
     if not rows:
         return None
-    matrix = np.stack([np.frombuffer(row[1], dtype=np.float32, count=row[2]) for row in rows])
+    matrix = unseal_rows(seal, np.stack([np.frombuffer(row[1], dtype=np.float32, count=row[2]) for row in rows]),
+                         [row[7] for row in rows])
     qualities = [row[6] for row in rows]
     return TemplateSet(matrix, rows[0][3], rows[0][4], rows[0][5], [] if None in qualities else qualities)

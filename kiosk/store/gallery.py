@@ -23,6 +23,7 @@ from kiosk.store.derived import PSEUDONYM_PREFIX, pseudonym, pseudonym_key, secr
 from kiosk.store.keys import KioskSecrets
 from kiosk.store.records import AttendanceRecord, Consent, Event, Person, Schedule, TemplateSet
 from kiosk.store.schema import SCHEMA_VERSION
+from kiosk.store.seal import TemplateSeal
 
 _PERSON_COLUMNS = "id, display_name, role, enabled, valid_from, valid_until, doors, photo_digest, schedule"
 
@@ -70,6 +71,7 @@ class GalleryStore:
         self.path = path
         self._pseudonym_key = pseudonym_key(secrets.template_secret)
         self._audit_key = audit_key(secrets.template_secret)
+        self._seal = TemplateSeal(secrets.template_secret, secrets.template_secret_version)
 
     @classmethod
     def open(cls, path: Path, secrets: KioskSecrets, create: bool = False) -> "GalleryStore":
@@ -80,6 +82,7 @@ class GalleryStore:
             raise StoreError(f"{path}: cannot be opened as a store ({exc})") from None
         store = cls(connection, path, secrets)
         store._check_template_secret(secrets)
+        store._seal_unsealed()
         if new:
             store.start_audit_head("store created")
         return store
@@ -87,14 +90,18 @@ class GalleryStore:
     def renew_templates(self, renew, secrets: KioskSecrets) -> int:
         """Move every template into the space of a new template secret, in one transaction:
         `renew` maps an (N, D) block of old templates to new ones; no clean embedding is involved."""
-        rows = self._db.execute("SELECT id, template, dim FROM templates ORDER BY id").fetchall()
+        rows = self._db.execute("SELECT id, template, dim, salt FROM templates ORDER BY id").fetchall()
+        successor = TemplateSeal(secrets.template_secret, secrets.template_secret_version)
         with self.transaction():
             if rows:
-                old = np.stack([np.frombuffer(row[1], dtype=np.float32, count=row[2]) for row in rows])
-                new = np.ascontiguousarray(renew(old), dtype=np.float32)
-                self._db.executemany("UPDATE templates SET template = ?, secret_version = ? WHERE id = ?",
-                                     [(vector.tobytes(), secrets.template_secret_version, row[0])
-                                      for vector, row in zip(new, rows)])
+                old = self._seal.unseal(np.stack([np.frombuffer(row[1], dtype=np.float32, count=row[2])
+                                                  for row in rows]), [row[3] for row in rows])
+                salts = TemplateSeal.new_salts(len(rows))
+                new = successor.seal(np.ascontiguousarray(renew(old), dtype=np.float32), salts)
+                self._db.executemany("UPDATE templates SET template = ?, salt = ?, secret_version = ? WHERE id = ?",
+                                     [(vector.tobytes(), salt, secrets.template_secret_version, row[0])
+                                      for vector, salt, row in zip(new, salts, rows)])
+            self._seal = successor
             self.set_meta("template_secret_check", secret_check(secrets.template_secret))
             self.log_event("template_secret_rotated", None, version=secrets.template_secret_version, templates=len(rows))
             head = self._signed_head()  # vouched for by the old secret, then by the new one, unchanged
@@ -102,6 +109,20 @@ class GalleryStore:
             if head is not None:
                 self._write_head(head)
         return len(rows)
+
+    def _seal_unsealed(self) -> None:
+        """Templates written before each had a seal of its own are sealed in place, once, in one
+        transaction (no re-enrollment: the seal needs the stored template and the secret only)."""
+        rows = self._db.execute("SELECT id, template, dim FROM templates WHERE salt IS NULL ORDER BY id").fetchall()
+        if not rows:
+            return
+        salts = TemplateSeal.new_salts(len(rows))
+        sealed = self._seal.seal(np.stack([np.frombuffer(row[1], dtype=np.float32, count=row[2]) for row in rows]),
+                                 salts)
+        with self.transaction():
+            self._db.executemany("UPDATE templates SET template = ?, salt = ? WHERE id = ? AND salt IS NULL",
+                                 [(vector.tobytes(), salt, row[0]) for vector, salt, row in zip(sealed, salts, rows)])
+            self.log_event("templates_sealed", None, templates=len(rows))
 
     def _check_template_secret(self, secrets: KioskSecrets) -> None:
         """Templates are only usable with the secret that protected them: a store remembers a check
@@ -203,11 +224,13 @@ class GalleryStore:
         self._db.execute("DELETE FROM templates WHERE person_id = ?", (person_id,))
         qualities: list[float | None] = list(templates.qualities) or [None] * len(matrix)
         stamp = now_utc()
+        salts = TemplateSeal.new_salts(len(matrix))
         self._db.executemany(
             """INSERT INTO templates (person_id, template, dim, model_id, protector_id, secret_version, quality,
-                                      created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                                      created_at, salt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [(person_id, row.tobytes(), matrix.shape[1], templates.model_id, templates.protector_id,
-              templates.secret_version, quality, stamp) for row, quality in zip(matrix, qualities)],
+              templates.secret_version, quality, stamp, salt)
+             for row, quality, salt in zip(self._seal.seal(matrix, salts), qualities, salts)],
         )
 
     def gallery_revision(self) -> int:
@@ -219,7 +242,8 @@ class GalleryStore:
     def gallery_matrix(self, model_id: str, enabled_only: bool = True) -> GalleryMatrix:
         """Templates for one descriptor as a matrix (the matcher's input), of enabled people by default."""
         rows = self._db.execute(
-            """SELECT t.person_id, t.template, t.dim, t.secret_version FROM templates t JOIN people p ON p.id = t.person_id
+            """SELECT t.person_id, t.template, t.dim, t.secret_version, t.salt FROM templates t
+               JOIN people p ON p.id = t.person_id
                WHERE (p.enabled = 1 OR ? = 0) AND t.model_id = ? ORDER BY t.id""", (int(enabled_only), model_id)).fetchall()
         if not rows:
             return GalleryMatrix(np.array([], dtype=object), np.empty((0, 0), dtype=np.float32), None)
@@ -227,8 +251,9 @@ class GalleryStore:
         if len(versions) > 1:
             raise StoreError(f"{self.path}: templates of several secret versions {sorted(versions)}; finish the "
                              f"renewal with `python main.py store rotate-secret`")
-        matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), rows[0][2])
-        return GalleryMatrix(np.array([row[0] for row in rows], dtype=object), matrix, versions.pop())
+        sealed = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), rows[0][2])
+        return GalleryMatrix(np.array([row[0] for row in rows], dtype=object),
+                             self._seal.unseal(sealed, [row[4] for row in rows]), versions.pop())
 
     # consent, events, attendance --------------------------------------------------------------
     def add_consent(self, person_id: str, consent: Consent) -> None:
@@ -322,13 +347,13 @@ class GalleryStore:
         if self.get_meta("audit_anchor") is not None:
             return None
         recorded = {row[0] for row in self._db.execute(
-            "SELECT DISTINCT subject FROM events WHERE kind IN ('person_enrolled', 'gallery_synced')")}
+            "SELECT DISTINCT person_ref FROM events WHERE kind = 'person_enrolled'")}
         if self.get_meta("site_cursor") is not None:
             people = self._db.execute("SELECT COUNT(*) FROM people").fetchone()[0]
             synced = self._db.execute("SELECT 1 FROM events WHERE kind = 'gallery_synced' LIMIT 1").fetchone()
             return None if synced or not people else "the store holds a site's people but no record of a sync"
         missing = [person_id for (person_id,) in self._db.execute("SELECT id FROM people ORDER BY id")
-                   if self.pseudonym(person_id) not in recorded]
+                   if person_id not in recorded]
         if not missing:
             return None
         return (f"{len(missing)} people have no enrolment record in the log (first: {missing[0]}): records were "

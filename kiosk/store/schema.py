@@ -74,7 +74,13 @@ AUDIT_HEAD = """
 INSERT OR IGNORE INTO meta (key, value) VALUES ('audit_head', '');
 """
 
+# Each template's salt: the template is stored sealed under a map of its own (seal.py); rows from
+# before are sealed in place by the next open with the secrets (GalleryStore.open).
+TEMPLATE_SALT = """
+ALTER TABLE templates ADD COLUMN salt BLOB;
+"""
+
 # Each entry takes a file from version i to i + 1; the first creates the schema.
-MIGRATIONS: list[str] = [SCHEMA, GALLERY_REVISION, AUDIT_HEAD]
+MIGRATIONS: list[str] = [SCHEMA, GALLERY_REVISION, AUDIT_HEAD, TEMPLATE_SALT]
 
 SCHEMA_VERSION = len(MIGRATIONS)
