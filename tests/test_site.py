@@ -641,8 +641,8 @@ def test_records_forged_in_a_door_s_name_are_named_and_its_real_records_still_ar
         wait_for(lambda: site_rows(postgres, f"SELECT signed, detail FROM kiosk_events WHERE event_id = "
                                              f"'door-b/{store_id}-e{seq}'") == [(True, detail)], 60,
                  "door-b's real record, signed, in place of the forgery")
-        wait_for(lambda: site_rows(postgres, f"SELECT count(*) FROM dead_letters WHERE kiosk_id = 'door-b' AND "
-                                             f"reason LIKE 'not signed with door door-b%'")[0][0] >= 4, 60,
+        wait_for(lambda: site_rows(postgres, "SELECT count(*) FROM dead_letters WHERE kiosk_id = 'door-b' AND "
+                                             "reason LIKE 'not signed with door door-b%'")[0][0] >= 4, 60,
                  "the four forgeries set aside")
     finally:
         _stop(service)
