@@ -103,6 +103,8 @@ def decode_image(data: bytes, name: str = "<bytes>") -> np.ndarray:
     decoded = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED if data.startswith(_PNG_SIGNATURE) else cv2.IMREAD_COLOR)
     if decoded is None:
         raise ImageError(f"{name}: not a photo facegate reads (JPEG, PNG, BMP or WebP), or its data is corrupt")
+    if data.startswith(_JPEG_START):
+        _refuse_grey_tail(decoded, name)
     if decoded.ndim == 3 and decoded.shape[2] == 4:
         if not decoded[:, :, 3].any():
             raise ImageError(f"{name}: the picture is fully transparent")
@@ -112,6 +114,23 @@ def decode_image(data: bytes, name: str = "<bytes>") -> np.ndarray:
     if decoded.dtype == np.uint16:  # a 16-bit PNG
         decoded = (decoded // 257).astype(np.uint8)
     return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+
+
+# libjpeg fills what a scan lacks with plain mid-grey (every coefficient zero) and only warns: a JPEG
+# cut short with an end marker appended (a broken copy, a partial download) decodes whole-looking,
+# its lower part flat grey. A block row of exactly that grey across the whole width at the bottom
+# is that fill; a real photo's edge is never so uniform after compression.
+_FILL = 128
+_BLOCK_ROWS = 8
+
+
+def _refuse_grey_tail(decoded: np.ndarray, name: str) -> None:
+    flat = np.all(decoded.reshape(decoded.shape[0], -1) == _FILL, axis=1)
+    if decoded.shape[0] <= _BLOCK_ROWS or not flat[-_BLOCK_ROWS:].all():
+        return
+    filled = int(np.argmin(flat[::-1])) if not flat.all() else len(flat)
+    raise ImageError(f"{name}: the JPEG is truncated (its last {filled} of {len(flat)} rows are missing, decoded as "
+                     f"plain grey); copy the file again")
 
 
 def read_image(path: str | Path) -> np.ndarray:
