@@ -92,6 +92,14 @@ def read_text_file(path: Path) -> str:
         raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
 
 
+SHOWN_CHARS = 80
+
+
+def _shortened(text: str) -> str:
+    """A value as an error shows it: a 10 MB field is named, not printed."""
+    return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}... ({len(text):,} characters)"
+
+
 def load_yaml_model(path: Path, model: type[Model]) -> Model:
     """Parse and validate; ConfigError lists every error as `file:line: key.path = value: reason`."""
     text = read_text_file(path)
@@ -105,7 +113,7 @@ def load_yaml_model(path: Path, model: type[Model]) -> Model:
             line = _line_of(tree, location)
             key_path = ".".join(str(p) for p in location) or "(top level)"
             value = _value_at(data, location)
-            shown = "" if value is None or isinstance(value, (dict, list)) else f" = {value!r}"
+            shown = "" if value is None or isinstance(value, (dict, list)) else f" = {_shortened(repr(value))}"
             lines.append(f"{path}:{line or '?'}: {key_path}{shown}: {error['msg']}")
         raise ConfigError("\n".join(lines)) from None
 

@@ -436,3 +436,20 @@ def test_audit_verify_names_the_event_after_which_the_log_was_truncated(kiosk, l
     done = run_cli("audit", "verify", "--config", str(kiosk))
     assert done.returncode == 1 and f"the log ends after event {kept[0]} ({kept[1]}, {kept[2]})" in done.stdout, done.stdout
     assert "the last 1 removed" in done.stdout
+
+
+def test_control_characters_and_huge_fields_are_refused_with_the_file_and_line(kiosk, lfw_dir, tmp_path):
+    """A NUL in a name made PostgreSQL refuse the apply with a psycopg traceback; a 10 MB role was
+    accepted and copied to every door."""
+    people = [person_entry(lfw_dir, "Colin_Powell", [1]), person_entry(lfw_dir, "Tony_Blair", [1])]
+    people[0]["name"] = "Colin\x00Powell"
+    people[1]["role"] = "x" * 10_000_000
+    gallery = write_gallery(tmp_path / "g.yaml", people)
+    for command in ("plan", "apply"):
+        done = run_cli("gallery", command, str(gallery), "--config", str(kiosk))
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert "people.0.name" in done.stderr and "control character '\\x00' at position 5" in done.stderr
+        assert "people.1.role" in done.stderr and "at most 64 characters" in done.stderr
+        assert "(10,000,002 characters)" in done.stderr and len(done.stderr) < 2000  # named, not printed
+    with stored(kiosk) as store:
+        assert store.list_people() == []

@@ -2,9 +2,18 @@
 
 from datetime import date, time
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from kiosk.store.records import Consent, Person, Schedule
 from kiosk.yamlfile import load_yaml_model
@@ -12,11 +21,25 @@ from kiosk.yamlfile import load_yaml_model
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
+def _printable(value: str) -> str:
+    """No control characters: a NUL made PostgreSQL refuse the whole apply with a traceback, and a tab
+    or newline in a name breaks every report that shows it."""
+    bad = next((c for c in value if ord(c) < 32 or ord(c) == 127), None)
+    if bad is not None:
+        raise ValueError(f"contains the control character {bad!r} at position {value.index(bad)}; use plain text")
+    return value
+
+
+# Short plain text: a name, a role, a door; a 10 MB role was accepted and copied to every door.
+Label = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_printable)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_printable)]
+
+
 class ConsentSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    given_by: str = Field(min_length=1, description="who consented (the person, or their guardian)")
+    given_by: Text = Field(description="who consented (the person, or their guardian)")
     date: date
-    scope: str = Field(min_length=1, description="what the consent covers, e.g. door access and attendance")
+    scope: Text = Field(description="what the consent covers, e.g. door access and attendance")
 
 
 class ScheduleSpec(BaseModel):
@@ -48,12 +71,13 @@ class ScheduleSpec(BaseModel):
 class PersonSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str = Field(pattern=ID_PATTERN, description="stable id: staff number or badge id")
-    name: str = Field(min_length=1, max_length=200)
-    role: str = Field("staff", min_length=1)
+    name: Text
+    role: Label = "staff"
     enabled: bool = True
     valid_from: date | None = None
     valid_until: date | None = None
-    doors: list[str] = Field(default_factory=list, description="doors this person may open; empty = all")
+    doors: list[Label] = Field(default_factory=list, max_length=64,
+                               description="doors this person may open; empty = all")
     schedule: ScheduleSpec | None = Field(None, description="weekdays and hours; empty = any time")
     consent: ConsentSpec
     photos: list[Path] = Field(min_length=1, description="photos to enroll from, relative to the gallery file")
