@@ -686,3 +686,54 @@ def test_the_site_stores_templates_sealed_and_seals_rows_from_before(site, serve
         assert all(salt is not None for _, salt in stored())
         np.testing.assert_allclose(reopened.gallery_matrix(SYNTHETIC).templates[-2:], np.stack([vectors[0]] * 2),
                                    atol=1e-6)
+
+
+def test_two_applies_of_one_face_at_once_enroll_it_once(site, servers, site_gallery):
+    """Two administrators enroll the same face under two ids at the same moment: each duplicate check
+    read the gallery before the other's commit, and both were enrolled (2 runs of 3). Now a change
+    takes the site's lock before it reads, so the second sees the first and refuses."""
+    from kiosk.enrollment import Candidate, EnrollmentPolicy, PhotoEnrollment, write_enrollments
+    from kiosk.protection import KeyedProtector
+    from kiosk.recognition.quality import QualityGates
+    from kiosk.site.credentials import SiteCredentials
+    from kiosk.site.database import connect_site
+    from kiosk.site.gallery import SiteGallery
+    from kiosk.store.keys import load_secrets
+    from kiosk.store.records import Consent, Person
+
+    postgres, _ = servers
+    admin_config = load_config(site[0])
+    owner, secrets = admin_config.site.server.postgres, load_secrets(admin_config.store.keys)
+    protector = KeyedProtector(secrets.template_secret, secrets.template_secret_version, 128)
+    policy = EnrollmentPolicy(QualityGates(), 1, 10, duplicate_threshold=0.5, review_threshold=None)
+    face = np.random.default_rng(5).standard_normal(128).astype(np.float32)
+
+    def candidate(person_id: str) -> Candidate:
+        return Candidate(Person(person_id, person_id), Consent(person_id, date(2026, 12, 7), "doors"),
+                         PhotoEnrollment([face], [50.0]))
+
+    entered, release, reports = threading.Event(), threading.Event(), {}
+
+    def hold(_store) -> None:  # the first apply, inside its transaction, after its writes
+        entered.set()
+        release.wait(30)
+
+    second = SiteGallery(connect_site(owner, SiteCredentials(postgres.owner_password)), owner, secrets)
+    first_apply = threading.Thread(target=lambda: reports.setdefault("first", write_enrollments(
+        site_gallery, protector, SYNTHETIC, policy, [candidate("twin-one")], hold)))
+    second_apply = threading.Thread(target=lambda: reports.setdefault("second", write_enrollments(
+        second, protector, SYNTHETIC, policy, [candidate("twin-two")])))
+    first_apply.start()
+    assert entered.wait(30)
+    second_apply.start()
+    try:
+        wait_for(lambda: site_rows(postgres, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                                   ) != [(0,)], 30, "the second apply waiting for the first")
+    finally:
+        release.set()
+        first_apply.join(30)
+        second_apply.join(30)
+        second.close()
+    assert reports["first"].enrolled == ["twin-one"]
+    assert reports["second"].enrolled == [] and reports["second"].refused["twin-two"].startswith(
+        "face already enrolled as twin-one")

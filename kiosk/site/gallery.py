@@ -66,7 +66,7 @@ class SiteGallery:
         self._revision: int | None = None
         self._in_transaction = False
         require_schema(connection, self.path)
-        with self.transaction():
+        with self._refused("record the site's template secret"), connection.transaction():
             check_template_secret(connection, secret_check(secrets.template_secret), self.path, claim=True)
         self._seal_unsealed()
 
@@ -98,10 +98,14 @@ class SiteGallery:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        """One PostgreSQL transaction. Its first change takes the next revision and holds site_state's
-        row until the commit, so revisions become visible in the order they were given; a transaction
-        that only reads or records takes none (the kiosks have nothing to pull)."""
+        """One PostgreSQL transaction, which holds site_state's row from its start to its commit: what
+        it reads (the duplicate check reads every template) cannot be changed by another
+        administrator's transaction before it has written (two applies of one face under two ids were
+        both enrolled), and revisions become visible in the order they were given. Its first change
+        takes the next revision; a transaction that only reads or records takes none (the kiosks have
+        nothing to pull)."""
         with self._refused("change the gallery"), self._db.transaction():
+            self._db.execute("SELECT revision FROM site_state WHERE id = 1 FOR UPDATE")
             self._in_transaction = True
             try:
                 yield
