@@ -27,6 +27,16 @@ def build_parser(extra_modules: tuple = ()) -> argparse.ArgumentParser:
     return parser
 
 
+def _site_connection_lost(exc: Exception) -> bool:
+    """PostgreSQL went away under a site command (killed, restarted, the network cut)."""
+    psycopg = sys.modules.get("psycopg")  # loaded only by the commands that talk to a site
+    return psycopg is not None and isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
 def main(argv: list[str] | None = None, extra_modules: tuple = ()) -> int:
     """`extra_modules` add commands from outside the engine (models/, the GUI), which it never imports."""
     args = build_parser(extra_modules).parse_args(argv)
@@ -44,6 +54,13 @@ def main(argv: list[str] | None = None, extra_modules: tuple = ()) -> int:
         print(f"error: the store is damaged ({exc}); `python main.py store verify` lists what, and it must be "
               f"restored from a backup", file=sys.stderr)
         return StoreDamagedError.exit_status
+    except Exception as exc:
+        if not _site_connection_lost(exc):
+            raise
+        print(f"error: the connection to the site's PostgreSQL was lost ({_first_line(exc)}); the change under "
+              f"way was rolled back, nobody is half-written: run the command again once the site is back",
+              file=sys.stderr)
+        return FacegateError.exit_status
     if args.json:
         print(json.dumps(result, indent=2))
     elif text:

@@ -737,3 +737,31 @@ def test_two_applies_of_one_face_at_once_enroll_it_once(site, servers, site_gall
     assert reports["first"].enrolled == ["twin-one"]
     assert reports["second"].enrolled == [] and reports["second"].refused["twin-two"].startswith(
         "face already enrolled as twin-one")
+
+
+def test_postgresql_lost_during_a_gallery_apply_is_one_line_and_nobody_is_half_written(site, servers, lfw_dir,
+                                                                                       tmp_path):
+    """PostgreSQL stopped while `gallery apply` enrolls: nobody was half-enrolled (good), but the
+    administrator got a psycopg OperationalError traceback."""
+    from tests.gallery_files import lfw_people_with_photos
+
+    postgres, _ = servers
+    admin, _ = site
+    names = lfw_people_with_photos(lfw_dir, 24, skip=40)
+    gallery = write_gallery(tmp_path / "g.yaml", [person_entry(lfw_dir, name, [1]) for name in names])
+    apply = subprocess.Popen([sys.executable, "main.py", "gallery", "apply", str(gallery), "--config", str(admin)],
+                             cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: site_rows(postgres, "SELECT count(*) FROM pg_stat_activity WHERE usename = 'facegate' "
+                                             "AND pid <> pg_backend_pid()") != [(0,)], 60,
+                 "the apply's connection to the site")
+        postgres.stop()  # before its write: it is still loading models or reading photos
+        _, stderr = apply.communicate(timeout=120)
+    finally:
+        if apply.poll() is None:
+            apply.kill()
+        postgres.start()
+    assert apply.returncode == 2 and "Traceback" not in stderr, stderr
+    assert stderr.strip().splitlines()[-1].startswith("error: the connection to the site's PostgreSQL was lost"), stderr
+    quoted = ", ".join(f"'{person_entry(lfw_dir, name, [1])['id']}'" for name in names)
+    assert site_rows(postgres, f"SELECT count(*) FROM people WHERE id IN ({quoted})") == [(0,)]
