@@ -263,6 +263,13 @@ def test_delete_asks_for_confirmation(qtbot, window):
     qtbot.mouseClick(delete, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: admin.deleting is None and window.store.get_person("colin-powell") is None, timeout=30_000)
     assert admin.table.rowCount() == 0 and len(asked) == 2
+    # the records in plain words: before, "2026-12-06T09:14:05+00:00  person_deleted  deleted-3f9a...  {...}"
+    rows = [tuple(admin.events.item(row, column).text() for column in range(5)) for row in range(admin.events.rowCount())]
+    assert rows[0][1:3] == ("Deleted", "a deleted person"), rows[:3]
+    shown = " ".join(" ".join(row) for row in rows) + " " + admin.status.text()
+    for raw in ("person_deleted", "admin_login", "+00:00", "ExecutionProvider", "deleted-", "{", "source_",
+                str(window.store.path)):
+        assert raw not in shown, (raw, shown[:400])
 
 
 def test_a_kiosk_that_cannot_start_says_why_on_its_screen(qtbot, kiosk_config, lfw_dir, tmp_path):

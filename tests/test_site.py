@@ -364,15 +364,16 @@ def test_the_gui_administers_the_site_and_a_door_s_read_only_role_changes_nothin
         try:
             assert window.show_admin()
             panel = window.admin
-            assert "PostgreSQL" in panel.status.text()
+            assert "the site's shared gallery" in panel.status.text() and "PostgreSQL" not in panel.status.text()
             panel.search.setText("gui-member")
             assert panel.table.rowCount() == 1
             panel.table.selectRow(0)
             if role_may_change:
                 panel.toggle_selected()
                 assert not enabled_at_site() and panel.notice.text() == ""
-                events = [panel.events.item(row).text() for row in range(panel.events.count())]
-                assert any("person_updated  gui-member" in line for line in events), events
+                events = [tuple(panel.events.item(row, column).text() for column in range(5))
+                          for row in range(panel.events.rowCount())]
+                assert any(what == "Details changed" and who == "Gui Member" for _, what, who, _, _ in events), events
             else:  # it saw the people, may not read the site's records nor change anyone
                 assert "(a kiosk's role); read the site's records" in panel.notice.text()
                 panel.toggle_selected()

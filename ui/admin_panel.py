@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QListWidget,
     QMessageBox,
     QPushButton,
     QTableWidget,
@@ -35,6 +34,7 @@ from kiosk.runtime.attendance import export_attendance, site_day_bounds
 from kiosk.store.gallery import GalleryStore
 from kiosk.store.records import Event
 from ui.pin_dialog import ChangePinDialog
+from ui.records_view import EVENT_COLUMNS, event_row
 from ui.tasks import StoreTask
 from ui.texts import text
 
@@ -69,7 +69,13 @@ class AdminPanel(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COLUMNS.index("name"), QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setVisible(False)
-        self.events = QListWidget()
+        self.events = QTableWidget(0, len(EVENT_COLUMNS))
+        self.events.setHorizontalHeaderLabels([text(c, language) for c in EVENT_COLUMNS])
+        self.events.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.events.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.events.verticalHeader().setVisible(False)
+        self.events.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.events.horizontalHeader().setStretchLastSection(True)
         self.status = QLabel()
         self.notice = QLabel()  # why the last change was refused, in place: no modal dialog at a kiosk
         self.notice.setWordWrap(True)
@@ -96,8 +102,8 @@ class AdminPanel(QWidget):
         layout.addWidget(tabs, stretch=1)
         layout.addWidget(self.notice)
         layout.addLayout(buttons)
-        self.provider = "?"
-        self.camera_state = "?"
+        self.provider: str | None = None
+        self.camera_state: str | None = None
 
     def _people_tab(self) -> QWidget:
         page = QWidget()
@@ -153,19 +159,27 @@ class AdminPanel(QWidget):
                       str(counts.get(person.id, 0)))
             for column, value in enumerate(values):
                 self.table.setItem(row, column, QTableWidgetItem(value))
-        self.events.clear()
         try:
             events = self.gallery.events(limit=50)
         except FacegateError as exc:  # a door's role at a site may read the people, not the records
             events = []
             self._warn(exc)
-        for event in events:
-            at = event.at.astimezone(self.zone).isoformat(timespec="seconds")
-            self.events.addItem(f"{at}  {event.kind}  {event.person_ref or ''}  {event.detail or ''}")
-        self.status.setText("\n".join([text("provider", self.language, provider=self.provider),
-                                       text("camera_status", self.language, state=self.camera_state),
-                                       text("store_status", self.language, people=len(everyone)),
-                                       text("gallery_status", self.language, where=self.gallery.path)]))
+        names = {person.id: person.display_name for person in everyone}
+        self.events.setRowCount(len(events))
+        for row, event in enumerate(events):
+            for column, value in enumerate(event_row(event, names, self.zone, self.language)):
+                self.events.setItem(row, column, QTableWidgetItem(value))
+        self.status.setText("\n".join(self.status_lines(len(everyone))))
+
+    def status_lines(self, people: int) -> list[str]:
+        """The kiosk's state in words: no provider names, event kinds or file paths."""
+        models = ("models_starting" if self.provider is None else
+                  "models_on_gpu" if "CUDA" in self.provider else "models_on_cpu")
+        camera = {None: "camera_state_starting", "source_lost": "camera_state_lost",
+                  "source_ended": "camera_state_ended"}.get(self.camera_state, "camera_state_working")
+        where = "gallery_own" if self.gallery is self.store else "gallery_site"
+        return [text(models, self.language), text(camera, self.language),
+                text("store_status", self.language, people=people), text(where, self.language)]
 
     def selected_id(self) -> str | None:
         rows = self.table.selectionModel().selectedRows()

@@ -77,15 +77,52 @@ TEXTS: dict[str, dict[str, str]] = {
         "role": "Role",
         "enabled": "Enabled",
         "templates": "Templates",
-        "provider": "Models on {provider}",
-        "store_status": "Store: {people} people",
-        "camera_status": "Camera: {state}",
-        "gallery_status": "Gallery: {where}",
+        "models_on_cpu": "Face recognition runs on this computer's processor",
+        "models_on_gpu": "Face recognition runs on the graphics card",
+        "models_starting": "Face recognition is starting",
+        "store_status": "{people} people enrolled",
+        "camera_state_starting": "Camera: starting",
+        "camera_state_working": "Camera: working",
+        "camera_state_lost": "Camera: not connected, trying again",
+        "camera_state_ended": "Camera: the video has ended",
+        "gallery_own": "People are kept in this kiosk's own encrypted store",
+        "gallery_site": "People are kept in the site's shared gallery (every door)",
+        "events_when": "When",
+        "events_what": "What happened",
+        "events_who": "Who",
+        "events_door": "Door",
+        "events_why": "Why",
+        "a_deleted_person": "a deleted person",
+        "event_access_granted": "Let in",
+        "event_access_denied": "Refused",
+        "event_access_unknown": "Not recognised",
+        "event_access_spoof_suspected": "Refused: not a live face",
+        "event_access_left_before_verdict": "Left before the check ended",
+        "event_person_enrolled": "Enrolled",
+        "event_person_updated": "Details changed",
+        "event_person_deleted": "Deleted",
+        "event_admin_login": "Administration opened",
+        "event_admin_login_failed": "Wrong PIN",
+        "event_admin_pin_changed": "PIN changed",
+        "event_attendance_exported": "Attendance exported",
+        "event_config_changed": "Settings changed",
+        "event_gallery_synced": "Updated from the site",
+        "event_store_created": "Kiosk set up",
+        "event_store_rekeyed": "Database key renewed",
+        "event_template_secret_rotated": "Face protection renewed",
+        "event_templates_sealed": "Faces protected again",
+        "event_audit_head_started": "Record keeping started",
+        "event_source_lost": "Camera lost",
+        "event_source_recovered": "Camera back",
+        "event_source_ended": "Video ended",
         "site_unreachable": "The site's gallery cannot be reached, so it cannot be administered now: {error}",
     },
 }
 
 
-def text(key: str, language: str = "en", **values) -> str:
+def text(key: str, language: str = "en", default: str | None = None, **values) -> str:
+    """The text for `key`; `default` where there is none (else a missing key is a bug, and raises)."""
     table = TEXTS.get(language, TEXTS["en"])
+    if default is not None and key not in table and key not in TEXTS["en"]:
+        return default
     return table.get(key, TEXTS["en"][key]).format(**values)
