@@ -16,7 +16,7 @@ from kiosk.gallery.target import GalleryTarget
 from kiosk.imageio import read_image
 from kiosk.protection import TemplateProtector
 from kiosk.recognition.faces import DetectedFace
-from kiosk.recognition.matching import GalleryIndex
+from kiosk.recognition.matching import GalleryIndex, comparable
 from kiosk.recognition.pipeline import AlignedFace, FacePipeline
 from kiosk.recognition.quality import QualityGates, QualityProblem
 from kiosk.store.records import Consent, Person, TemplateSet
@@ -35,6 +35,7 @@ class PhotoEnrollment:
     embeddings: list[np.ndarray] = field(default_factory=list)
     sharpness: list[float] = field(default_factory=list)
     rejected: dict[str, str] = field(default_factory=dict)
+    previews: list[np.ndarray] = field(default_factory=list)  # the kept faces (RGB chips), for a person to check
 
 
 def _faces_that_count(faces: list[DetectedFace]) -> list[DetectedFace]:
@@ -50,6 +51,7 @@ def enroll_photos(pipeline: FacePipeline, photos: list[Path], gates: QualityGate
     result, chips = _checked_chips(pipeline, photos, gates)
     if chips:
         result.embeddings = list(pipeline.embedder.embed(np.stack(chips), "template"))
+    result.previews = chips
     return result
 
 
@@ -219,10 +221,16 @@ class CaptureGuide:
     turned: int = 0
     waited: int = 0
 
-    def take(self, face: AlignedFace | None) -> str:
-        """The guidance text key for this frame (keeping the frame if it is a good one)."""
-        if face is None:
+    def take(self, faces: list[AlignedFace]) -> str:
+        """The guidance text key for this frame (keeping the frame if it is a good one). A frame with
+        a second face near the first's size keeps nothing: someone passing behind the person must not
+        be enrolled in their place."""
+        counted = [a for a in faces if a.face.area >= SECOND_FACE_AREA_RATIO * max(f.face.area for f in faces)]
+        if not counted:
             return "center_face"
+        if len(counted) > 1:
+            return "one_person_only"
+        face = counted[0]
         problems = face.quality.problems(self.gates)
         yaw = abs(face.quality.yaw_deg)
         if not problems and self.frontal < self.frontal_wanted and yaw < self.turn_deg[0]:
@@ -249,10 +257,20 @@ class CaptureGuide:
         return self.frontal >= self.frontal_wanted
 
     def enrollment(self, pipeline: FacePipeline) -> PhotoEnrollment:
-        """The kept frames embedded as templates."""
+        """The kept frames embedded as templates, if they show one person: a frame further from the
+        mean of the other frames than the descriptor's own 1:1 threshold is someone else (a face that
+        replaced the person's between frames), and the capture is refused whole rather than enrolling
+        a mixture."""
         if not self.chips:
             return PhotoEnrollment()
-        return PhotoEnrollment(list(pipeline.embedder.embed(np.stack(self.chips), "template")), list(self.sharpness))
+        embeddings = pipeline.embedder.embed(np.stack(self.chips), "template")
+        unit = comparable(embeddings, pipeline.manifest.metric)
+        others = (unit.sum(axis=0) - unit) if len(unit) > 1 else unit
+        others = others / np.linalg.norm(others, axis=1, keepdims=True)
+        if float(np.linalg.norm(unit - others, axis=1).max()) >= pipeline.manifest.threshold.value:
+            return PhotoEnrollment(rejected={"capture": "the frames show more than one person: start again with only "
+                                                        "the person being enrolled in view"}, previews=list(self.chips))
+        return PhotoEnrollment(list(embeddings), list(self.sharpness), previews=list(self.chips))
 
 
 def guidance(problems: list[QualityProblem], frontal_done: bool) -> str:

@@ -453,3 +453,30 @@ def test_control_characters_and_huge_fields_are_refused_with_the_file_and_line(k
         assert "(10,000,002 characters)" in done.stderr and len(done.stderr) < 2000  # named, not printed
     with stored(kiosk) as store:
         assert store.list_people() == []
+
+
+def test_a_capture_keeps_no_frame_with_a_second_face_and_refuses_frames_of_two_people(pipeline, lfw_dir):
+    """The wizard's capture took a passer-by in two seconds: a frame with a second face keeps nothing,
+    and kept frames of two different people are refused whole (a face replaced between frames)."""
+    import cv2
+
+    from kiosk.enrollment import CaptureGuide
+    from kiosk.imageio import read_image
+    from kiosk.recognition.quality import QualityGates
+    from tests.conftest import lfw_photo
+
+    def face(person: str, number: int):
+        return pipeline.detect_and_align(cv2.resize(read_image(lfw_photo(lfw_dir, person, number)), None, fx=2, fy=2))
+
+    guide = CaptureGuide(QualityGates())
+    two = pipeline.detect_and_align(np.hstack([read_image(lfw_photo(lfw_dir, "Colin_Powell", 1)),
+                                               read_image(lfw_photo(lfw_dir, "Tony_Blair", 1))]))
+    assert len(two) >= 2 and guide.take(two) == "one_person_only" and guide.chips == []
+    one_person = CaptureGuide(QualityGates(), chips=[face("Colin_Powell", n)[0].chip for n in (1, 2, 3)],
+                              sharpness=[50.0] * 3)
+    kept = one_person.enrollment(pipeline)
+    assert len(kept.embeddings) == 3 and not kept.rejected and len(kept.previews) == 3
+    mixed = CaptureGuide(QualityGates(), chips=[face("Colin_Powell", 1)[0].chip, face("Colin_Powell", 2)[0].chip,
+                                                face("Tony_Blair", 1)[0].chip], sharpness=[50.0] * 3)
+    refused = mixed.enrollment(pipeline)
+    assert refused.embeddings == [] and refused.rejected["capture"].startswith("the frames show more than one person")

@@ -137,6 +137,14 @@ def run_wizard(qtbot, wizard, person_id: str, name: str, photos=None):
     wizard.next()
     if photos is not None:
         wizard.capture.enroll_files(photos)
+    else:  # the camera is shown, and nothing is kept until the receptionist presses Start
+        from PySide6.QtCore import Qt
+        from PySide6.QtWidgets import QPushButton
+
+        qtbot.waitUntil(lambda: wizard.capture.guide.text().startswith("Ask the person to face the camera"),
+                        timeout=30_000)
+        assert wizard.enrollment is None and not wizard.capture.isComplete()
+        qtbot.mouseClick(wizard.capture.findChild(QPushButton, "start_capture"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(wizard.capture.isComplete, timeout=30_000)
     wizard.next()
     summary = wizard.review.summary.text()

@@ -10,10 +10,12 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
     QVBoxLayout,
+    QWidget,
     QWizard,
     QWizardPage,
 )
@@ -22,6 +24,7 @@ from kiosk.config import KioskConfig
 from kiosk.enrollment import Candidate, EnrollmentPolicy
 from kiosk.gallery.spec import ID_PATTERN
 from kiosk.store.records import Consent, Person
+from ui.engine_worker import to_qimage
 from ui.enroll_worker import EnrollWorker, SaveWorker
 from ui.texts import text
 
@@ -101,10 +104,27 @@ class ConsentPage(QWizardPage):
 
 
 def ready_text(found, recommended: int, language: str) -> str:
-    """What the capture gave, and a request for more photos when there are fewer than recommended."""
+    """What the capture gave, which photos were not used and why, and a request for more photos when
+    there are fewer than recommended."""
     count = len(found.embeddings)
-    ready = text("ready_to_save", language, count=count)
-    return ready if count >= recommended else f"{ready} {text('few_photos', language, count=count, needed=recommended)}"
+    words = [text("ready_to_save", language, count=count)]
+    if found.rejected:
+        words.append(text("not_used", language, reasons="; ".join(
+            f"{Path(photo).name}: {why}" for photo, why in found.rejected.items())))
+    if count < recommended:
+        words.append(text("few_photos", language, count=count, needed=recommended))
+    return " ".join(words)
+
+
+def thumbnails(chips: list) -> QHBoxLayout:
+    """The faces that will be enrolled, small, in a row: the receptionist sees whom they save."""
+    row = QHBoxLayout()
+    for chip in chips:
+        label = QLabel()
+        label.setPixmap(QPixmap.fromImage(to_qimage(chip)).scaledToHeight(96))
+        row.addWidget(label)
+    row.addStretch()
+    return row
 
 
 class CapturePage(QWizardPage):
@@ -117,21 +137,32 @@ class CapturePage(QWizardPage):
         self.guide = QLabel(objectName="guide", alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
         files = QPushButton(text("from_files", language))
         files.clicked.connect(self.choose_files)
+        self.start_button = QPushButton(text("start_capture", language), objectName="start_capture", enabled=False)
+        self.start_button.clicked.connect(self.start_capture)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(files)
         layout = QVBoxLayout(self)
         layout.addWidget(self.video, stretch=1)
         layout.addWidget(self.guide)
-        layout.addWidget(files)
+        layout.addLayout(buttons)
         self.thread: QThread | None = None
         self.worker: EnrollWorker | None = None
 
     def initializePage(self) -> None:
-        wizard = self.wizard()
-        wizard.enrollment = None
-        if wizard.source is not None:
-            self.start(EnrollWorker(wizard.config, source=wizard.source))
+        if self.wizard().source is not None:
+            self.start(EnrollWorker(self.wizard().config, source=self.wizard().source))
+            self.start_button.setEnabled(True)
+
+    def start_capture(self) -> None:
+        if self.worker is not None:
+            self.worker.start_capture()
+            self.start_button.setEnabled(False)
 
     def start(self, worker: EnrollWorker) -> None:
         self.stop()
+        self.wizard().enrollment = None  # a new capture or new photos: the last result no longer stands
+        self.completeChanged.emit()
         self.worker, self.thread = worker, QThread()
         worker.moveToThread(self.thread)
         self.thread.started.connect(worker.run)
@@ -160,6 +191,7 @@ class CapturePage(QWizardPage):
         if len(result.embeddings) < wizard.config.enrollment.min_photos:
             reasons = "; ".join(f"{Path(p).name}: {r}" for p, r in result.rejected.items())
             self.guide.setText(reasons or text("not_enough_frames", self.language))
+            self.start_button.setEnabled(wizard.source is not None)
             return
         wizard.enrollment = result
         self.guide.setText(ready_text(result, wizard.config.enrollment.recommended_photos, self.language))
@@ -189,7 +221,10 @@ class ReviewPage(QWizardPage):
         self.language = language
         self.setTitle(text("review", language))
         self.summary = QLabel(wordWrap=True)
-        QVBoxLayout(self).addWidget(self.summary)
+        self.faces = QWidget()
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.faces)
         self.thread: QThread | None = None
         self.worker: SaveWorker | None = None
         self.saving: Person | None = None
@@ -197,9 +232,14 @@ class ReviewPage(QWizardPage):
     def initializePage(self) -> None:
         wizard = self.wizard()
         wizard.capture.stop()
-        found = wizard.enrollment
-        self.summary.setText(f"<h2>{wizard.details.name.text()}</h2>" + ready_text(
-            found, wizard.config.enrollment.recommended_photos, self.language))
+        found, name = wizard.enrollment, wizard.details.name.text()
+        self.summary.setText(f"<h2>{name}</h2>" + ready_text(found, wizard.config.enrollment.recommended_photos,
+                                                             self.language)
+                             + "<br>" + text("check_pictures", self.language, name=name))
+        self.faces.deleteLater()
+        self.faces = QWidget()
+        self.faces.setLayout(thumbnails(found.previews))
+        self.layout().addWidget(self.faces)
 
     def validatePage(self) -> bool:
         wizard = self.wizard()

@@ -20,9 +20,14 @@ class EnrollWorker(QObject):
         super().__init__()
         self.config, self.source, self.photos = config, source, photos
         self._stop = threading.Event()
+        self._capturing = threading.Event()
 
     def stop(self) -> None:
         self._stop.set()
+
+    def start_capture(self) -> None:
+        """From the Start button: until then the camera is only shown, and nothing is kept."""
+        self._capturing.set()
 
     def run(self) -> None:
         from kiosk.errors import FacegateError
@@ -51,8 +56,10 @@ class EnrollWorker(QObject):
                 for frame in source.frames():
                     if self._stop.is_set():
                         break
-                    aligned = pipeline.detect_and_align(frame.rgb, frame.timestamp_ms)
-                    key = guide.take(max(aligned, key=lambda a: a.face.area) if aligned else None)
+                    if not self._capturing.is_set():  # a passer-by in front of the camera is never taken
+                        self.frame.emit(to_qimage(frame.rgb), "press_start", 0)
+                        continue
+                    key = guide.take(pipeline.detect_and_align(frame.rgb, frame.timestamp_ms))
                     self.frame.emit(to_qimage(frame.rgb), key, len(guide.chips))
                     if guide.done:
                         break
