@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtWidgets import QApplication, QTabWidget  # noqa: E402
 
 from kiosk.admin_pin import set_pin  # noqa: E402
 from kiosk.bench.frames import door_frame  # noqa: E402
@@ -79,6 +79,14 @@ def main() -> None:
     window.show_admin()
     window.admin.refresh()
     window.grab().save(str(OUT / "admin.png"))
+    tabs = window.admin.findChild(QTabWidget)
+    tabs.setCurrentIndex(1)  # the records, in plain words
+    app.processEvents()
+    window.grab().save(str(OUT / "admin_events.png"))
+    tabs.setCurrentIndex(3)  # the status, in plain words
+    app.processEvents()
+    window.grab().save(str(OUT / "admin_status.png"))
+    tabs.setCurrentIndex(0)
     wizard = window.make_wizard(None)
     wizard.resize(900, 700)
     wizard.show()

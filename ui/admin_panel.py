@@ -144,6 +144,11 @@ class AdminPanel(QWidget):
     def set_camera_state(self, kind: str, _detail: str = "") -> None:
         self.camera_state = kind
 
+    def frames_arrive(self) -> None:
+        """The camera gives pictures: working, unless it said it was lost or ended since."""
+        if self.camera_state is None:
+            self.camera_state = "frames"
+
     def set_provider(self, provider: str) -> None:
         self.provider = provider
 

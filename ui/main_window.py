@@ -63,6 +63,7 @@ class MainWindow(QMainWindow):
         view = self.engine.latest_view() if self.engine is not None else None
         if view is not None:
             self.kiosk.show_frame(view)
+            self.admin.frames_arrive()
 
     def stop_engine(self) -> None:
         """Never waits long on the engine: one that is still closing (a camera that does not answer)
