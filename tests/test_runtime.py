@@ -288,3 +288,24 @@ def test_a_running_kiosk_keeps_deciding_while_another_process_holds_the_store(tm
         assert store.audit_break() is None
     assert len(granted) == sum(d["outcome"] == "granted" for _, d in arrivals), (len(granted), len(arrivals))
     assert any("decided_at" in e.detail for e in granted)  # written after the lock, with their own time
+
+
+def test_a_kiosk_does_not_run_on_a_store_with_a_damaged_page(tmp_path, lfw_dir, models_built):
+    """A page failing its HMAC (a bad sector, a bit flipped on the card) went unseen by `run`, which
+    granted on: it reads only the pages it needs. The kiosk checks every page as it starts."""
+    config = write_kiosk_config(tmp_path, liveness={"enabled": False})
+    assert run_cli("store", "init", "--config", str(config)).returncode == 0
+    gallery = write_gallery(tmp_path / "g.yaml", [person_entry(lfw_dir, "Colin_Powell", [1, 2, 3])])
+    assert run_cli("gallery", "apply", str(gallery), "--config", str(config)).returncode == 0
+    video = write_visits_video(tmp_path / "visit.avi", [Visit(photo(lfw_dir, "Colin_Powell", 4))])
+    loaded = load_config(config)
+    store, _ = open_store(loaded.store.resolved_path, loaded.store.keys)
+    with store:  # a page the kiosk never reads as it starts: the consent records'
+        page = store._db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'consents'").fetchone()[0]
+    data = bytearray(loaded.store.resolved_path.read_bytes())
+    data[(page - 1) * 4096 + 2000] ^= 0x40  # one bit
+    loaded.store.resolved_path.write_bytes(bytes(data))
+    done = subprocess.run([sys.executable, "main.py", "run", "--source", str(video), "--config", str(config)],
+                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 3 and done.stdout.strip() == "", (done.returncode, done.stdout, done.stderr)
+    assert "the store is damaged" in done.stderr and "restored from a backup" in done.stderr, done.stderr

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from kiosk.config import DoorConfig, KioskConfig
-from kiosk.errors import ConfigError
+from kiosk.errors import ConfigError, StoreDamagedError
 from kiosk.protection import protector_for
 from kiosk.recognition.pipeline import FacePipeline
 from kiosk.runtime.capture import CaptureThread, SourceEvent
@@ -79,6 +79,11 @@ class KioskSession:
         try:
             store, secrets = open_store(config.store.resolved_path, config.store.keys)
             stack.callback(store.close)
+            damage = store.page_damage()
+            if damage is not None:
+                raise StoreDamagedError(f"{store.path}: the store is damaged ({damage}); the kiosk does not decide on "
+                                        f"it: `python main.py store verify` lists what, and it must be restored from "
+                                        f"a backup")
             standing: Callable[[], str | None] = in_standing
             if config.site.server is not None:  # the replica follows the site; records go up to it
                 from kiosk.site.link import SiteLink

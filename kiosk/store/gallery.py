@@ -520,6 +520,11 @@ class GalleryStore:
             problems.append(f"{orphans} people without any template (half-enrolled)")
         return problems
 
+    def page_damage(self) -> str | None:
+        """The first page that fails its HMAC or SQLite's own check (what `verify` reports as damage,
+        not as a rule broken), or None: a kiosk reads only the pages it needs, so it asks as it starts."""
+        return next((p for p in self.verify() if p.startswith(("page authentication", "integrity"))), None)
+
     def rekey(self, new_key: bytes) -> None:
         """Re-encrypt every page under a new database key (SQLCipher's PRAGMA rekey). It needs the
         store to itself: while another process holds it, nothing changes and StoreError says so."""
