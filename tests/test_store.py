@@ -45,7 +45,7 @@ def test_files_on_disk_hold_nothing_readable(tmp_path, keys_config, real_templat
     # While the store is open its WAL and shared-memory files exist; read everything in the folder.
     files = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("gallery.db")}
     assert "gallery.db-wal" in files and len(files["gallery.db-wal"]) > 0
-    assert set(files) <= {"gallery.db", "gallery.db-wal", "gallery.db-shm"}, "no other temp files"
+    assert set(files) <= {"gallery.db", "gallery.db-wal", "gallery.db-shm", "gallery.db.keycheck"}, "no other files"
     template_bytes = real_templates["obama"].astype(np.float32).tobytes()[:16]
     for name, data in files.items():
         for secret in (b"SQLite format 3", b"Barack Obama", b"e1001", b"door access", template_bytes):
@@ -328,3 +328,21 @@ def test_templates_are_stored_sealed_each_under_its_own_map_and_old_stores_are_s
         np.testing.assert_allclose(store.gallery_matrix("dlib-resnet-v1").templates, np.vstack([template, template]),
                                    atol=1e-6)
         assert store.events(limit=1)[0].kind == "templates_sealed" and store.audit_break() is None
+
+
+def test_a_damaged_first_page_is_told_from_a_wrong_key(tmp_path, keys_config):
+    """Damage to page 1 said "the database key does not open this store": an administrator then looks
+    for another key file instead of restoring the backup."""
+    from kiosk.errors import StoreDamagedError
+
+    secrets = load_secrets(keys_config)
+    path = tmp_path / "g.db"
+    with GalleryStore.open(path, secrets, create=True) as store:
+        enroll(store, "e1001", "Barack Obama", np.ones((1, 128), np.float32))
+    with pytest.raises(SecretsError, match="the key file is another store's"):
+        GalleryStore.open(path, KioskSecrets.generate())
+    data = bytearray(path.read_bytes())
+    data[200] ^= 0x01  # inside the first page, after its salt
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreDamagedError, match="the key is this store's, but its first page does not decrypt"):
+        GalleryStore.open(path, secrets)

@@ -6,6 +6,8 @@ foreign keys on. A wrong key only shows at the first read, as "file is not a dat
 """
 
 import contextlib
+import hashlib
+import hmac
 import os
 import stat
 from collections.abc import Iterator
@@ -44,6 +46,47 @@ def key_opens(path: Path, key: bytes) -> bool:
         connection.close()
 
 
+# Beside the store, an HMAC of its salt (the unencrypted first 16 bytes) under the database key: when
+# the key does not open the file, it tells a damaged first page (the key is right) from a key file
+# that belongs to another store. It says nothing a 256-bit key would not already resist.
+SALT_BYTES = 16
+
+
+def _key_check_path(path: Path) -> Path:
+    return path.with_name(path.name + ".keycheck")
+
+
+def _key_check_value(path: Path, key: bytes) -> str | None:
+    with path.open("rb") as handle:
+        salt = handle.read(SALT_BYTES)
+    return hmac.new(key, b"facegate key check|" + salt, hashlib.sha256).hexdigest() if len(salt) == SALT_BYTES else None
+
+
+def _key_check(path: Path, key: bytes) -> str:
+    """right / wrong / unknown (no check written yet, or unreadable)."""
+    try:
+        stored = _key_check_path(path).read_text().strip()
+    except OSError:
+        return "unknown"
+    value = _key_check_value(path, key)
+    return "right" if value is not None and hmac.compare_digest(stored, value) else "wrong"
+
+
+def write_key_check(path: Path, key: bytes) -> None:
+    """Kept up to date by every open that the key opens (a rekey's new key included)."""
+    value = _key_check_value(path, key)
+    check = _key_check_path(path)
+    try:
+        if value is None or (check.exists() and check.read_text().strip() == value):
+            return
+        temporary = check.with_name(check.name + ".tmp")
+        temporary.write_text(value + "\n")
+        temporary.chmod(0o600)
+        os.replace(temporary, check)
+    except OSError:
+        pass  # a read-only folder: the check is a convenience for error messages, never required
+
+
 def open_database(path: Path, key: bytes, previous_key: bytes | None = None, create: bool = False) -> Connection:
     """An open, migrated connection in autocommit mode (transactions are explicit)."""
     if not create and not path.exists():
@@ -68,12 +111,18 @@ def open_database(path: Path, key: bytes, previous_key: bytes | None = None, cre
         if size % PAGE_SIZE:
             raise StoreDamagedError(f"{path}: the store file is damaged ({size} bytes, not a whole number of "
                                     f"{PAGE_SIZE}-byte pages: truncated or overwritten); restore it from a backup")
-        raise SecretsError(f"{path}: the database key does not open this store (wrong key file, or not a facegate "
-                           f"store)")
+        if _key_check(path, key) == "right":
+            raise StoreDamagedError(f"{path}: the store file is damaged: the key is this store's, but its first page "
+                                    f"does not decrypt (overwritten, or the file cut short and padded); restore it "
+                                    f"from a backup")
+        raise SecretsError(f"{path}: the database key does not open this store (the key file is another store's, or "
+                           f"this is not a facegate store)")
+    write_key_check(path, key)
     for pragma in ("journal_mode = WAL", "synchronous = FULL", "secure_delete = ON", "temp_store = MEMORY",
                    "foreign_keys = ON"):
         connection.execute(f"PRAGMA {pragma}")
     _migrate(connection, path)
+    write_key_check(path, key)  # a new store has its salt only once its first page is written
     return connection
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from kiosk.errors import SecretsError, StoreError
 from kiosk.faults import crash_point
 from kiosk.store.audit_chain import GENESIS, AuditHead, audit_key, event_hash, first_broken_link, head_mismatch
-from kiosk.store.database import Connection, DatabaseError, open_database, transaction
+from kiosk.store.database import Connection, DatabaseError, open_database, transaction, write_key_check
 from kiosk.store.derived import PSEUDONYM_PREFIX, pseudonym, pseudonym_key, secret_check
 from kiosk.store.keys import KioskSecrets
 from kiosk.store.records import AttendanceRecord, Consent, Event, Person, Schedule, TemplateSet
@@ -538,6 +538,7 @@ class GalleryStore:
             raise StoreError(f"{self.path}: the store is in use by another process (a running kiosk, the GUI or "
                              f"another command); stop it and run this again")
         self._db.execute(f"PRAGMA rekey = \"x'{new_key.hex()}'\"")
+        write_key_check(self.path, new_key)
         self._db.execute("PRAGMA journal_mode = WAL")
         try:
             self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()
