@@ -766,3 +766,31 @@ def test_postgresql_lost_during_a_gallery_apply_is_one_line_and_nobody_is_half_w
     assert stderr.strip().splitlines()[-1].startswith("error: the connection to the site's PostgreSQL was lost"), stderr
     quoted = ", ".join(f"'{person_entry(lfw_dir, name, [1])['id']}'" for name in names)
     assert site_rows(postgres, f"SELECT count(*) FROM people WHERE id IN ({quoted})") == [(0,)]
+
+
+def test_site_init_says_while_a_door_s_role_can_fill_the_disk_with_large_objects(site, servers):
+    """A door's read-only role could create persistent large objects (rows outside any table, never
+    removed); only the superuser can take that away, and `site init` warns until it is done."""
+    import psycopg
+
+    postgres, _ = servers
+    admin, _ = site
+
+    def as_role(user: str, password: str):
+        return psycopg.connect(host="127.0.0.1", port=postgres.port, user=user, password=password,
+                               dbname=postgres.dbname, autocommit=True)
+
+    init = json.loads(run_cli("site", "init", "--kiosk-role", postgres.kiosk_role, "--config", str(admin),
+                              "--json").stdout)
+    assert init["roles_open_to_large_objects"] == [postgres.kiosk_role]
+    with as_role(postgres.kiosk_role, postgres.kiosk_password) as door:
+        made = door.execute("SELECT lo_create(0)").fetchone()[0]  # what a door's login could do
+        door.execute("SELECT lo_unlink(%s)", (made,))
+    with as_role("postgres", "super-pw") as superuser:
+        superuser.execute("REVOKE EXECUTE ON FUNCTION lo_create(oid), lo_creat(integer), lo_from_bytea(oid, bytea), "
+                          "lo_import(text), lo_import(text, oid) FROM PUBLIC")
+    done = run_cli("site", "init", "--kiosk-role", postgres.kiosk_role, "--config", str(admin))
+    assert done.returncode == 0 and "WARNING" not in done.stdout, done.stdout
+    with as_role(postgres.kiosk_role, postgres.kiosk_password) as door:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            door.execute("SELECT lo_create(0)")

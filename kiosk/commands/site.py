@@ -52,20 +52,26 @@ def _connect(server: SiteServerConfig, credentials=None):
 def _init(args: argparse.Namespace) -> tuple[dict, str]:
     from kiosk.site.collector import subscribe_durably
     from kiosk.site.credentials import load_site_credentials
-    from kiosk.site.database import describe, migrate
+    from kiosk.site.database import LARGE_OBJECT_FUNCTIONS, describe, large_object_gaps, migrate
 
     server = _server(load_config(args.config), args.config)
     credentials = load_site_credentials(server.credentials)
     with _connect(server, credentials) as connection:
         before, after = migrate(connection, args.kiosk_role)
+        open_to_large_objects = large_object_gaps(connection, args.kiosk_role)
     subscribe_durably(server.broker, credentials.broker_password)  # records sent before `site serve` are kept
     where = describe(server.postgres)
     change = "up to date" if before == after else "created" if before == 0 else f"migrated from version {before}"
     grants = f"; {', '.join(args.kiosk_role)} may read the gallery" if args.kiosk_role else ""
-    return {"schema_version": after, "previous_version": before, "kiosk_roles": args.kiosk_role}, \
-        (f"{where}: site schema {change} (version {after}){grants}\n"
-         f"MQTT broker {server.broker.host}:{server.broker.port}: the site service's session holds every kiosk's "
-         f"records until `site serve` stores them")
+    lines = [f"{where}: site schema {change} (version {after}){grants}",
+             f"MQTT broker {server.broker.host}:{server.broker.port}: the site service's session holds every kiosk's "
+             f"records until `site serve` stores them"]
+    if open_to_large_objects:
+        lines.append(f"WARNING: {', '.join(open_to_large_objects)} may still create large objects, which fill the disk "
+                     f"and are never removed; as the PostgreSQL superuser run: REVOKE EXECUTE ON FUNCTION "
+                     f"{', '.join(LARGE_OBJECT_FUNCTIONS)} FROM PUBLIC; (docs/site.md)")
+    return {"schema_version": after, "previous_version": before, "kiosk_roles": args.kiosk_role,
+            "roles_open_to_large_objects": open_to_large_objects}, "\n".join(lines)
 
 
 def _serve(args: argparse.Namespace) -> tuple[dict, str]:

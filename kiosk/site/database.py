@@ -67,6 +67,19 @@ def require_schema(connection: SiteConnection, where: str) -> None:
                          f"run `python main.py site init` with the owner's role to migrate it")
 
 
+# Functions every role may run by default that create large objects: rows outside any table, which
+# a door's read-only role could use to fill the disk, and which nothing ever removes.
+LARGE_OBJECT_FUNCTIONS = ("lo_create(oid)", "lo_creat(integer)", "lo_from_bytea(oid, bytea)", "lo_import(text)",
+                          "lo_import(text, oid)")
+
+
+def large_object_gaps(connection: SiteConnection, roles: list[str]) -> list[str]:
+    """The kiosks' roles that may still create large objects (only the superuser can take that away)."""
+    return [role for role in roles
+            if any(scalar(connection, "SELECT has_function_privilege(%s, %s, 'EXECUTE')", (role, function))
+                   for function in LARGE_OBJECT_FUNCTIONS)]
+
+
 def migrate(connection: SiteConnection, kiosk_roles: list[str]) -> tuple[int, int]:
     """Bring the schema to this version in one transaction and let the kiosks' roles read the gallery
     (and nothing else); (version before, version after)."""
