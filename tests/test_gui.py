@@ -2,6 +2,7 @@
 
 import json
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -325,3 +326,44 @@ def test_administration_opens_at_once_with_no_camera(qtbot, kiosk_config):
     assert main.show_admin()
     assert time.monotonic() - started < 5 and main.pages.currentWidget() is main.admin
     main.close()
+
+
+def test_attendance_is_shown_day_by_day_and_saved_where_the_receptionist_chooses(qtbot, window, lfw_dir, tmp_path):
+    """Attendance could only be exported (two unlabelled dates, the save dialog in the source tree,
+    nothing said it worked): now the days are labelled, the table shows who came, the dialog starts in
+    the home folder and the screen says where the file went."""
+    from datetime import datetime, timezone
+
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QPushButton
+
+    from kiosk.runtime.attendance import AttendanceRecorder
+
+    config_file = window.config.store.resolved_path.parent / "kiosk.yaml"
+    gallery = write_gallery(tmp_path / "g.yaml", [person_entry(lfw_dir, "Jennifer_Aniston", [1], person_id="jennifer")])
+    assert run_cli("gallery", "apply", str(gallery), "--config", str(config_file)).returncode == 0
+    with window.store.transaction():  # Jennifer came in this morning (as the kiosk records a grant)
+        AttendanceRecorder(window.store, "in", 0, timezone.utc).record("jennifer", "main", datetime.now(timezone.utc))
+    window.show_admin()
+    admin = window.admin
+    assert any(label.text() == "From" for label in admin.findChildren(QLabel))
+    rows = [tuple(admin.attendance.item(row, column).text() for column in range(5))
+            for row in range(admin.attendance.rowCount())]
+    jennifer = [row for row in rows if row[1] == "Jennifer Aniston"]
+    assert len(jennifer) == 1 and len(jennifer[0][2]) == 5 and jennifer[0][4] == "1", rows
+    target = tmp_path / "week.xlsx"
+    started_in: list[str] = []
+
+    def answer() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, QFileDialog):
+            QTimer.singleShot(50, answer)
+            return
+        started_in.append(dialog.directory().absolutePath())
+        dialog.selectFile(str(target))
+        dialog.accept()
+
+    QTimer.singleShot(0, answer)
+    qtbot.mouseClick(admin.findChild(QPushButton, "export_attendance"), Qt.MouseButton.LeftButton)
+    assert started_in == [str(Path.home())], started_in
+    assert target.read_bytes()[:2] == b"PK" and admin.notice.text() == f"Saved {len(rows)} records to {target}"

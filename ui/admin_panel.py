@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from kiosk.admin_pin import PinGate
 from kiosk.errors import FacegateError
 from kiosk.gallery.target import GalleryTarget
-from kiosk.runtime.attendance import export_attendance, site_day_bounds
+from kiosk.runtime.attendance import export_attendance, site_day_bounds, summarise
 from kiosk.store.gallery import GalleryStore
 from kiosk.store.records import Event
 from ui.pin_dialog import ChangePinDialog
@@ -39,6 +39,7 @@ from ui.tasks import StoreTask
 from ui.texts import text
 
 COLUMNS = ("id", "name", "role", "enabled", "templates")
+ATTENDANCE_COLUMNS = ("day", "name", "first_in", "last_out", "times")
 
 
 class AdministeredGallery(GalleryTarget, Protocol):
@@ -83,7 +84,7 @@ class AdminPanel(QWidget):
         tabs = QTabWidget()
         tabs.addTab(self._people_tab(), text("people", language))
         tabs.addTab(self.events, text("recent_events", language))
-        tabs.addTab(self._attendance_tab(), text("export_attendance", language))
+        tabs.addTab(self._attendance_tab(), text("attendance", language))
         tabs.addTab(self.status, text("status", language))
         back = QPushButton(text("back_to_kiosk", language))
         back.clicked.connect(self.back_requested)
@@ -123,22 +124,55 @@ class AdminPanel(QWidget):
         return page
 
     def _attendance_tab(self) -> QWidget:
+        """Who came and went, day by day, for the chosen days (shown, and exported on request)."""
         page = QWidget()
-        self.start = QDateEdit(QDate.currentDate().addDays(-30), calendarPopup=True)
+        self.start = QDateEdit(QDate.currentDate().addDays(-6), calendarPopup=True)
         self.end = QDateEdit(QDate.currentDate(), calendarPopup=True)
+        for edit in (self.start, self.end):
+            edit.dateChanged.connect(self.show_attendance)
         export = QPushButton(text("export_attendance", self.language))
+        export.setObjectName("export_attendance")
         export.clicked.connect(lambda: self.export_attendance(None))
-        layout = QHBoxLayout(page)
-        for widget in (self.start, self.end, export):
-            layout.addWidget(widget)
-        layout.addStretch()
+        self.attendance = QTableWidget(0, len(ATTENDANCE_COLUMNS))
+        self.attendance.setHorizontalHeaderLabels([text(c, self.language) for c in ATTENDANCE_COLUMNS])
+        self.attendance.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.attendance.verticalHeader().setVisible(False)
+        self.attendance.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.attendance.horizontalHeader().setStretchLastSection(True)
+        row = QHBoxLayout()
+        for widget in (QLabel(text("from_day", self.language)), self.start, QLabel(text("to_day", self.language)),
+                       self.end, export):
+            row.addWidget(widget)
+        row.addStretch()
+        layout = QVBoxLayout(page)
+        layout.addLayout(row)
+        layout.addWidget(self.attendance, stretch=1)
         return page
+
+    def _attendance_rows(self) -> list:
+        return self.gallery.attendance_between(*site_day_bounds(self.start.date().toPython(),
+                                                                self.end.date().toPython(), self.zone))
+
+    def show_attendance(self) -> None:
+        """The chosen days, a row per person and day: first in, last out, how many times."""
+        try:
+            summaries = summarise(self._attendance_rows(), self.zone)
+        except FacegateError as exc:  # a door's role at a site may not read the site's attendance
+            summaries = []
+            self._warn(exc)
+        self.attendance.setRowCount(len(summaries))
+        for row, day in enumerate(summaries):
+            values = (day.day.strftime("%a %d %b"), day.name if day.name != "(deleted)" else
+                      text("a_deleted_person", self.language), day.first_in[:5], day.last_out[:5], str(day.records))
+            for column, value in enumerate(values):
+                self.attendance.setItem(row, column, QTableWidgetItem(value))
 
     def administer(self, gallery: AdministeredGallery) -> None:
         """People, events and attendance from now on are `gallery`'s (the site's, or the store's)."""
         self.gallery = gallery
 
     def _warn(self, error: FacegateError) -> None:
+        self.notice.setStyleSheet("color: #c62828")
         self.notice.setText(str(error))
 
     def set_camera_state(self, kind: str, _detail: str = "") -> None:
@@ -175,6 +209,7 @@ class AdminPanel(QWidget):
             for column, value in enumerate(event_row(event, names, self.zone, self.language)):
                 self.events.setItem(row, column, QTableWidgetItem(value))
         self.status.setText("\n".join(self.status_lines(len(everyone))))
+        self.show_attendance()
 
     def status_lines(self, people: int) -> list[str]:
         """The kiosk's state in words: no provider names, event kinds or file paths."""
@@ -236,20 +271,23 @@ class AdminPanel(QWidget):
 
     def export_attendance(self, path: Path | None) -> Path | None:
         if path is None:
-            chosen, _ = QFileDialog.getSaveFileName(self, text("export_attendance", self.language),
-                                                    "attendance.xlsx", "Excel (*.xlsx);;CSV (*.csv)")
+            first, last = self.start.date().toPython(), self.end.date().toPython()
+            suggested = Path.home() / f"attendance {first:%Y-%m-%d} to {last:%Y-%m-%d}.xlsx"  # never the program's folder
+            chosen, _ = QFileDialog.getSaveFileName(self, text("export_attendance", self.language), str(suggested),
+                                                    "Excel (*.xlsx);;CSV (*.csv)")
             if not chosen:
                 return None
             path = Path(chosen)
         try:
-            rows = self.gallery.attendance_between(*site_day_bounds(self.start.date().toPython(),
-                                                                    self.end.date().toPython(), self.zone))
+            rows = self._attendance_rows()
             export_attendance(rows, path, "csv" if path.suffix == ".csv" else "xlsx", self.zone)
             with self.gallery.transaction():
                 self.gallery.log_event("attendance_exported", None, records=len(rows), by="admin")
         except FacegateError as exc:
             self._warn(exc)
             return None
+        self.notice.setStyleSheet("color: #2e7d32")
+        self.notice.setText(text("exported", self.language, records=len(rows), path=path))
         return path
 
     def change_pin(self) -> None:
