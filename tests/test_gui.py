@@ -56,6 +56,9 @@ def test_the_kiosk_screen_welcomes_a_member_and_refuses_a_stranger(qtbot, window
     qtbot.waitUntil(lambda: "Welcome, Colin Powell" in banner.text(), timeout=30_000)
     assert window.kiosk.video.pixmap() is not None and not window.kiosk.video.pixmap().isNull()
     qtbot.waitUntil(lambda: "Not recognised" in banner.text(), timeout=30_000)
+    assert "ask at reception" in banner.text()  # what to do next, not only what went wrong
+    # the video ends: said in the banner, where before its last frame stayed as if the kiosk still watched
+    qtbot.waitUntil(lambda: "The video has ended" in banner.text(), timeout=30_000)
 
 
 def test_a_wrong_pin_says_the_tries_left_and_the_lock_counts_down(qtbot, window):

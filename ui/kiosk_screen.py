@@ -68,7 +68,16 @@ class KioskScreen(QWidget):
         self.banner.setStyleSheet(f"background: {colour};")
 
     def show_camera_event(self, kind: str, detail: str) -> None:
+        """Where the person looks, not in a corner: a lost camera while it reconnects, a video that ended
+        (its last frame would otherwise stay on screen as if the kiosk still watched)."""
         self.camera.setText(text("camera_lost", self.language) if kind == "source_lost" else "")
+        if kind in ("source_lost", "source_ended"):
+            self._set_banner(text("camera_lost" if kind == "source_lost" else "video_ended", self.language),
+                             theme.DENIED, "unknown")
+            self._decision_until = float("inf")  # held until the camera is back
+        elif kind == "source_recovered":
+            self._decision_until = 0.0
+            self._set_banner(text("idle", self.language), theme.HINT, "hint")
 
     def show_failure(self, message: str) -> None:
         """The engine could not start or stopped: say so, and what to do, where the person looks."""

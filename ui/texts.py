@@ -4,7 +4,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "app_title": "facegate",
         "welcome": "Welcome, {name}",
-        "not_recognised": "Not recognised",
+        "not_recognised": "Not recognised - if you work here, please ask at reception",
+        "video_ended": "The video has ended: the kiosk is not watching",
         "denied": "Access denied",
         "denied_reason": "{name}: {reason}",
         "come_closer": "Please come closer",
