@@ -83,6 +83,9 @@ def main() -> None:
     tabs.setCurrentIndex(1)  # the records, in plain words
     app.processEvents()
     window.grab().save(str(OUT / "admin_events.png"))
+    tabs.setCurrentIndex(2)  # who came and went, day by day
+    app.processEvents()
+    window.grab().save(str(OUT / "admin_attendance.png"))
     tabs.setCurrentIndex(3)  # the status, in plain words
     app.processEvents()
     window.grab().save(str(OUT / "admin_status.png"))

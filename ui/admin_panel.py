@@ -129,6 +129,7 @@ class AdminPanel(QWidget):
         self.start = QDateEdit(QDate.currentDate().addDays(-6), calendarPopup=True)
         self.end = QDateEdit(QDate.currentDate(), calendarPopup=True)
         for edit in (self.start, self.end):
+            edit.setDisplayFormat("ddd d MMM yyyy")  # a day, not three numbers
             edit.dateChanged.connect(self.show_attendance)
         export = QPushButton(text("export_attendance", self.language))
         export.setObjectName("export_attendance")
