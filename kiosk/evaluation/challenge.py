@@ -8,15 +8,15 @@ do it. A matching answer is an action the window shows; a mismatched one is any 
 it is what a replayed recording gets when the draw is not what it shows. Every print and replay
 video is offered every action over its first `limit_s` seconds: none may pass. A trial passes as
 the kiosk would judge it: the action seen, and then the texture cue at its operating point (a replay
-shows its person's real actions: only texture can refuse it); the report also says how many
-attacks the action judge alone would have passed.
+shows its person's real actions: only texture can refuse it), through the kiosk's own
+LivenessSession with the asked action as its drawn one; the report also says how many attacks the
+action judge alone would have passed.
 """
 
 import csv
-from collections import deque
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +24,7 @@ import numpy as np
 from kiosk.errors import FacegateError
 from kiosk.evaluation.liveness import Presentation
 from kiosk.liveness.challenge import Challenge, Step
-from kiosk.liveness.eyes import BlinkDetector
-from kiosk.liveness.fusion import LivenessPolicy
-from kiosk.liveness.motion import HeadMotion
+from kiosk.liveness.fusion import LivenessPolicy, LivenessSession, Verdict
 from kiosk.liveness.texture import TextureLivenessModel
 from kiosk.manifest import LandmarkerManifest
 from kiosk.paths import PROJECT_ROOT
@@ -93,24 +91,21 @@ def faces_in(video: Path, start_s: float, end_s: float, landmarker: LandmarkerMa
     return faces
 
 
-def answers(faces: list[Face], asked: Step, step_ms: int, layout: LandmarkLayout,
-            policy: LivenessPolicy) -> tuple[bool, bool]:
-    """Whether these frames, from their first, answer a challenge asking for `asked` in `step_ms`:
-    (the kiosk would pass it: the action and then the texture; the action alone was seen)."""
-    blinks, motion = BlinkDetector(layout, policy.blink), HeadMotion(layout, policy.motion)
-    challenge = Challenge([asked], step_ms, policy.motion)
-    textures: deque[float] = deque(maxlen=policy.texture_window)
-    for landmarks, blendshapes, timestamp_ms, texture in faces:
-        blinks.update(landmarks, blendshapes, timestamp_ms)
-        motion.update(landmarks, timestamp_ms, blendshapes)
-        challenge.update(blinks.blinks, motion.turns, timestamp_ms, motion.looks, motion.smiles)
-        textures.append(texture)
-        if challenge.failed:
-            break
-        if challenge.passed and len(textures) >= policy.texture_min_frames \
-                and float(np.median(textures)) >= policy.texture_threshold:
-            return True, True
-    return False, challenge.passed
+def answers(faces: list[Face], asked: Step, step_ms: int, layout: LandmarkLayout, policy: LivenessPolicy,
+            texture: TextureLivenessModel) -> tuple[bool, bool]:
+    """Whether these frames, from their first, answer a challenge asking for `asked` in `step_ms`, as
+    the kiosk's own LivenessSession judges a visit whose drawn action is `asked` (the action, then the
+    texture at its operating point; a turn like a flat picture refused at once): (the kiosk would pass
+    it; the action alone was seen within the window, whatever the verdict)."""
+    drawn = Challenge([asked], step_ms, policy.motion)
+    session = LivenessSession(replace(policy, timeout_ms=step_ms), texture, layout, drawn=drawn)
+    verdict = Verdict.PENDING
+    for landmarks, blendshapes, timestamp_ms, live in faces:
+        if verdict is Verdict.PENDING:
+            verdict = session.add(landmarks, blendshapes, live, timestamp_ms).verdict
+        else:
+            session.observe(landmarks, blendshapes, live, timestamp_ms)  # the cues after the verdict
+    return verdict is Verdict.LIVE, drawn.passed
 
 
 def challenge_trials(data_roots: list[Path], attacks: list[tuple[Path, Presentation]], landmarker: LandmarkerManifest,
@@ -131,14 +126,14 @@ def challenge_trials(data_roots: list[Path], attacks: list[tuple[Path, Presentat
         for asked in policy.prompt_actions:
             trials.append(Trial(window.dataset, window.path, (window.start_s, window.end_s), asked,
                                 "matching" if asked in window.actions else "mismatched",
-                                *answers(faces, asked, step_ms, layout, policy)))
+                                *answers(faces, asked, step_ms, layout, policy, texture)))
     for root, attack in attacks:
         if progress:
             progress(f"{attack.dataset}/{attack.path}")
         faces = faces_in(root / attack.path, 0.0, limit_s, landmarker, texture)
         for asked in policy.prompt_actions:
             trials.append(Trial(attack.dataset, attack.path, (0.0, limit_s), asked, "attack",
-                                *answers(faces, asked, int(limit_s * 1000), layout, policy)))
+                                *answers(faces, asked, int(limit_s * 1000), layout, policy, texture)))
     return trials
 
 
