@@ -26,7 +26,7 @@ from kiosk.store.derived import pseudonym, pseudonym_key, secret_check
 from kiosk.store.gallery import Deletion, GalleryMatrix
 from kiosk.store.keys import KioskSecrets
 from kiosk.store.records import AttendanceRecord, Consent, Event, Person, Schedule, TemplateSet
-from kiosk.store.seal import TemplateSeal, unseal_rows
+from kiosk.store.seal import TemplateSeal, sealed_updates, unseal_rows
 
 log = logging.getLogger(__name__)
 
@@ -76,13 +76,10 @@ class SiteGallery:
         rows = self._db.execute("SELECT id, template, dim FROM templates WHERE salt IS NULL ORDER BY id").fetchall()
         if not rows:
             return
-        salts = TemplateSeal.new_salts(len(rows))
-        sealed = self._seal.seal(np.stack([np.frombuffer(row[1], dtype=np.float32, count=row[2]) for row in rows]),
-                                 salts)
         try:
             with self._db.transaction(), self._db.cursor() as cursor:
                 cursor.executemany("UPDATE templates SET template = %s, salt = %s WHERE id = %s AND salt IS NULL",
-                                   [(vector.tobytes(), salt, row[0]) for vector, salt, row in zip(sealed, salts, rows)])
+                                   sealed_updates(self._seal, rows))
                 self.log_event("templates_sealed", None, templates=len(rows))
         except psycopg.errors.InsufficientPrivilege:
             log.info("%d templates of the site are not sealed yet: an administrator's next open seals them", len(rows))

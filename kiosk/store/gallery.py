@@ -23,7 +23,7 @@ from kiosk.store.derived import PSEUDONYM_PREFIX, pseudonym, pseudonym_key, secr
 from kiosk.store.keys import KioskSecrets
 from kiosk.store.records import AttendanceRecord, Consent, Event, Person, Schedule, TemplateSet
 from kiosk.store.schema import SCHEMA_VERSION
-from kiosk.store.seal import TemplateSeal
+from kiosk.store.seal import TemplateSeal, sealed_updates
 
 _PERSON_COLUMNS = "id, display_name, role, enabled, valid_from, valid_until, doors, photo_digest, schedule"
 
@@ -116,12 +116,9 @@ class GalleryStore:
         rows = self._db.execute("SELECT id, template, dim FROM templates WHERE salt IS NULL ORDER BY id").fetchall()
         if not rows:
             return
-        salts = TemplateSeal.new_salts(len(rows))
-        sealed = self._seal.seal(np.stack([np.frombuffer(row[1], dtype=np.float32, count=row[2]) for row in rows]),
-                                 salts)
         with self.transaction():
             self._db.executemany("UPDATE templates SET template = ?, salt = ? WHERE id = ? AND salt IS NULL",
-                                 [(vector.tobytes(), salt, row[0]) for vector, salt, row in zip(sealed, salts, rows)])
+                                 sealed_updates(self._seal, rows))
             self.log_event("templates_sealed", None, templates=len(rows))
 
     def _check_template_secret(self, secrets: KioskSecrets) -> None:

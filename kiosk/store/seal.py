@@ -96,3 +96,11 @@ def unseal_rows(seal: TemplateSeal, stored: np.ndarray, salts: list[bytes | None
         rows = [i for i, _ in sealed]
         result[rows] = seal.unseal(result[rows], [salt for _, salt in sealed])
     return result
+
+
+def sealed_updates(seal: TemplateSeal, rows: list[tuple]) -> list[tuple[bytes, bytes, int]]:
+    """Rows (id, template bytes, dim) stored before sealing -> (sealed bytes, salt, id) to write back:
+    the stored template and the secret are all it needs, nobody enrolls again."""
+    salts = TemplateSeal.new_salts(len(rows))
+    sealed = seal.seal(np.stack([np.frombuffer(row[1], dtype=np.float32, count=row[2]) for row in rows]), salts)
+    return [(vector.tobytes(), salt, row[0]) for vector, salt, row in zip(sealed, salts, rows)]
