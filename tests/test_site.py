@@ -164,6 +164,14 @@ def site_rows(postgres, query: str) -> list[tuple]:
         return connection.execute(query).fetchall()
 
 
+def replica_holds(config: Path, person_id: str) -> bool:
+    """Whether a door's replica still has the person (read beside the running kiosk)."""
+    loaded = load_config(config)
+    store, _ = open_store(loaded.store.resolved_path, loaded.store.keys)
+    with store:
+        return store.get_person(person_id) is not None
+
+
 def local_records(config: Path) -> tuple[int, int]:
     loaded = load_config(config)
     store, _ = open_store(loaded.store.resolved_path, loaded.store.keys)
@@ -798,13 +806,15 @@ def test_site_init_says_while_a_door_s_role_can_fill_the_disk_with_large_objects
 
 SOAK_ROUNDS = 3  # restarts of each part
 SOAK_PAUSE_S = 4.0  # between two disruptions: the door keeps deciding all along
+REVOKED_WITHIN_S = 5.0  # a deletion at the site reaches a connected door within this (NOTIFY, then a pull)
 
 
 def test_soak_restarts_of_every_part_lose_and_duplicate_no_record(site, servers, lfw_dir, tmp_path):
     """The door's kiosk killed (SIGKILL) and restarted, the site service killed and restarted,
     PostgreSQL and the broker stopped and started, SOAK_ROUNDS times each, in a seeded random order,
-    while a member keeps coming to the door: afterwards every record the door holds is at the site
-    exactly once."""
+    while a member keeps coming to the door, then the member revoked at the site: the deletion reaches
+    the door within REVOKED_WITHIN_S and it grants him nothing after, and every record the door holds is
+    at the site exactly once."""
     import random
 
     postgres, broker = servers
@@ -842,6 +852,14 @@ def test_soak_restarts_of_every_part_lose_and_duplicate_no_record(site, servers,
             wait_for(lambda kiosk=door, after=since: kiosk.granted("colin-powell", after), 90,
                      f"the door granting again after the {part}", [door])
             time.sleep(SOAK_PAUSE_S)
+        # revoked at the end of it all: the change reaches the door's replica within the bound, and the
+        # door grants him nothing after it
+        revoked = time.monotonic()  # the administrator's command starts
+        assert run_cli("gallery", "remove", "colin-powell", "--yes", "--config", str(admin)).returncode == 0
+        reached_s = time.monotonic() - revoked + wait_for(lambda: not replica_holds(doors["door-a"], "colin-powell"), 60,
+                             "the deletion in the door's replica", [door])
+        time.sleep(REVOKED_WITHIN_S)  # the door goes on watching the member at its camera
+        granted_after_bound = door.granted("colin-powell", revoked + REVOKED_WITHIN_S)
         door.stop()
     finally:
         if door.process.poll() is None:
@@ -866,5 +884,7 @@ def test_soak_restarts_of_every_part_lose_and_duplicate_no_record(site, servers,
     events, distinct, attendance = at_site()
     assert len(store_ids) == 1 and (events, distinct, attendance) == (local_events, local_events, local_attendance), (
         (events, distinct, attendance), (local_events, local_attendance))
+    assert reached_s < REVOKED_WITHIN_S and granted_after_bound == [], (reached_s, granted_after_bound)
     print(f"soak: {SOAK_ROUNDS} restarts each of the kiosk, site serve, PostgreSQL and the broker in {soaked_s:.0f} s; "
-          f"{local_events} events and {local_attendance} attendance records, 0 lost, 0 duplicated")
+          f"{local_events} events and {local_attendance} attendance records, 0 lost, 0 duplicated; the member "
+          f"revoked at the end reached the door in {reached_s:.1f} s, 0 grants to him after {REVOKED_WITHIN_S:g} s")
