@@ -172,11 +172,21 @@ def replica_holds(config: Path, person_id: str) -> bool:
         return store.get_person(person_id) is not None
 
 
-def local_records(config: Path) -> tuple[int, int]:
+def local_records(config: Path, after: tuple[int, int] = (0, 0)) -> tuple[int, int]:
+    """A door's events and attendance records numbered after `after`."""
     loaded = load_config(config)
     store, _ = open_store(loaded.store.resolved_path, loaded.store.keys)
     with store:
-        return len(store.events_after(0, 10**9)), len(store.attendance_after(0, 10**9))
+        return len(store.events_after(after[0], 10**9)), len(store.attendance_after(after[1], 10**9))
+
+
+def last_numbers(config: Path) -> tuple[int, int]:
+    """The numbers of a door's last event and attendance record (a deletion may have removed earlier ones)."""
+    loaded = load_config(config)
+    store, _ = open_store(loaded.store.resolved_path, loaded.store.keys)
+    with store:
+        events, attendance = store.events_after(0, 10**9), store.attendance_after(0, 10**9)
+    return (events[-1][0] if events else 0), (attendance[-1][0] if attendance else 0)
 
 
 def test_two_doors_follow_the_site_keep_deciding_offline_and_deliver_every_event_once(site, servers, lfw_dir, tmp_path):
@@ -823,6 +833,7 @@ def test_soak_restarts_of_every_part_lose_and_duplicate_no_record(site, servers,
     gallery = write_gallery(tmp_path / "g.yaml", [person_entry(lfw_dir, "Colin_Powell", [1, 2, 3],
                                                                 person_id="colin-powell")])
     assert run_cli("gallery", "apply", str(gallery), "--config", str(admin)).returncode == 0
+    before_events, before_attendance = last_numbers(doors["door-a"])  # what earlier tests left: not counted
     camera = colin_at_the_door(lfw_dir)
     url = f"http://127.0.0.1:{camera.port}/cam.mjpg"
     door = KioskProcess(doors["door-a"], url)
@@ -866,17 +877,20 @@ def test_soak_restarts_of_every_part_lose_and_duplicate_no_record(site, servers,
             door.process.kill()
         camera.unplug()
     soaked_s = time.monotonic() - started
-    local_events, local_attendance = local_records(doors["door-a"])
+    local_events, local_attendance = local_records(doors["door-a"], after=(before_events, before_attendance))
     store_ids = site_rows(postgres, "SELECT DISTINCT store_id FROM kiosk_events WHERE kiosk_id = 'door-a'")
 
     def at_site() -> tuple[int, int, int]:
+        """The soak's records at the site: numbered after what the door held before it."""
         events, distinct = site_rows(postgres, "SELECT count(*), count(DISTINCT (store_id, seq)) FROM kiosk_events "
-                                               "WHERE kiosk_id = 'door-a'")[0]
-        attendance = site_rows(postgres, "SELECT count(*) FROM kiosk_attendance WHERE kiosk_id = 'door-a'")[0][0]
+                                               f"WHERE kiosk_id = 'door-a' AND seq > {before_events}")[0]
+        attendance = site_rows(postgres, "SELECT count(*) FROM kiosk_attendance WHERE kiosk_id = 'door-a' AND "
+                                         f"CAST(substring(event_id from '-a([0-9]+)$') AS BIGINT) > {before_attendance}"
+                               )[0][0]
         return events, distinct, attendance
 
     try:
-        wait_for(lambda: at_site()[0] >= local_events and at_site()[2] >= local_attendance, 90,
+        wait_for(lambda: at_site()[0] >= local_events and at_site()[2] >= local_attendance, 180,
                  lambda: f"the door's {local_events} events and {local_attendance} attendance records at the site "
                          f"(there: {at_site()})")
     finally:

@@ -145,9 +145,11 @@ class AdminPanel(QWidget):
                        self.end, export):
             row.addWidget(widget)
         row.addStretch()
+        self.attendance_note = QLabel(wordWrap=True)
         layout = QVBoxLayout(page)
         layout.addLayout(row)
         layout.addWidget(self.attendance, stretch=1)
+        layout.addWidget(self.attendance_note)
         return page
 
     def _attendance_rows(self) -> list:
@@ -158,9 +160,10 @@ class AdminPanel(QWidget):
         """The chosen days, a row per person and day: first in, last out, how many times."""
         try:
             summaries = summarise(self._attendance_rows(), self.zone)
+            self.attendance_note.clear()
         except FacegateError as exc:  # a door's role at a site may not read the site's attendance
             summaries = []
-            self._warn(exc)
+            self.attendance_note.setText(str(exc))  # on its own tab: the notice below says what else was refused
         self.attendance.setRowCount(len(summaries))
         for row, day in enumerate(summaries):
             values = (day.day.strftime("%a %d %b"), day.name if day.name != "(deleted)" else
