@@ -199,9 +199,7 @@ class KioskRunner:
                 for write in self._unwritten:
                     write()
         except StoreBusyError as exc:
-            if not self._store_busy_since_logged:
-                log.warning("%s: the kiosk goes on deciding; %d records wait in memory", exc, len(self._unwritten))
-                self._store_busy_since_logged = True
+            self._say_busy(exc)
             return False
         if self._store_busy_since_logged:
             log.info("the store is free again: %d waiting records written", len(self._unwritten))
@@ -297,8 +295,8 @@ class KioskRunner:
                 stale = self.store.gallery_revision() != self._gallery_revision
                 if not stale:
                     self._write_decision(decision)
-        except StoreBusyError:
-            return self._defer(decision)
+        except StoreBusyError as exc:
+            return self._defer(decision, exc)
         if stale:
             log.info("the gallery changed while a visit was decided: reloading, the visit starts over")
             self.decider.forget(decision.person_id)  # a decision never made starts no cooldown
@@ -316,13 +314,21 @@ class KioskRunner:
         if decision.outcome is Outcome.GRANTED and decision.person_id is not None:
             self.attendance.record(decision.person_id, decision.door, decided_at or datetime.now(timezone.utc))
 
-    def _defer(self, decision: Decision) -> bool:
-        """The store is held elsewhere: the decision stands on the loaded gallery, its record waits."""
+    def _defer(self, decision: Decision, busy: StoreBusyError | None = None) -> bool:
+        """The store is held elsewhere: the decision stands on the loaded gallery, its record waits
+        (written with the others at a later frame: no second wait for the lock on this one)."""
         decided_at = datetime.now(timezone.utc)
         self._unwritten.append(lambda: self._write_decision(decision, decided_at))
-        self._write_unwritten()  # says once that records now wait
+        if busy is not None:
+            self._say_busy(busy)
         self.dispatcher.submit(decision)
         return True
+
+    def _say_busy(self, busy: StoreBusyError) -> None:
+        """Once per wait: the lock is held elsewhere and records wait in memory."""
+        if not self._store_busy_since_logged:
+            log.warning("%s: the kiosk goes on deciding; %d records wait in memory", busy, len(self._unwritten))
+            self._store_busy_since_logged = True
 
     def run(self, capture: "FrameFeed", on_status: Callable[[FrameStatus], None],
             on_left: Callable[[Decision], None] | None = None) -> None:

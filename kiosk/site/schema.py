@@ -135,6 +135,7 @@ ALTER TABLE kiosk_attendance ADD COLUMN signed BOOLEAN NOT NULL DEFAULT false;
 # are sealed in place by the next administrator who opens the gallery with the key set.
 TEMPLATE_SALT = """
 ALTER TABLE templates ADD COLUMN salt BYTEA;
+CREATE INDEX templates_unsealed ON templates (id) WHERE salt IS NULL;  -- each open asks: no scan of the blobs
 """
 
 # Each entry takes a database from version i to i + 1.

@@ -23,6 +23,7 @@ Connection: TypeAlias = Any  # sqlcipher3.Connection; the package ships no type 
 DatabaseError = sqlcipher3.DatabaseError
 
 
+BUSY_TIMEOUT_S = 5.0  # how long a write waits for another process's lock, unless the caller says
 PAGE_SIZE = 4096  # SQLCipher 4's page size: an intact store file is a whole number of pages
 
 
@@ -101,7 +102,7 @@ def open_database(path: Path, key: bytes, previous_key: bytes | None = None, cre
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         path.touch(mode=0o600)  # SQLite gives the WAL and shared-memory files the same mode
-    connection = sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=False)
+    connection = sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
     connection.execute("PRAGMA cipher_log_level = NONE")
     if not _apply_key(connection, key):
         connection.close()
@@ -117,12 +118,11 @@ def open_database(path: Path, key: bytes, previous_key: bytes | None = None, cre
                                     f"from a backup")
         raise SecretsError(f"{path}: the database key does not open this store (the key file is another store's, or "
                            f"this is not a facegate store)")
-    write_key_check(path, key)
     for pragma in ("journal_mode = WAL", "synchronous = FULL", "secure_delete = ON", "temp_store = MEMORY",
                    "foreign_keys = ON"):
         connection.execute(f"PRAGMA {pragma}")
     _migrate(connection, path)
-    write_key_check(path, key)  # a new store has its salt only once its first page is written
+    write_key_check(path, key)  # after the migration: a new store has its salt only once its first page is written
     return connection
 
 
@@ -171,7 +171,6 @@ def transaction(connection: Connection, wait_s: float | None = None) -> Iterator
     """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception: a change lands whole or not at all.
     A store another process keeps writing for longer than the busy timeout (5 s, or `wait_s`) is a
     StoreBusyError naming who has it open, never a traceback."""
-    waited = connection.execute("PRAGMA busy_timeout").fetchone()[0]
     if wait_s is not None:
         connection.execute(f"PRAGMA busy_timeout = {int(wait_s * 1000)}")
     try:
@@ -182,12 +181,12 @@ def transaction(connection: Connection, wait_s: float | None = None) -> Iterator
         path = Path(connection.execute("PRAGMA database_list").fetchone()[2])
         holders = store_holders(path)
         raise StoreBusyError(f"{path}: another process has held the store for more than "
-                             f"{(wait_s if wait_s is not None else waited / 1000):g} s"
+                             f"{wait_s if wait_s is not None else BUSY_TIMEOUT_S:g} s"
                              + (f" ({'; '.join(holders)})" if holders else "")
                              + "; wait for it to finish, or stop it, and try again") from None
     finally:
         if wait_s is not None:
-            connection.execute(f"PRAGMA busy_timeout = {int(waited)}")
+            connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
     try:
         yield connection
     except BaseException:

@@ -25,6 +25,9 @@ from kiosk.store.records import AttendanceRecord, Consent, Event, Person, Schedu
 from kiosk.store.schema import SCHEMA_VERSION
 from kiosk.store.seal import TemplateSeal, sealed_updates
 
+# What damage to the file shows as: a page failing its HMAC, SQLite's own structure check
+_DAMAGE_CHECKS = (("page authentication", "PRAGMA cipher_integrity_check", lambda r: True),
+                  ("integrity", "PRAGMA integrity_check", lambda r: r[0] != "ok"))
 _PERSON_COLUMNS = "id, display_name, role, enabled, valid_from, valid_until, doors, photo_digest, schedule"
 
 
@@ -497,14 +500,7 @@ class GalleryStore:
     def verify(self) -> list[str]:
         """Problems found by SQLCipher's page HMAC check, SQLite's integrity check and the schema rules;
         a check that cannot even run on a damaged file is a problem of its own, never a crash."""
-        problems = []
-        for label, query, keep in (("page authentication", "PRAGMA cipher_integrity_check", lambda r: True),
-                                   ("integrity", "PRAGMA integrity_check", lambda r: r[0] != "ok"),
-                                   ("foreign key", "PRAGMA foreign_key_check", lambda r: True)):
-            try:
-                problems += [f"{label}: {r[0] if len(r) == 1 else r}" for r in self._db.execute(query) if keep(r)]
-            except DatabaseError as exc:
-                problems.append(f"{label}: the check could not run ({exc}): the file is damaged")
+        problems = self._checks(_DAMAGE_CHECKS + (("foreign key", "PRAGMA foreign_key_check", lambda r: True),))
         if any("could not run" in problem or "page authentication" in problem for problem in problems):
             return problems  # the tables below cannot be trusted to be read
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -517,10 +513,19 @@ class GalleryStore:
             problems.append(f"{orphans} people without any template (half-enrolled)")
         return problems
 
+    def _checks(self, checks: tuple) -> list[str]:
+        problems = []
+        for label, query, keep in checks:
+            try:
+                problems += [f"{label}: {r[0] if len(r) == 1 else r}" for r in self._db.execute(query) if keep(r)]
+            except DatabaseError as exc:
+                problems.append(f"{label}: the check could not run ({exc}): the file is damaged")
+        return problems
+
     def page_damage(self) -> str | None:
-        """The first page that fails its HMAC or SQLite's own check (what `verify` reports as damage,
-        not as a rule broken), or None: a kiosk reads only the pages it needs, so it asks as it starts."""
-        return next((p for p in self.verify() if p.startswith(("page authentication", "integrity"))), None)
+        """The first page that fails its HMAC or SQLite's own check (`verify`'s damage checks only, not
+        its rules), or None: a kiosk reads only the pages it needs, so it asks as it starts."""
+        return next(iter(self._checks(_DAMAGE_CHECKS)), None)
 
     def rekey(self, new_key: bytes) -> None:
         """Re-encrypt every page under a new database key (SQLCipher's PRAGMA rekey). It needs the

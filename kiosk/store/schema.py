@@ -78,6 +78,7 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('audit_head', '');
 # before are sealed in place by the next open with the secrets (GalleryStore.open).
 TEMPLATE_SALT = """
 ALTER TABLE templates ADD COLUMN salt BLOB;
+CREATE INDEX templates_unsealed ON templates (id) WHERE salt IS NULL;  -- every open asks: no scan of the blobs
 """
 
 # Each entry takes a file from version i to i + 1; the first creates the schema.
