@@ -201,18 +201,59 @@ class GpioOutputConfig(_Section):
     active_high: bool = True
 
 
+class OsdpOutputConfig(_Section):
+    """The kiosk as an OSDP reader on a panel's RS-485 line (docs/panel.md); secure channel only."""
+
+    type: Literal["osdp"]
+    port: str = Field(description="the RS-485 adapter, e.g. /dev/ttyUSB0")
+    baudrate: Literal[9600, 19200, 38400, 57600, 115200] = Field(9600, description="as set on the panel")
+    address: int = Field(ge=0, le=126, description="this reader's OSDP address on the line, as set on the panel")
+    scbk_env: str = Field(min_length=1, description="environment variable holding the secure channel base key "
+                                                    "(32 hex digits), as entered on the panel")
+
+
+class WiegandOutputConfig(_Section):
+    """The kiosk as a Wiegand reader: the granted person's card on two GPIO lines (docs/panel.md)."""
+
+    type: Literal["wiegand"]
+    data0_pin: int | str = Field(description="GPIO of DATA0 (green wire), a number or a gpiozero name")
+    data1_pin: int | str = Field(description="GPIO of DATA1 (white wire)")
+    pulse_us: float = Field(100, ge=20, le=200, description="how long a bit pulls its line low")
+    interval_ms: float = Field(2.0, ge=0.5, le=20, description="from one bit's pulse to the next")
+
+
 OutputConfig = Annotated[
-    LogOutputConfig | WebhookOutputConfig | MqttOutputConfig | SerialOutputConfig | GpioOutputConfig,
+    LogOutputConfig | WebhookOutputConfig | MqttOutputConfig | SerialOutputConfig | GpioOutputConfig
+    | OsdpOutputConfig | WiegandOutputConfig,
     Field(discriminator="type"),
 ]
+
+
+class WiegandReaderConfig(_Section):
+    data0_pin: int | str = Field(description="GPIO of the reader's DATA0")
+    data1_pin: int | str = Field(description="GPIO of the reader's DATA1")
 
 
 class DoorConfig(_Section):
     name: str = Field(min_length=1, description="the door's name, as people's `doors` lists use it")
     outputs: list[OutputConfig] = Field(default_factory=lambda: [LogOutputConfig(type="log")])  # type: ignore[arg-type]
     pulse_s: float = Field(3.0, gt=0, le=60, description="how long a relay keeps the door unlocked")
+    mode: Literal["identify", "card_and_face", "code_and_face"] = Field(
+        "identify", description="identify: the face alone, matched 1:N; card_and_face: a card read by `card_reader`, "
+                                "then the face matched 1:1 against that person; code_and_face: the same with a "
+                                "person's signed code (QR) shown to the camera")
+    claim_fmr: float = Field(1e-5, gt=0, lt=1e-2, description="false match rate of the 1:1 check after a claim")
+    claim_window_s: float = Field(10.0, gt=0, le=120, description="how long a claim waits for its face")
+    card_reader: WiegandReaderConfig | None = Field(None, description="the Wiegand card reader wired to this "
+                                                                     "kiosk, for card_and_face")
     attendance: Literal["in", "out", "toggle", "none"] = Field(
         "toggle", description="what a grant here records: check-in, check-out, alternate per day, or nothing")
+
+    @model_validator(mode="after")
+    def _claim_source(self) -> "DoorConfig":
+        if self.mode == "card_and_face" and self.card_reader is None:
+            raise ValueError(f"door {self.name}: mode card_and_face needs a card_reader (its DATA0 and DATA1 pins)")
+        return self
 
 
 class AttendanceConfig(_Section):

@@ -59,8 +59,8 @@ def unkeyed_photo_digest(hashes: list[bytes]) -> str:
 def _differences(old: Person, new: Person) -> list[str]:
     """What changed, as the plan shows it and the audit log keeps it. A name is never written out:
     the audit log outlives a hard delete, and a chained record cannot be scrubbed afterwards."""
-    names = ("display name", "role", "enabled", "valid from", "valid until", "doors", "schedule")
-    return [f"{name} changed" if name == "display name" else f"{name}: {a!r} -> {b!r}"
+    names = ("display name", "role", "enabled", "valid from", "valid until", "doors", "schedule", "card")
+    return [f"{name} changed" if name in ("display name", "card") else f"{name}: {a!r} -> {b!r}"
             for name, a, b in zip(names, old.metadata(), new.metadata()) if a != b]
 
 

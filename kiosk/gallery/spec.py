@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from kiosk.panel.cards import Card, CardError
 from kiosk.store.records import Consent, Person, Schedule
 from kiosk.yamlfile import load_yaml_model
 
@@ -79,6 +80,8 @@ class PersonSpec(BaseModel):
     doors: list[Label] = Field(default_factory=list, max_length=64,
                                description="doors this person may open; empty = all")
     schedule: ScheduleSpec | None = Field(None, description="weekdays and hours; empty = any time")
+    card: str | None = Field(None, description="the card the access panel knows them by, format:facility:number "
+                                               "(wiegand26:12:3456); reported on a grant, read as a claim")
     consent: ConsentSpec
     photos: list[Path] = Field(min_length=1, description="photos to enroll from, relative to the gallery file")
 
@@ -92,6 +95,16 @@ class PersonSpec(BaseModel):
             raise ValueError(f"photo not found: {', '.join(missing)} (paths are relative to {base})")
         return resolved
 
+    @field_validator("card")
+    @classmethod
+    def _card(cls, card: str | None) -> str | None:
+        if card is None:
+            return None
+        try:
+            return str(Card.parse(card))
+        except CardError as exc:
+            raise ValueError(str(exc)) from None
+
     @model_validator(mode="after")
     def _validity(self) -> "PersonSpec":
         if self.valid_from and self.valid_until and self.valid_from > self.valid_until:
@@ -100,7 +113,7 @@ class PersonSpec(BaseModel):
 
     def person(self, photo_digest: str | None) -> Person:
         return Person(self.id, self.name, self.role, self.enabled, self.valid_from, self.valid_until,
-                      tuple(self.doors), photo_digest, self.schedule.schedule() if self.schedule else None)
+                      tuple(self.doors), photo_digest, self.schedule.schedule() if self.schedule else None, self.card)
 
     def consent_record(self) -> Consent:
         return Consent(self.consent.given_by, self.consent.date, self.consent.scope)
@@ -117,6 +130,13 @@ class GalleryFile(BaseModel):
             if person.id in seen:
                 raise ValueError(f"people[{index}]: duplicate id {person.id!r} (first at people[{seen[person.id]}])")
             seen[person.id] = index
+        cards: dict[str, int] = {}
+        for index, person in enumerate(self.people):
+            if person.card is not None and person.card in cards:
+                raise ValueError(f"people[{index}]: card {person.card} is already {self.people[cards[person.card]].id!r}'s "
+                                 f"(people[{cards[person.card]}]); one card belongs to one person")
+            if person.card is not None:
+                cards[person.card] = index
         return self
 
 

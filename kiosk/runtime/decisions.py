@@ -38,6 +38,8 @@ class Hint(str, Enum):
     TURN_RIGHT = "turn_right"
     LOOK_UP = "look_up"
     SMILE = "smile"
+    SHOW_CARD = "show_card"    # a card_and_face door waits for a card
+    SHOW_CODE = "show_code"    # a code_and_face door waits for a code held up to the camera
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,9 +56,11 @@ class Decision:
     faces_in_view: int = 1
     door: str = ""
     visit_ms: int = 0  # from the first frame of the visit to this decision, on the source's clock
+    card: str | None = field(default=None, repr=False)  # the person's card, for a panel's reader output only
 
     def to_dict(self) -> dict:
         data = asdict(self)
+        del data["card"]  # a webhook or a broker has no use for a credential
         data["outcome"] = self.outcome.value
         if self.distance is not None:
             data["distance"] = round(self.distance, 4)
@@ -146,7 +150,7 @@ class Decider:
         problem = (access_problem(person, self.door, now) or self.standing()) if person else "no longer in the gallery"
         decision = self._decision(Outcome.DENIED if problem else Outcome.GRANTED, moment, person_id=person_id,
                                   display_name=person.display_name if person else person_id, distance=distance,
-                                  reason=problem or "")
+                                  reason=problem or "", card=person.card if person else None)
         if not (held and decision.outcome is Outcome.GRANTED):
             self.last_decided_ms[person_id] = moment.at_ms
         return decision
@@ -181,6 +185,10 @@ class Decider:
         return self._decision(Outcome.SPOOF_SUSPECTED, moment, person_id=held.person_id if held else None,
                               display_name=held.display_name if held else None,
                               distance=held.distance if held else None, reason=reason)
+
+    def claim_refused(self, person_id: str | None, shown: str, reason: str, moment: VisitMoment) -> Decision:
+        """A card or code the door cannot use (unknown card, expired or forged code): no face is checked."""
+        return self._decision(Outcome.DENIED, moment, person_id=person_id, display_name=shown, reason=reason)
 
     def forget(self, person_id: str | None) -> None:
         self.last_decided_ms.pop(person_id or "", None)

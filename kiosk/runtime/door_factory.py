@@ -1,6 +1,7 @@
 """Build a door's outputs from its configuration."""
 
 import os
+from collections.abc import Callable
 
 from kiosk.config import DoorConfig
 from kiosk.runtime.doors import (
@@ -11,10 +12,14 @@ from kiosk.runtime.doors import (
     SerialRelayOutput,
     WebhookOutput,
     hmac_secret_from_env,
+    secret_key_from_env,
 )
 
 
-def build_outputs(door: DoorConfig) -> list[DoorOutput]:
+def build_outputs(door: DoorConfig, on_panel: Callable[[str, str], None] = lambda kind, detail: None,
+                  on_signal: Callable[[str], None] = lambda words: None) -> list[DoorOutput]:
+    """`on_panel(kind, detail)`: a panel's link came up, was lost, came back (audited); `on_signal`: what
+    the panel asks the reader to show (the screen shows it)."""
     outputs: list[DoorOutput] = []
     for spec in door.outputs:
         if spec.type == "log":
@@ -31,4 +36,13 @@ def build_outputs(door: DoorConfig) -> list[DoorOutput]:
                                              bytes.fromhex(spec.close_command), door.pulse_s))
         elif spec.type == "gpio":
             outputs.append(GpioOutput(spec.pin, spec.active_high, door.pulse_s))
+        elif spec.type == "osdp":
+            from kiosk.panel.osdp import OsdpReader
+
+            outputs.append(OsdpReader(spec.port, spec.baudrate, spec.address, secret_key_from_env(spec.scbk_env),
+                                      lambda signal: on_signal(signal.describe()), on_panel))
+        elif spec.type == "wiegand":
+            from kiosk.panel.wiegand import WiegandOutput
+
+            outputs.append(WiegandOutput(spec.data0_pin, spec.data1_pin, spec.pulse_us, spec.interval_ms))
     return outputs

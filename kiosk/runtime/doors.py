@@ -198,7 +198,8 @@ class GpioOutput(PulsedRelay):
 
             self._device = OutputDevice(pin, active_high=active_high, initial_value=False)
         except Exception as exc:  # no gpiozero, no pin factory, no such pin: say which
-            raise DoorOutputError(f"GPIO pin {pin}: {exc} (install facegate[gpio] on the device with the relay)") from None
+            raise DoorOutputError(f"GPIO pin {pin}: {exc} (on the device with the relay, gpiozero needs its pin "
+                                  f"library, e.g. lgpio)") from None
         self._start_relay(pulse_s)
 
     def _switch(self, on: bool) -> None:
@@ -240,6 +241,21 @@ class DoorDispatcher:
         self._thread.join(timeout=30)
         for output in self.outputs:
             output.close()
+
+
+def secret_key_from_env(variable: str, length: int = 16) -> bytes:
+    """A binary key written in hex in an environment variable (a panel's secure channel key): the error
+    names the variable, never its value."""
+    value = os.environ.get(variable, "").strip()
+    if not value:
+        raise DoorOutputError(f"environment variable {variable} (the panel's secure channel key) is not set")
+    try:
+        key = bytes.fromhex(value)
+    except ValueError:
+        key = b""
+    if len(key) != length:
+        raise DoorOutputError(f"environment variable {variable}: the key must be {2 * length} hex digits")
+    return key
 
 
 def hmac_secret_from_env(variable: str | None) -> bytes | None:

@@ -31,13 +31,13 @@ from kiosk.store.seal import TemplateSeal, sealed_updates, unseal_rows
 log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "facegate_gallery"
-_PERSON_COLUMNS = "id, display_name, role, enabled, valid_from, valid_until, doors, photo_digest, schedule"
+_PERSON_COLUMNS = "id, display_name, role, enabled, valid_from, valid_until, doors, photo_digest, schedule, card"
 
 
 def person_from_row(row) -> Person:
     """A people row (in _PERSON_COLUMNS order) as the engine's Person."""
     schedule = Schedule.from_json(row[8]) if row[8] else None
-    return Person(row[0], row[1], row[2], bool(row[3]), row[4], row[5], tuple(row[6]), row[7], schedule)
+    return Person(row[0], row[1], row[2], bool(row[3]), row[4], row[5], tuple(row[6]), row[7], schedule, row[9])
 
 
 def check_template_secret(connection: SiteConnection, check: str, where: str, claim: bool) -> None:
@@ -135,15 +135,15 @@ class SiteGallery:
     def upsert_person(self, person: Person) -> None:
         self._db.execute(
             """INSERT INTO people (id, display_name, role, enabled, valid_from, valid_until, doors, schedule,
-                                   photo_digest, revision)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                                   photo_digest, card, revision)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, role = excluded.role,
                    enabled = excluded.enabled, valid_from = excluded.valid_from, valid_until = excluded.valid_until,
                    doors = excluded.doors, schedule = excluded.schedule, photo_digest = excluded.photo_digest,
-                   revision = excluded.revision, updated_at = now()""",
+                   card = excluded.card, revision = excluded.revision, updated_at = now()""",
             (person.id, person.display_name, person.role, person.enabled, person.valid_from, person.valid_until,
              json.dumps(list(person.doors)), json.dumps(person.schedule.to_json()) if person.schedule else None,
-             person.photo_digest, self._stamp()))
+             person.photo_digest, person.card, self._stamp()))
         self._db.execute("DELETE FROM tombstones WHERE person_id = %s", (person.id,))
 
     def _touch(self, person_id: str) -> None:

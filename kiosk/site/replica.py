@@ -128,7 +128,7 @@ class ReplicaSync:
         if not ids:
             return []
         rows = {row[0]: row for row in site.execute(
-            "SELECT id, display_name, role, enabled, valid_from, valid_until, doors, photo_digest, schedule "
+            "SELECT id, display_name, role, enabled, valid_from, valid_until, doors, photo_digest, schedule, card "
             "FROM people WHERE id = ANY(%s)", (ids,))}
         templates: dict[str, list] = {}
         for row in site.execute("SELECT person_id, template, dim, model_id, protector_id, secret_version, quality, "

@@ -139,6 +139,12 @@ CREATE INDEX templates_unsealed ON templates (id) WHERE salt IS NULL;  -- each o
 """
 
 # Each entry takes a database from version i to i + 1.
-MIGRATIONS: list[str] = [SCHEMA, DEAD_LETTERS, DOOR_KEYS, TEMPLATE_SALT]
+# The card a panel knows each person by (kiosk/panel/cards.py): reported on a grant, read as a claim.
+PERSON_CARD = """
+ALTER TABLE people ADD COLUMN card TEXT;
+CREATE UNIQUE INDEX people_card ON people (card) WHERE card IS NOT NULL;
+"""
+
+MIGRATIONS: list[str] = [SCHEMA, DEAD_LETTERS, DOOR_KEYS, TEMPLATE_SALT, PERSON_CARD]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -28,7 +28,7 @@ from kiosk.store.seal import TemplateSeal, sealed_updates
 # What damage to the file shows as: a page failing its HMAC, SQLite's own structure check
 _DAMAGE_CHECKS = (("page authentication", "PRAGMA cipher_integrity_check", lambda r: True),
                   ("integrity", "PRAGMA integrity_check", lambda r: r[0] != "ok"))
-_PERSON_COLUMNS = "id, display_name, role, enabled, valid_from, valid_until, doors, photo_digest, schedule"
+_PERSON_COLUMNS = "id, display_name, role, enabled, valid_from, valid_until, doors, photo_digest, schedule, card"
 
 
 def now_utc() -> str:
@@ -163,17 +163,17 @@ class GalleryStore:
         stamp = now_utc()
         self._db.execute(
             """INSERT INTO people (id, display_name, role, enabled, valid_from, valid_until, doors, schedule,
-                                   photo_digest, created_at, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                   photo_digest, card, created_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT(id) DO UPDATE SET display_name = excluded.display_name, role = excluded.role,
                    enabled = excluded.enabled, valid_from = excluded.valid_from, valid_until = excluded.valid_until,
                    doors = excluded.doors, schedule = excluded.schedule, photo_digest = excluded.photo_digest,
-                   updated_at = excluded.updated_at""",
+                   card = excluded.card, updated_at = excluded.updated_at""",
             (person.id, person.display_name, person.role, int(person.enabled),
              person.valid_from.isoformat() if person.valid_from else None,
              person.valid_until.isoformat() if person.valid_until else None,
              json.dumps(list(person.doors)), json.dumps(person.schedule.to_json()) if person.schedule else None,
-             person.photo_digest, stamp, stamp),
+             person.photo_digest, person.card, stamp, stamp),
         )
 
     def get_person(self, person_id: str) -> Person | None:
@@ -191,7 +191,7 @@ class GalleryStore:
     def _person(row) -> Person:
         schedule = Schedule.from_json(json.loads(row[8])) if row[8] else None
         return Person(row[0], row[1], row[2], bool(row[3]), _date(row[4]), _date(row[5]), tuple(json.loads(row[6])),
-                      row[7], schedule)
+                      row[7], schedule, row[9])
 
     def template_counts(self) -> dict[str, int]:
         return dict(self._db.execute("SELECT person_id, count(*) FROM templates GROUP BY person_id"))

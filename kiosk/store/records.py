@@ -41,11 +41,12 @@ class Person:
     doors: tuple[str, ...] = ()
     photo_digest: str | None = None
     schedule: Schedule | None = None
+    card: str | None = None  # the credential a panel knows them by (kiosk/panel/cards.py), e.g. wiegand26:12:3456
 
     def metadata(self) -> tuple:
         """Everything an administrator sets, for comparing a gallery file with the store."""
         return (self.display_name, self.role, self.enabled, self.valid_from, self.valid_until, tuple(self.doors),
-                self.schedule)
+                self.schedule, self.card)
 
 
 @dataclass(frozen=True)

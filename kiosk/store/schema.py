@@ -82,6 +82,12 @@ CREATE INDEX templates_unsealed ON templates (id) WHERE salt IS NULL;  -- every 
 """
 
 # Each entry takes a file from version i to i + 1; the first creates the schema.
-MIGRATIONS: list[str] = [SCHEMA, GALLERY_REVISION, AUDIT_HEAD, TEMPLATE_SALT]
+# The card a panel knows each person by (kiosk/panel/cards.py): reported on a grant, read as a claim.
+PERSON_CARD = """
+ALTER TABLE people ADD COLUMN card TEXT;
+CREATE UNIQUE INDEX people_card ON people (card) WHERE card IS NOT NULL;
+"""
+
+MIGRATIONS: list[str] = [SCHEMA, GALLERY_REVISION, AUDIT_HEAD, TEMPLATE_SALT, PERSON_CARD]
 
 SCHEMA_VERSION = len(MIGRATIONS)
