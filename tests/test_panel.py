@@ -2,22 +2,36 @@
 pins (which record every edge and its time), OSDP against libosdp's own control panel over a
 pseudo-terminal with the real secure channel."""
 
+import json
 import os
 import pty
+import signal
+import subprocess
+import sys
 import threading
 import time
 import tty
 from collections.abc import Callable
 
+import cv2
 import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
+from kiosk.bench.frames import door_frame
+from kiosk.config import load_config
+from kiosk.imageio import read_image
 from kiosk.panel.cards import Card, CardError
 from kiosk.panel.osdp import OsdpReader, PanelSignal
 from kiosk.panel.wiegand import WiegandOutput, WiegandReader
+from kiosk.paths import PROJECT_ROOT
 from kiosk.runtime.decisions import Decision, Outcome
 from kiosk.runtime.doors import DoorOutputError
+from kiosk.site.throwaway import free_port
+from kiosk.store.access import open_store
+from tests.gallery_files import person_entry, write_gallery, write_kiosk_config
+from tests.test_cli import run_cli
+from tests.visits import MjpegCamera
 
 
 def bits(text: str) -> list[int]:
@@ -172,7 +186,8 @@ class Panel:
             "off_count": 10, "on_color": colour, "off_color": 0, "timer_count": 30, "temporary": True})
 
     def close(self) -> None:
-        self.cp.teardown()
+        if self.cp.thread is not None:  # closed once only
+            self.cp.teardown()
 
 
 def drain(fd: int) -> None:
@@ -253,3 +268,57 @@ def test_a_panel_with_another_key_or_none_gets_no_session_and_no_card(line, pane
     finally:
         panel.close()
         reader.close()
+
+
+def test_a_running_kiosk_reports_grants_to_its_panel_and_audits_the_panel_lost_and_back(tmp_path, lfw_dir, line,
+                                                                                        models_built):
+    """`main.py run` as a reader: the panel (libosdp's CP) gets the member's card when the kiosk grants,
+    its LED command is shown (logged headless), and its loss and return are audited in order."""
+    master, port = line
+    config = write_kiosk_config(tmp_path, liveness={"enabled": False}, doors=[{
+        "name": "main", "outputs": [{"type": "osdp", "port": port, "baudrate": 115200, "address": 101,
+                                     "scbk_env": "FACEGATE_TEST_SCBK"}]}])
+    assert run_cli("store", "init", "--config", str(config)).returncode == 0
+    people = [person_entry(lfw_dir, "Colin_Powell", [1, 2, 3], person_id="colin-powell", card="wiegand26:12:3456")]
+    assert run_cli("gallery", "apply", str(write_gallery(tmp_path / "g.yaml", people)), "--config",
+                   str(config)).returncode == 0
+    frame = cv2.cvtColor(door_frame(read_image(lfw_dir / "images" / "Colin_Powell" / "Colin_Powell_0004.jpg")),
+                         cv2.COLOR_RGB2BGR)
+    camera = MjpegCamera([(cv2.imencode(".jpg", frame)[1].tobytes(), 1.0)], free_port())
+    panel = Panel(master, 101, KEY)
+    kiosk = subprocess.Popen([sys.executable, "main.py", "-v", "run", "--source",
+                              f"http://127.0.0.1:{camera.port}/cam.mjpg", "--config", str(config)],
+                             cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "FACEGATE_TEST_SCBK": KEY.hex()})
+    log_lines: list[str] = []
+    threading.Thread(target=lambda: log_lines.extend(iter(kiosk.stderr.readline, "")), daemon=True).start()
+
+    def logged(text: str, count: int = 1) -> Callable[[], bool]:
+        return lambda: sum(text in entry for entry in list(log_lines)) >= count
+    try:
+        assert wait_for(lambda: panel.cp.is_sc_active(101), 60), "the kiosk's reader came up on the secure channel"
+        camera.plug()  # the member walks up once the door is wired
+        assert kiosk.stdout is not None
+        assert json.loads(kiosk.stdout.readline())["person_id"] == "colin-powell"
+        reads = panel.card_reads(timeout=10)
+        assert reads and Card.from_packed(reads[0]["data"], reads[0]["length"]) == Card("wiegand26", 12, 3456)
+        from osdp import CommandLEDColor
+
+        assert panel.led(CommandLEDColor.Green)
+        assert wait_for(logged("panel: the panel shows green"), 10), log_lines[-5:]
+        panel.close()
+        assert wait_for(logged("panel_lost"), 30), log_lines[-5:]
+        drain(master)
+        panel = Panel(master, 101, KEY)
+        assert wait_for(logged("panel_connected", 2), 30), log_lines[-5:]
+        kiosk.send_signal(signal.SIGTERM)
+        assert kiosk.wait(timeout=60) == 0, log_lines[-5:]
+    finally:
+        kiosk.kill()
+        camera.unplug()
+        panel.close()
+    loaded = load_config(config)
+    store, _ = open_store(loaded.store.resolved_path, loaded.store.keys)
+    with store:
+        kinds = [e.kind for e in reversed(store.events(limit=200)) if e.kind.startswith("panel_")]
+    assert kinds == ["panel_connected", "panel_lost", "panel_connected"]

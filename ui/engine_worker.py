@@ -40,6 +40,7 @@ class EngineWorker(QObject):
 
     frame_ready = Signal()            # a new view is waiting: take it with latest_view()
     camera_event = Signal(str, str)   # kind, detail
+    panel_event = Signal(str, str)    # the access-control panel: its link and what it asks to show
     provider_known = Signal(str)
     failed = Signal(str)
     finished = Signal()
@@ -90,6 +91,8 @@ class EngineWorker(QObject):
             with KioskSession(self.config) as session:
                 runner = session.runner
                 self.provider_known.emit(runner.pipeline.embedder.provider)
+                session.inbox.listen(lambda event: self.panel_event.emit(event.kind, event.detail)
+                                     if event.kind.startswith("panel_") else None)
                 capture = session.capture(self.source, realtime=True,
                                           also=lambda event: self.camera_event.emit(event.kind, event.detail))
                 self._capture = capture

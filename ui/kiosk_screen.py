@@ -35,12 +35,13 @@ class KioskScreen(QWidget):
         self.clock = QLabel()
         self.door = QLabel()
         self.camera = QLabel()
+        self.panel = QLabel(objectName="panel")  # what the access-control panel asks the reader to show
         admin = QPushButton(text("admin", language))
         admin.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         admin.clicked.connect(self.admin_requested)
         QShortcut(QKeySequence("F10"), self, activated=self.admin_requested.emit)
         top = QHBoxLayout()
-        for widget in (self.clock, self.camera):
+        for widget in (self.clock, self.camera, self.panel):
             top.addWidget(widget)
         top.addStretch()
         top.addWidget(self.door)
@@ -78,6 +79,15 @@ class KioskScreen(QWidget):
         elif kind == "source_recovered":
             self._decision_until = 0.0
             self._set_banner(text("idle", self.language), theme.HINT, "hint")
+
+    def show_panel_event(self, kind: str, detail: str) -> None:
+        """The panel this kiosk reports to: what it shows (its LED, beeper, text), and whether it is there."""
+        if kind == "panel_signal":
+            self.panel.setText(detail[:1].upper() + detail[1:])
+        elif kind == "panel_lost":
+            self.panel.setText(text("panel_lost", self.language))
+        elif kind == "panel_connected":
+            self.panel.setText("")
 
     def show_failure(self, message: str) -> None:
         """The engine could not start or stopped: say so, and what to do, where the person looks."""

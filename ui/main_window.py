@@ -52,6 +52,7 @@ class MainWindow(QMainWindow):
         self.engine_thread.started.connect(self.engine.run)
         self.engine.frame_ready.connect(self._show_latest)
         self.engine.camera_event.connect(self.kiosk.show_camera_event)
+        self.engine.panel_event.connect(self.kiosk.show_panel_event)
         # bound methods of GUI objects: Qt delivers them on the GUI thread (a lambda would run on the engine's)
         self.engine.camera_event.connect(self.admin.set_camera_state)
         self.engine.provider_known.connect(self.admin.set_provider)

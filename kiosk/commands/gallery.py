@@ -33,7 +33,12 @@ def register(subparsers) -> None:
     remove.add_argument("person_id")
     remove.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     export = add_command(group, "export", "people and metadata as YAML (never templates)", _export)
-    for parser in (plan, apply, listing, show, remove, export):
+    code = add_command(group, "code", "a signed access code for a code_and_face door, as a QR image to print or send",
+                       _code)
+    code.add_argument("person_id")
+    code.add_argument("--days", type=int, default=30, help="valid for this many days (default 30)")
+    code.add_argument("--out", type=Path, required=True, help="PNG file for the QR code")
+    for parser in (plan, apply, listing, show, remove, export, code):
         add_config_option(parser)
 
 
@@ -122,7 +127,7 @@ def _show(args: argparse.Namespace) -> tuple[dict, str]:
         consents, templates = store.consents(person.id), store.template_counts().get(person.id, 0)
     data = {"id": person.id, "name": person.display_name, "role": person.role, "enabled": person.enabled,
             "valid_from": str(person.valid_from or ""), "valid_until": str(person.valid_until or ""),
-            "doors": list(person.doors), "templates": templates,
+            "doors": list(person.doors), "card": person.card or "", "templates": templates,
             "consents": [{"given_by": c.given_by, "date": c.given_at.isoformat(), "scope": c.scope} for c in consents]}
     text = "\n".join(f"{key:<12} {value}" for key, value in data.items())
     return data, text
@@ -157,8 +162,34 @@ def _export(args: argparse.Namespace) -> tuple[dict, str]:
     with open_gallery(config) as (store, _):
         people = [{"id": p.id, "name": p.display_name, "role": p.role, "enabled": p.enabled,
                    "valid_from": p.valid_from, "valid_until": p.valid_until, "doors": list(p.doors),
+                   **({"card": p.card} if p.card else {}),
                    "consent": [{"given_by": c.given_by, "date": c.given_at, "scope": c.scope}
                                for c in store.consents(p.id)]}
                   for p in store.list_people()]
     data = json.loads(json.dumps({"people": people}, default=str))
     return data, yaml.safe_dump({"people": people}, sort_keys=False, allow_unicode=True).rstrip()
+
+
+def _code(args: argparse.Namespace) -> tuple[dict, str]:
+    """The code names the person; a door still checks that the face is theirs."""
+    from datetime import datetime, timedelta, timezone
+
+    import cv2
+
+    from kiosk.panel.codes import code_image, code_key, issue_code
+
+    if not 1 <= args.days <= 3660:
+        raise ConfigError(f"--days {args.days}: a code is valid for 1 to 3660 days")
+    config = load_config(args.config)
+    with open_gallery(config) as (store, secrets):
+        person = store.get_person(args.person_id)
+        if person is None:
+            raise FacegateError(f"no person {args.person_id!r} in {store.path}")
+        expires = datetime.now(timezone.utc) + timedelta(days=args.days)
+        code = issue_code(code_key(secrets.digest_key), person.id, expires)
+        if not cv2.imwrite(str(args.out), code_image(code)):
+            raise FacegateError(f"{args.out}: could not write the image (is the folder there, and is it a .png?)")
+        with store.transaction():
+            store.log_event("code_issued", person.id, expires=expires.isoformat(timespec="seconds"))
+    return ({"person_id": person.id, "expires": expires.isoformat(timespec="seconds"), "file": str(args.out)},
+            f"{person.display_name}: access code valid until {expires:%Y-%m-%d}, saved to {args.out}")

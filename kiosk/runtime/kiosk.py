@@ -11,7 +11,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from functools import partial
 from typing import TYPE_CHECKING, Protocol
@@ -24,6 +24,8 @@ from kiosk.errors import StoreBusyError
 from kiosk.liveness.fusion import LivenessSession
 from kiosk.liveness.texture import TextureLivenessModel
 from kiosk.manifest import load_liveness_manifest
+from kiosk.panel.cards import Card
+from kiosk.panel.codes import CodeError, CodeExpired, CodeReader, verify_code
 from kiosk.protection import TemplateProtector
 from kiosk.recognition.faces import DetectedFace
 from kiosk.recognition.gallery_tail import gallery_tail
@@ -31,6 +33,7 @@ from kiosk.recognition.matching import GalleryIndex
 from kiosk.recognition.pipeline import AlignedFace, FacePipeline
 from kiosk.recognition.quality import evidence_weight
 from kiosk.runtime.attendance import AttendanceRecorder
+from kiosk.runtime.claims import Claim, ClaimDesk
 from kiosk.runtime.decisions import (
     Decider,
     Decision,
@@ -43,7 +46,7 @@ from kiosk.runtime.decisions import (
 )
 from kiosk.runtime.doors import DoorDispatcher
 from kiosk.runtime.tracker import FaceTracker, Track
-from kiosk.runtime.visit import FrameEvidence, Gallery, PendingVerdicts, Unfinished, Visit, VisitPolicy
+from kiosk.runtime.visit import FrameEvidence, Gallery, PendingVerdicts, Unfinished, Visit, VisitPolicy, VisitState
 from kiosk.sources import Frame
 from kiosk.store.gallery import GalleryStore
 
@@ -98,7 +101,7 @@ class FrameFeed(Protocol):
 class KioskRunner:
     def __init__(self, config: KioskConfig, store: GalleryStore, pipeline: FacePipeline, protector: TemplateProtector,
                  dispatcher: DoorDispatcher, door: DoorConfig, inbox: "EventInbox",
-                 standing: Callable[[], str | None] = in_standing):
+                 standing: Callable[[], str | None] = in_standing, code_key: bytes | None = None):
         self.config, self.store, self.pipeline, self.protector = config, store, pipeline, protector
         self.dispatcher = dispatcher
         self.door = door
@@ -121,6 +124,11 @@ class KioskRunner:
         if self.liveness_policy is not None:
             self._liveness_session()  # fails now, not on the first face, if the landmarker lacks a point the cues use
         self.decider = Decider(self.door.name, int(config.recognition.cooldown_s * 1000), {}, standing=standing)
+        # claim, then verify (door.mode): the claim names one person, the face is matched 1:1 against them
+        self.claims = ClaimDesk(door.claim_window_s) if door.mode != "identify" else None
+        self.code_reader = CodeReader() if door.mode == "code_and_face" else None
+        self._code_key = code_key
+        self._claim_gallery: tuple[str, Gallery] | None = None
         self.reload_gallery()
 
     def reload_gallery(self) -> None:
@@ -153,6 +161,7 @@ class KioskRunner:
                              continuity=single.value, min_frames=recognition.min_frames,
                              max_frames=recognition.max_frames)
         self.gallery = Gallery(GalleryIndex(matrix.templates, matrix.person_ids), policy, self.decider)
+        self._matrix, self._claim_gallery = matrix, None
         log.info("gallery: %d people, %d templates, threshold %.4f single, %.4f fused", len(people),
                  len(self.gallery.index), threshold, policy.fused_threshold)
 
@@ -169,6 +178,80 @@ class KioskRunner:
         self.reload_gallery()
         return True
 
+    def claim_gallery(self, person_id: str) -> Gallery:
+        """One person's templates at the 1:1 threshold for the door's `claim_fmr`: the gallery's size
+        no longer matters, as only the claimed person can be matched."""
+        if self._claim_gallery is not None and self._claim_gallery[0] == person_id:
+            return self._claim_gallery[1]
+        fmr = self.door.claim_fmr
+        single = self.protector.threshold.at_fmr(fmr)
+        fused_spec = self.protector.fused_threshold
+        fused = min(single, fused_spec.at_fmr(fmr)) if fused_spec is not None else single
+        mine = np.asarray(self._matrix.person_ids) == person_id
+        recognition = self.config.recognition
+        policy = VisitPolicy(single_threshold=single, fused_threshold=fused, continuity=self.protector.threshold.value,
+                             min_frames=recognition.min_frames, max_frames=recognition.max_frames)
+        gallery = Gallery(GalleryIndex(self._matrix.templates[mine], [person_id] * int(mine.sum())), policy,
+                          self.decider)
+        self._claim_gallery = (person_id, gallery)
+        return gallery
+
+    def present_card(self, card: Card) -> None:
+        """A card read by the door's reader (its own thread): the person the gallery gives it to."""
+        assert self.claims is not None, "only a card_and_face door reads cards"
+        owner = next((p.id for p in self.decider.people.values() if p.card == str(card)), None)
+        self.claims.present(Claim("card", str(card), owner, "" if owner else "not known here"))
+
+    def present_code(self, text: str) -> None:
+        """A QR code seen in a frame: a genuine, unexpired code names its person."""
+        assert self.claims is not None and self._code_key is not None, "only a code_and_face door reads codes"
+        try:
+            self.claims.present(Claim("code", text, verify_code(self._code_key, text)), seen_continuously=True)
+        except CodeError as refused:  # a forged code's name is the forger's word: nobody is named
+            named = refused.person_id if isinstance(refused, CodeExpired) else None
+            self.claims.present(Claim("code", text, named, str(refused)), seen_continuously=True)
+
+    def _claim_step(self, frame: Frame, faces: int, box: tuple[float, float, float, float] | None,
+                    left: tuple[Decision, ...]) -> tuple[Gallery | None, FrameStatus | None]:
+        """A claim door: the gallery of the claimed person, or what to show while there is none."""
+        assert self.claims is not None
+        update = self.claims.poll()
+        door = self.door.name
+        if update.expired is not None:
+            self._unwritten.append(partial(self.store.log_event, "claim_expired", update.expired.person_id, door=door,
+                                           source=update.expired.source, reason="no matching face in time"))
+        claim: Claim | None = update.active
+        if update.new is not None:
+            claim = update.new
+            if claim.person_id not in self.decider.people:  # nobody here, or a forged code's made-up name
+                claim = replace(claim, person_id=None, refused=claim.refused or "not known here")
+            self._unwritten.append(partial(self.store.log_event, "claim_presented", claim.person_id, door=door,
+                                           source=claim.source, refused=claim.refused or None))
+            self.visits.clear()  # evidence gathered before the claim is not the claimed person's
+            if claim.refused:
+                self.claims.used(claim)
+                moment = VisitMoment(at_ms=frame.timestamp_ms, track_id=0, started_ms=frame.timestamp_ms,
+                                     faces_in_view=faces)
+                shown = "This card" if claim.source == "card" else "This code"
+                decision = self.decider.claim_refused(claim.person_id, shown, claim.refused, moment)
+                return None, FrameStatus(frame, box, faces, None, decision if self._act(decision) else None, left)
+        if claim is None:
+            hint = Hint.SHOW_CARD if self.door.mode == "card_and_face" else Hint.SHOW_CODE
+            return None, FrameStatus(frame, box, faces, hint, None, left)
+        assert claim.person_id is not None
+        return self.claim_gallery(claim.person_id), None
+
+    def _claim_used(self, decision: Decision | None, visit: Visit) -> Decision | None:
+        """The claim's visit ended: its claim is used up; a face that is not the claimed person is
+        said to be that, not merely unknown."""
+        claim = self.claims.current() if self.claims is not None else None
+        if claim is None or (decision is None and visit.state not in (VisitState.DECIDED, VisitState.SPOOF)):
+            return decision
+        self.claims.used(claim)  # type: ignore[union-attr]
+        if decision is not None and decision.outcome is Outcome.UNKNOWN:
+            return replace(decision, reason=f"not the person the {claim.source} names")
+        return decision
+
     @property
     def threshold(self) -> float:
         return self.gallery.policy.single_threshold
@@ -183,7 +266,7 @@ class KioskRunner:
 
     def _drain_source_events(self) -> None:
         for event in self.inbox.drain():
-            log.log(logging.INFO if event.kind == "source_ended" else logging.WARNING, "camera: %s (%s)",
+            log.log(logging.INFO if event.kind in ("source_ended", "panel_connected") else logging.WARNING, "%s (%s)",
                     event.kind, event.detail)
             self._unwritten.append(partial(self.store.log_event, event.kind, None, detail=event.detail,
                                            door=self.door.name))
@@ -216,6 +299,10 @@ class KioskRunner:
         started = time.perf_counter()
         faces = self.pipeline.detector.detect(frame.rgb, frame.timestamp_ms)
         tracks = self.tracker.update(faces, frame.timestamp_ms)
+        if self.code_reader is not None and self.claims is not None and self.claims.accepting():
+            code = self.code_reader.read(frame.rgb)
+            if code is not None:
+                self.present_code(code)
         texture = None
         if faces and self.texture is not None and self.liveness_policy is not None:
             acting = max(range(len(faces)), key=lambda i: faces[i].area)
@@ -242,14 +329,23 @@ class KioskRunner:
         if not seen.faces:
             return FrameStatus(frame, None, 0, None, None, left)
         acting = max(range(len(seen.faces)), key=lambda i: seen.faces[i].area)
+        gallery = self.gallery
+        if self.claims is not None:
+            claimed, status = self._claim_step(frame, len(seen.faces), seen.faces[acting].box, left)
+            if claimed is None:
+                assert status is not None
+                return status
+            gallery = claimed
         face, track, in_view = self.pipeline.align(frame.rgb, seen.faces[acting]), tracks[acting], len(seen.faces)
-        if len(self.gallery.index) == 0:
+        if len(gallery.index) == 0:
             return FrameStatus(frame, face.face.box, in_view, hint_for(face.quality, self.gates), None, left)
         evidence = FrameEvidence(at_ms=frame.timestamp_ms, face=face.face, rgb=frame.rgb, faces_in_view=in_view,
                                  hint=hint_for(face.quality, self.gates), probe=lambda: self._probe(face),
                                  texture=seen.texture, weight=evidence_weight(face.quality, self.gates))
-        step = self._visit(track).step(evidence, self.gallery, now or site_now(self.zone))
-        decision = step.decision if step.decision is not None and self._act(step.decision) else None
+        visit = self._visit(track)
+        step = visit.step(evidence, gallery, now or site_now(self.zone))
+        made = self._claim_used(step.decision, visit) if self.claims is not None else step.decision
+        decision = made if made is not None and self._act(made) else None
         return FrameStatus(frame, face.face.box, in_view, step.hint, decision, left)
 
     def finish_visits(self) -> tuple[Decision, ...]:

@@ -7,12 +7,14 @@ the kiosk starts, and nothing opened before it is left open.
 """
 
 import contextlib
+import logging
 import queue
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from kiosk.config import DoorConfig, KioskConfig
 from kiosk.errors import ConfigError, StoreDamagedError
+from kiosk.panel.codes import code_key
 from kiosk.protection import protector_for
 from kiosk.recognition.pipeline import FacePipeline
 from kiosk.runtime.capture import CaptureThread, SourceEvent
@@ -23,15 +25,35 @@ from kiosk.runtime.kiosk import KioskRunner
 from kiosk.sources import STREAM_SCHEMES, open_source
 from kiosk.store.access import open_store
 
+log = logging.getLogger(__name__)
+
 
 class EventInbox:
-    """Events from the camera and door threads, audited later by the worker that owns the store."""
+    """Events from the camera, door and panel threads, audited later by the worker that owns the store;
+    listeners (the kiosk screen) hear each one as it comes, and what is only to be shown (`tell`)."""
 
     def __init__(self) -> None:
         self._events: queue.Queue[SourceEvent] = queue.Queue()
+        self._listeners: list[Callable[[SourceEvent], None]] = []
+
+    def listen(self, listener: Callable[[SourceEvent], None]) -> None:
+        self._listeners.append(listener)
 
     def put(self, event: SourceEvent) -> None:
         self._events.put(event)
+        self.tell(event)
+
+    def tell(self, event: SourceEvent) -> None:
+        """Shown, logged, not audited (a panel's LED and beeper commands come several times a visit)."""
+        for listener in self._listeners:
+            listener(event)
+
+    def panel_link(self, kind: str, detail: str) -> None:
+        self.put(SourceEvent(kind, detail))
+
+    def panel_signal(self, words: str) -> None:
+        log.info("panel: %s", words)
+        self.tell(SourceEvent("panel_signal", words))
 
     def door_failed(self, decision: Decision, output: str, error: str) -> None:
         self.put(SourceEvent("door_output_failed", f"{output}: {error}"))
@@ -93,10 +115,17 @@ class KioskSession:
                 standing = link.offline_problem
             pipeline = stack.enter_context(FacePipeline.from_config(config, video=True))
             protector = protector_for(secrets, pipeline.manifest, config.models.protector, config.models.provider)
-            dispatcher = DoorDispatcher(build_outputs(self.door), self.inbox.door_failed)
+            dispatcher = DoorDispatcher(build_outputs(self.door, self.inbox.panel_link, self.inbox.panel_signal),
+                                        self.inbox.door_failed)
             stack.callback(dispatcher.close)
             self._runner = KioskRunner(config, store, pipeline, protector, dispatcher, self.door, self.inbox,
-                                       standing)
+                                       standing, code_key=code_key(secrets.digest_key))
+            if self.door.card_reader is not None:  # card_and_face: the card reader wired to this kiosk
+                from kiosk.panel.wiegand import WiegandReader
+
+                reader = WiegandReader(self.door.card_reader.data0_pin, self.door.card_reader.data1_pin,
+                                       self.runner.present_card)
+                stack.callback(reader.close)
             if self.config_text is not None:
                 self.runner.audit_config(self.config_text)
         except BaseException:
