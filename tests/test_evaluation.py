@@ -114,3 +114,33 @@ def test_group_rates_count_pairs_within_a_group_and_find_the_worst():
     assert (women.pairs, men.pairs) == (40 * 39 - 2, 40 * 39)
     assert women.false_matches == 40 * 39 - 2 and men.false_matches < 40
     assert by_sex.worst == women and by_sex.worst_ratio == pytest.approx(women.fmr / by_sex.overall.fmr)
+
+
+def test_claim_comparison_counts_a_far_photo_as_missed_and_a_twin_stranger_as_a_stolen_card(models_built):
+    """20 people with two photos (one's second photo is someone else's face) and 10 strangers, one of
+    whom is an enrolled person under another name: both ways of deciding must see each."""
+    from kiosk.config import RecognitionConfig
+    from kiosk.evaluation.claims import compare_claims
+    from kiosk.evaluation.lfw import EncodedSet
+    from kiosk.manifest import load_embedder_manifest, load_protector_for
+
+    rng = np.random.default_rng(7)
+    faces = rng.normal(size=(31, 128)).astype(np.float32)
+    faces /= np.linalg.norm(faces, axis=1, keepdims=True)
+    names, rows = [], []
+    for person in range(20):
+        second = faces[30] if person == 4 else faces[person]  # person 4's "second photo" is another face
+        names += [f"P{person:02d}/P{person:02d}_0001.jpg", f"P{person:02d}/P{person:02d}_0002.jpg"]
+        rows += [faces[person], second]
+    for stranger in range(10):
+        names.append(f"S{stranger:02d}/S{stranger:02d}_0001.jpg")
+        rows.append(faces[3] if stranger == 0 else faces[20 + stranger])  # S00 is P03 under another name
+    photos = np.stack(rows)
+    encoded = EncodedSet(names, photos.copy(), photos.copy())
+    protector = load_protector_for(load_embedder_manifest())
+    report = compare_claims(encoded, protector, protector.threshold, RecognitionConfig(), [20], door_fmr=1e-5)
+    assert (report.real_people, report.strangers, report.impostor_pairs) == (20, 10, 200)
+    row = report.sizes[0]
+    assert row.claim_fnir == pytest.approx(1 / 20) and row.identify_fnir == pytest.approx(1 / 20)
+    assert row.stolen_card_pass == pytest.approx(1 / 200) and row.identify_fpir == pytest.approx(1 / 10)
+    assert report.door_fnir == pytest.approx(1 / 20) and report.door_stolen_card_pass == pytest.approx(1 / 200)

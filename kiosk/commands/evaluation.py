@@ -30,6 +30,9 @@ def register(subparsers) -> None:
     identify.add_argument("--workers", type=int, default=2, help="processes that detect and embed")
     identify.add_argument("--embedder", action="append", default=None, metavar="NAME",
                           help="descriptor manifest to measure (repeat for several; default: every descriptor)")
+    identify.add_argument("--claim-sizes", type=_sizes, default=[1_000, 10_000, 100_000], metavar="N,N",
+                          help="gallery sizes (real and synthetic people) at which claim + face is compared with 1:N "
+                               "(default 1000,10000,100000; empty: skip)")
     groups = add_command(group, "demographics", "false matches by sex, race and age on UTKFace at the kiosk's own "
                          "thresholds, and how thresholds set on one source hold on another", _demographics)
     groups.add_argument("--data", type=Path, default=None, help="shared data folder with lfw/ and utkface/ "
@@ -153,8 +156,18 @@ def _lfw(args: argparse.Namespace) -> tuple[dict, str]:
     return data, "\n".join(texts + [f"ROC curves: {roc_path}"])
 
 
+def _sizes(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: gallery sizes are whole numbers separated by commas") from None
+
+
 def _identify(args: argparse.Namespace) -> tuple[dict, str]:
-    from kiosk.config import KioskConfig
+    from dataclasses import asdict
+
+    from kiosk.config import DoorConfig, KioskConfig
+    from kiosk.evaluation.claims import claim_lines, compare_claims
     from kiosk.evaluation.identify import identify
     from kiosk.evaluation.lfw import encode_images
     from kiosk.manifest import load_protector_for
@@ -176,6 +189,11 @@ def _identify(args: argparse.Namespace) -> tuple[dict, str]:
         report = identify(encoded, manifest, protector, (protector.threshold, protector.fused_threshold), recognition)
         reports[name] = _identify_dict(report)
         lines += _identify_lines(report)
+        if args.claim_sizes:
+            claims = compare_claims(encoded, protector, protector.threshold, recognition, args.claim_sizes,
+                                    DoorConfig(name="main").claim_fmr)
+            reports[name]["claims"] = asdict(claims)
+            lines += claim_lines(claims)
     return {"descriptors": reports}, "\n".join(lines)
 
 
