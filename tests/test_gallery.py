@@ -53,6 +53,10 @@ def test_config_check_names_file_line_key_and_value(tmp_path):
     (lambda p: p[1]["photos"].append("/nonexistent/x.jpg"),
      r":\d+: people.1.photos: Value error, photo not found: /nonexistent/x.jpg"),
     (lambda p: p[0].pop("consent"), r":\d+: people.0.consent: Field required"),
+    (lambda p: p[0].update(card="wiegand26:300:1"), r"people.0.card = 'wiegand26:300:1': Value error, facility code "
+                                                    r"300 does not fit wiegand26 \(0 to 255\)"),
+    (lambda p: (p[0].update(card="wiegand26:1:2"), p[1].update(card="wiegand26:1:2")),
+     r"people\[1\]: card wiegand26:1:2 is also given to 'colin-powell' \(people\[0\]\)"),
 ])
 def test_a_bad_gallery_file_is_refused_with_its_place_and_nothing_is_written(kiosk, lfw_dir, tmp_path, mutate, message):
     people = [person_entry(lfw_dir, "Colin_Powell", [1, 2]), person_entry(lfw_dir, "Serena_Williams", [1])]
@@ -164,6 +168,18 @@ def test_a_gallery_apply_killed_at_any_moment_leaves_whole_people_or_none(kiosk,
 def test_the_example_gallery_is_valid():
     gallery = load_gallery_file(PROJECT_ROOT / "config" / "gallery.example.yaml")
     assert [p.id for p in gallery.people] == ["e1001", "e1002", "v2001"]
+
+
+def test_a_card_still_held_by_an_enrolled_person_is_refused_before_anything_is_written(kiosk, lfw_dir, tmp_path):
+    first = [person_entry(lfw_dir, "Colin_Powell", [1], card="wiegand34:7:42")]
+    applied = run_cli("gallery", "apply", str(write_gallery(tmp_path / "a.yaml", first)), "--config", str(kiosk))
+    assert applied.returncode == 0, applied.stderr
+    second = [person_entry(lfw_dir, "Serena_Williams", [1], card="wiegand34:7:42")]
+    done = run_cli("gallery", "apply", str(write_gallery(tmp_path / "b.yaml", second)), "--config", str(kiosk))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "people[0] (serena-williams): card wiegand34:7:42 belongs to 'colin-powell'" in done.stderr
+    with stored(kiosk) as store:
+        assert [(p.id, p.card) for p in store.list_people()] == [("colin-powell", "wiegand34:7:42")]
 
 
 def test_unknown_doors_are_named(kiosk, lfw_dir, tmp_path):

@@ -64,6 +64,17 @@ def _differences(old: Person, new: Person) -> list[str]:
             for name, a, b in zip(names, old.metadata(), new.metadata()) if a != b]
 
 
+def _check_cards(gallery: GalleryFile, current: dict[str, Person], prune: bool) -> None:
+    """One card, one person, after the apply: a card the file gives to someone may not stay with a
+    person the file leaves as stored (the store would refuse it half-way)."""
+    in_file = {spec.id for spec in gallery.people}
+    kept = {} if prune else {p.card: p.id for p in current.values() if p.card and p.id not in in_file}
+    for index, spec in enumerate(gallery.people):
+        if spec.card is not None and spec.card in kept:
+            raise ConfigError(f"people[{index}] ({spec.id}): card {spec.card} belongs to {kept[spec.card]!r}, who is "
+                              f"enrolled and not in this file; one card belongs to one person")
+
+
 def plan_changes(gallery: GalleryFile, stored: list[Person], known_doors: set[str], prune: bool, digest_key: bytes,
                  origins: dict[str, tuple[str, str]] | None = None,
                  descriptor: tuple[str, str] | None = None) -> list[Change]:
@@ -77,6 +88,7 @@ def plan_changes(gallery: GalleryFile, stored: list[Person], known_doors: set[st
             raise ConfigError(f"people[{index}] ({spec.id}): doors {unknown} are not in the kiosk config "
                               f"(known: {sorted(known_doors)})")
     current = {person.id: person for person in stored}
+    _check_cards(gallery, current, prune)
     changes = []
     for spec in gallery.people:
         hashes = photo_hashes(spec.photos)

@@ -133,8 +133,9 @@ class GalleryFile(BaseModel):
         cards: dict[str, int] = {}
         for index, person in enumerate(self.people):
             if person.card is not None and person.card in cards:
-                raise ValueError(f"people[{index}]: card {person.card} is already {self.people[cards[person.card]].id!r}'s "
-                                 f"(people[{cards[person.card]}]); one card belongs to one person")
+                raise ValueError(f"people[{index}]: card {person.card} is also given to "
+                                 f"{self.people[cards[person.card]].id!r} (people[{cards[person.card]}]); one card "
+                                 f"belongs to one person")
             if person.card is not None:
                 cards[person.card] = index
         return self
