@@ -157,3 +157,22 @@ def test_a_card_and_face_door_checks_the_face_against_the_cards_holder(tmp_path,
         assert [(d.outcome.value, d.reason) for d in unknown_card] == [("denied", "not known here")]
         assert visit(colin, None) == []  # no card: nothing is decided, the screen asks for one
         assert W26_12_3456 == Card.parse(COLIN_CARD).bits()
+
+
+def test_a_claim_waits_its_window_then_runs_out_and_a_code_in_view_is_not_claimed_twice():
+    from kiosk.runtime.claims import Claim, ClaimDesk
+
+    desk = ClaimDesk(window_s=0.05)
+    card = Claim("card", COLIN_CARD, "colin-powell")
+    assert desk.present(card) and not desk.present(card)  # the same card again while it is being checked
+    assert desk.poll().new == desk.current() and desk.poll().active is not None
+    time.sleep(0.06)  # the window passes with no face
+    assert desk.poll().expired is not None and desk.current() is None and desk.accepting()
+    assert desk.present(card)  # a card read is one act: read again, it is a new claim
+    desk.used(card)
+    code = Claim("code", "FG1:colin-powell:1:x", "colin-powell")
+    assert desk.present(code, seen_continuously=True)
+    desk.used(code)
+    assert not desk.present(code, seen_continuously=True)  # still held up after its visit: not claimed again
+    time.sleep(0.06)
+    assert desk.present(code, seen_continuously=True)  # shown again later: a new claim

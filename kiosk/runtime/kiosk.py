@@ -326,16 +326,17 @@ class KioskRunner:
             if unfinished is not None:
                 self.pending.left(unfinished)
         left = self._record_left(self.pending.expired(frame.timestamp_ms))
-        if not seen.faces:
-            return FrameStatus(frame, None, 0, None, None, left)
-        acting = max(range(len(seen.faces)), key=lambda i: seen.faces[i].area)
+        acting = max(range(len(seen.faces)), key=lambda i: seen.faces[i].area) if seen.faces else None
         gallery = self.gallery
-        if self.claims is not None:
-            claimed, status = self._claim_step(frame, len(seen.faces), seen.faces[acting].box, left)
+        if self.claims is not None:  # a claim is presented, refused or runs out whether or not a face is in view
+            claimed, status = self._claim_step(frame, len(seen.faces),
+                                               seen.faces[acting].box if acting is not None else None, left)
             if claimed is None:
                 assert status is not None
                 return status
             gallery = claimed
+        if acting is None:
+            return FrameStatus(frame, None, 0, None, None, left)
         face, track, in_view = self.pipeline.align(frame.rgb, seen.faces[acting]), tracks[acting], len(seen.faces)
         if len(gallery.index) == 0:
             return FrameStatus(frame, face.face.box, in_view, hint_for(face.quality, self.gates), None, left)
