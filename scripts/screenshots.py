@@ -1,10 +1,15 @@
-"""Render the GUI offscreen into docs/screenshots/: the kiosk screen (granted, not recognised), each
-enrollment wizard step, and administration. Faces come from the pinned sample photos of the
-face_recognition package (MIT), never from ../shared/data.
+"""Render the GUI into docs/screenshots/WxH/ at 1280x800 and 1920x1080: the kiosk screen (granted,
+not recognised, an action prompt, a refused photo), each enrollment wizard step, and administration.
+At each size every visible text is checked to fit its widget (ui/fit.py); a clipped one is listed and
+the script exits 1. Where the X screen is as large as a size, the kiosk window is shown full screen
+as the kiosk shows it (also without a window manager), and must cover the screen. Faces come from
+the pinned sample photos of the face_recognition package (MIT), never from ../shared/data.
 
-    .venv/bin/python scripts/screenshots.py
+    .venv/bin/python scripts/screenshots.py                          # offscreen
+    xvfb-run -s "-screen 0 1920x1080x24" env QT_QPA_PLATFORM=xcb .venv/bin/python scripts/screenshots.py
 """
 
+import argparse
 import os
 import sys
 import tempfile
@@ -17,23 +22,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-from PySide6.QtWidgets import QApplication, QTabWidget  # noqa: E402
+from PySide6.QtCore import QSize  # noqa: E402
+from PySide6.QtWidgets import QApplication, QTabWidget, QWidget  # noqa: E402
 
 from kiosk.admin_pin import set_pin  # noqa: E402
 from kiosk.bench.frames import door_frame  # noqa: E402
 from kiosk.config import GuiConfig, KioskConfig, LivenessConfig, StoreConfig  # noqa: E402
 from kiosk.enrollment import Candidate, EnrollmentPolicy, PhotoEnrollment, write_enrollments  # noqa: E402
 from kiosk.imageio import decode_image  # noqa: E402
-from kiosk.protection import protector_for
+from kiosk.protection import protector_for  # noqa: E402
 from kiosk.recognition.pipeline import FacePipeline  # noqa: E402
 from kiosk.store.access import open_store  # noqa: E402
 from kiosk.store.keys import KeySourceConfig, KioskSecrets, save_secrets  # noqa: E402
 from kiosk.store.records import Consent, Person  # noqa: E402
 from models.registry import fetch, load_packages, read_member  # noqa: E402
+from ui.app import show_kiosk  # noqa: E402
+from ui.fit import clipped_texts  # noqa: E402
 from ui.main_window import MainWindow  # noqa: E402
 from ui.theme import STYLESHEET  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+SIZES = (QSize(1280, 800), QSize(1920, 1080))
 PREFIX = "face_recognition-1.3.0/tests/test_images/"
 
 
@@ -41,7 +50,7 @@ def sample(name: str) -> np.ndarray:
     return decode_image(read_member(fetch(load_packages()["face-recognition-samples"]), f"{PREFIX}{name}.jpg"), name)
 
 
-def wait_for(app: QApplication, condition, seconds: float = 30.0) -> None:
+def wait_for(app: QApplication, condition, seconds: float = 60.0) -> None:
     import time
 
     deadline = time.monotonic() + seconds
@@ -52,13 +61,48 @@ def wait_for(app: QApplication, condition, seconds: float = 30.0) -> None:
         raise SystemExit("the GUI did not reach the expected state in time")
 
 
-def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
+class Shots:
+    """Saves each screen of one size into its folder, and notes every text that does not fit."""
+
+    def __init__(self, app: QApplication, out: Path, size: QSize):
+        self.app, self.size = app, size
+        self.folder = out / f"{size.width()}x{size.height()}"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.problems: list[str] = []
+
+    def save(self, widget: QWidget, file_name: str) -> None:
+        self.app.processEvents()
+        widget.grab().save(str(self.folder / file_name))
+        self.problems += [f"{self.folder.name} {file_name}: {problem}" for problem in clipped_texts(widget)]
+
+    def kiosk_window(self, config: KioskConfig, video: Path) -> MainWindow:
+        """Full screen as the kiosk shows itself where the screen is this size; else a window of it."""
+        window = MainWindow(config, str(video))
+        if window.screen().geometry().size() == self.size:
+            show_kiosk(window, fullscreen=True)
+            wait_for(self.app, lambda: window.geometry().size() == self.size, 10)
+        else:
+            window.resize(self.size)
+            window.show()
+        return window
+
+    def when(self, window: MainWindow, banner_text: str, file_name: str) -> None:
+        wait_for(self.app, lambda: banner_text in window.kiosk.banner.text())
+        self.save(window, file_name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=OUT, help="folder for the WxH subfolders (default docs/screenshots)")
+    parser.add_argument("--size", action="append", default=None, metavar="WxH", help="screen size (repeat; default "
+                        "1280x800 and 1920x1080)")
+    args = parser.parse_args(argv)
+    sizes = [QSize(*map(int, size.split("x"))) for size in args.size] if args.size else list(SIZES)
     scratch = Path(tempfile.mkdtemp(prefix="facegate-shots-"))
     keys = KeySourceConfig(file=scratch / "keys.json")
     save_secrets(keys, KioskSecrets.generate())
     # The sample photos stand in for visitors, so liveness (which would refuse them) is off here.
-    # windowed: a full-screen kiosk asks for the PIN before it closes
+    # fullscreen off in the config: a full-screen kiosk asks for the PIN before it closes
     config = KioskConfig(store=StoreConfig(path=scratch / "gallery.db", keys=keys), liveness=LivenessConfig(enabled=False),
                          gui=GuiConfig(fullscreen=False))
     store, secrets = open_store(config.store.path, keys, create=True)
@@ -73,56 +117,58 @@ def main() -> None:
     store.close()
     app = QApplication.instance() or QApplication([])
     app.setStyleSheet(STYLESHEET)
-    window = kiosk_window(config, still_video(scratch / "visits.avi", ("obama2", "biden"), 60))
-    shoot_when(app, window, "Welcome", "kiosk_granted.png")
-    shoot_when(app, window, "Not recognised", "kiosk_not_recognised.png")
+    problems = []
+    for size in sizes:
+        shots = Shots(app, args.out, size)
+        _screens(shots, config, scratch)
+        problems += shots.problems
+        print(f"screenshots written to {shots.folder}")
+    for problem in problems:
+        print(f"text does not fit: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def _screens(shots: Shots, config: KioskConfig, scratch: Path) -> None:
+    app = shots.app
+    window = shots.kiosk_window(config, still_video(scratch / "visits.avi", ("obama2", "biden"), 60))
+    shots.when(window, "Welcome", "kiosk_granted.png")
+    shots.when(window, "Not recognised", "kiosk_not_recognised.png")
     window.show_admin()
     window.admin.refresh()
-    window.grab().save(str(OUT / "admin.png"))
+    shots.save(window, "admin.png")
     tabs = window.admin.findChild(QTabWidget)
-    tabs.setCurrentIndex(1)  # the records, in plain words
-    app.processEvents()
-    window.grab().save(str(OUT / "admin_events.png"))
-    tabs.setCurrentIndex(2)  # who came and went, day by day
-    app.processEvents()
-    window.grab().save(str(OUT / "admin_attendance.png"))
-    tabs.setCurrentIndex(3)  # the status, in plain words
-    app.processEvents()
-    window.grab().save(str(OUT / "admin_status.png"))
+    for index, name in ((1, "admin_events.png"), (2, "admin_attendance.png"), (3, "admin_status.png")):
+        tabs.setCurrentIndex(index)  # the records in plain words; who came and went; the status in words
+        shots.save(window, name)
     tabs.setCurrentIndex(0)
-    wizard = window.make_wizard(None)
-    wizard.resize(900, 700)
+    wizard = window.make_wizard(None)  # as it opens: sized to its content, never larger than the screen
     wizard.show()
     wizard.details.person_id.setText("e1061")
     wizard.details.name.setText("Joe Biden")
-    app.processEvents()
-    wizard.grab().save(str(OUT / "wizard_1_details.png"))
+    shots.save(wizard, "wizard_1_details.png")
     wizard.next()
     wizard.consent.agreed.setChecked(True)
-    app.processEvents()
-    wizard.grab().save(str(OUT / "wizard_2_consent.png"))
+    shots.save(wizard, "wizard_2_consent.png")
     wizard.next()
     photo = scratch / "biden.jpg"
     cv2.imwrite(str(photo), cv2.cvtColor(sample("biden"), cv2.COLOR_RGB2BGR))
     wizard.capture.enroll_files([photo])
     wait_for(app, wizard.capture.isComplete)
-    wizard.grab().save(str(OUT / "wizard_3_capture.png"))
+    shots.save(wizard, "wizard_3_capture.png")
     wizard.next()
-    app.processEvents()
-    wizard.grab().save(str(OUT / "wizard_4_review.png"))
+    shots.save(wizard, "wizard_4_review.png")
     wizard.reject()
     window.close()
-    _liveness_screens(app, config, scratch)
-    print(f"screenshots written to {OUT}")
+    _liveness_screens(shots, config, scratch)
 
 
-def _liveness_screens(app, config: KioskConfig, scratch: Path) -> None:
+def _liveness_screens(shots: Shots, config: KioskConfig, scratch: Path) -> None:
     """Liveness on: a member's photo held to the camera is asked for an action (the draw limited to a
     turn to the left here, so the picture is the same each time), then refused."""
     guarded = config.model_copy(update={"liveness": LivenessConfig(enabled=True, prompt_actions=["turn_left"])})
-    window = kiosk_window(guarded, still_video(scratch / "photo.avi", ("obama2",), 15 * 8))
-    shoot_when(app, window, "turn your head to your left", "kiosk_turn_prompt.png")
-    shoot_when(app, window, "not a photo", "kiosk_spoof_suspected.png")
+    window = shots.kiosk_window(guarded, still_video(scratch / "photo.avi", ("obama2",), 15 * 8))
+    shots.when(window, "turn your head to your left", "kiosk_turn_prompt.png")
+    shots.when(window, "not a photo", "kiosk_spoof_suspected.png")
     window.close()
 
 
@@ -137,16 +183,5 @@ def still_video(path: Path, names: tuple[str, ...], frames_each: int) -> Path:
     return path
 
 
-def kiosk_window(config: KioskConfig, video: Path) -> MainWindow:
-    window = MainWindow(config, str(video))
-    window.resize(1280, 800)
-    window.show()
-    return window
-
-
-def shoot_when(app, window: MainWindow, banner_text: str, file_name: str) -> None:
-    wait_for(app, lambda: banner_text in window.kiosk.banner.text())
-    window.grab().save(str(OUT / file_name))
-
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

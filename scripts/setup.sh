@@ -7,8 +7,11 @@ cd "$(dirname "$0")/.."
 
 # MediaPipe needs EGL/GLES at run time, Qt's offscreen platform needs a few X libraries, the
 # descriptor's weights come from the npm registry, and the MQTT door output and
-# the site (many doors) are tested against real mosquitto and PostgreSQL servers.
-packages=(libgles2 libegl1 libgl1 libglib2.0-0 libxkbcommon0 libfontconfig1 libdbus-1-3 mosquitto postgresql openssl)
+# the site (many doors) are tested against real mosquitto and PostgreSQL servers; the GUI is also
+# tested under a real X server (Xvfb) through Qt's xcb platform, which needs the xcb libraries.
+packages=(libgles2 libegl1 libgl1 libglib2.0-0 libxkbcommon0 libfontconfig1 libdbus-1-3 mosquitto postgresql openssl
+          xvfb libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0
+          libxcb-shape0 libxcb-randr0 libxcb-xinerama0)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

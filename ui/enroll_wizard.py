@@ -4,7 +4,7 @@ files), review with quality and duplicate check, then only protected templates a
 from datetime import date
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QThread
+from PySide6.QtCore import QSize, Qt, QThread
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -281,6 +281,16 @@ class ReviewPage(QWizardPage):
         self.summary.setText(message)
 
 
+WIZARD_SIZE = QSize(900, 700)  # room for the consent statement, the capture preview and the review thumbnails
+
+
+def fitted_size(widget: QWidget, wanted: QSize) -> QSize:
+    """What the widget's content asks for, at least `wanted`, at most the screen it opens on (a
+    wizard that opened at its bare minimum clipped the consent statement)."""
+    screen = widget.screen().availableGeometry().size()
+    return widget.sizeHint().expandedTo(wanted).boundedTo(screen)
+
+
 class EnrollWizard(QWizard):
     def __init__(self, config: KioskConfig, store, protector, model_id: str, policy: EnrollmentPolicy,
                  source: str | None, language: str = "en", parent=None):
@@ -293,6 +303,7 @@ class EnrollWizard(QWizard):
         self.capture, self.review = CapturePage(language), ReviewPage(language)
         for page in (self.details, self.consent, self.capture, self.review):
             self.addPage(page)
+        self.resize(fitted_size(self, WIZARD_SIZE))
 
     def done(self, result: int) -> None:
         self.capture.stop()
