@@ -159,12 +159,17 @@ def run_demo(build_parser: Callable[[], argparse.ArgumentParser], say: Callable[
                 say("   the kiosk screen could not be shown (no display?): the rest goes on headless")
         say("\n4. liveness on: the member's photo held up to the camera (the screen asks for an action drawn "
             "at random, which a photo cannot make)")
-        attack, asked = run_kiosk(guarded, held_photo_video(folder / "held_photo.avi", photos))
+        held = held_photo_video(folder / "held_photo.avi", photos)
+        attack, asked = run_kiosk(guarded, held)
         prompts = [hint for hint in asked if hint in CHALLENGE_HINTS]
         say(f"   the screen asked for {' / '.join(h.replace('_', ' ') for h in prompts) or 'nothing'} in "
             f"{sum(asked[h] for h in prompts)} of {8 * FPS} frames")
         for decision in attack:
             say("   " + describe(decision))
+        if gui:
+            say("   ... and on the kiosk screen: the request for an action, then the refusal (closes after 12 s)")
+            if show_on_screen(guarded, held, 12) != 0:
+                say("   the kiosk screen could not be shown (no display?): the rest goes on headless")
         today = datetime.now(timezone.utc)
         days = [(today + timedelta(days=shift)).date().isoformat() for shift in (-1, 1)]  # whatever the site's zone
         say("\n5. attendance today")
