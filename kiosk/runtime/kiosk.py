@@ -59,6 +59,9 @@ GALLERY_POLL_S = 0.5  # how often a running kiosk looks for gallery changes made
 # How long a frame's records may wait for the store's write lock before they are kept in memory and
 # written at a later frame: another process's long write (a rotation, a big apply) never holds the door.
 WRITE_WAIT_S = 0.2
+# After the lock was found held, the next try waits this long: a long hold (a rotation of a large
+# gallery) then costs one frame in five seconds a 0.2 s wait, not every frame.
+BUSY_RETRY_S = 1.0
 # A held grant whose face was lost waits this long (source clock) for the same person to be recognised
 # again in another track: a hand-held print that jumps, a duplicate detection. Then it is recorded as
 # left before the verdict.
@@ -111,6 +114,7 @@ class KioskRunner:
         self.pending = PendingVerdicts(self.visits, RESUME_WITHIN_MS)
         self._unwritten: list[Callable[[], None]] = []  # records waiting for another process's write lock
         self._store_busy_since_logged = False
+        self._busy_until = 0.0  # time.monotonic() before which the held lock is not tried again
         self._last_frame_ms = 0
         self.zone = config.site.zone  # schedules and attendance days are the site's
         self.attendance = AttendanceRecorder(store, self.door.attendance if config.attendance.enabled else "none",
@@ -272,11 +276,14 @@ class KioskRunner:
                                            door=self.door.name))
         self._write_unwritten()
 
-    def _write_unwritten(self) -> bool:
+    def _write_unwritten(self, now: bool = False) -> bool:
         """Write the records that waited, in order, in one transaction; False while the lock is held
-        elsewhere (they wait for the next frame, and the kiosk goes on deciding)."""
+        elsewhere (they wait for a later frame, and the kiosk goes on deciding). Within BUSY_RETRY_S of
+        finding it held the lock is not tried again, unless `now`."""
         if not self._unwritten:
             return True
+        if not now and time.monotonic() < self._busy_until:
+            return False
         try:
             with self.store.transaction(wait_s=WRITE_WAIT_S):
                 for write in self._unwritten:
@@ -422,7 +429,8 @@ class KioskRunner:
         return True
 
     def _say_busy(self, busy: StoreBusyError) -> None:
-        """Once per wait: the lock is held elsewhere and records wait in memory."""
+        """Once per wait: the lock is held elsewhere and records wait in memory; not tried for a while."""
+        self._busy_until = time.monotonic() + BUSY_RETRY_S
         if not self._store_busy_since_logged:
             log.warning("%s: the kiosk goes on deciding; %d records wait in memory", busy, len(self._unwritten))
             self._store_busy_since_logged = True
@@ -481,7 +489,7 @@ class KioskRunner:
         """Before the kiosk stops: records that waited for another process's lock are written, waiting up
         to `patience_s` for it; any still unwritten then are said in the log (count only)."""
         deadline = time.monotonic() + patience_s
-        while self._unwritten and not self._write_unwritten() and time.monotonic() < deadline:
+        while self._unwritten and not self._write_unwritten(now=True) and time.monotonic() < deadline:
             time.sleep(WRITE_WAIT_S)
         if self._unwritten:
             log.error("%d records could not be written: another process held the store for more than %g s",
