@@ -53,3 +53,15 @@ def sample_photos(models_built) -> dict[str, np.ndarray]:
 
 def lfw_photo(lfw_dir: Path, person: str, number: int) -> Path:
     return lfw_dir / "images" / person / f"{person}_{number:04d}.jpg"
+
+
+@pytest.fixture
+def mock_pins():
+    """gpiozero's mock pin factory for the test: pins that record every change and its time."""
+    from gpiozero import Device
+    from gpiozero.pins.mock import MockFactory
+
+    Device.pin_factory = MockFactory()
+    yield Device.pin_factory
+    Device.pin_factory.reset()
+    Device.pin_factory = None

@@ -8,8 +8,6 @@ from datetime import datetime, timedelta, timezone
 import cv2
 import numpy as np
 import pytest
-from gpiozero import Device
-from gpiozero.pins.mock import MockFactory
 
 from kiosk.bench.frames import door_frame
 from kiosk.config import load_config
@@ -110,14 +108,6 @@ def test_a_code_and_face_door_grants_the_codes_owner_only(tmp_path, lfw_dir, mod
     assert [(e.person_ref, e.detail["source"]) for e in claims] == [
         ("colin-powell", "code"), ("colin-powell", "code"), ("colin-powell", "code"), (None, "code")]
     assert len(issued) == 2
-
-
-@pytest.fixture
-def mock_pins():
-    Device.pin_factory = MockFactory()
-    yield Device.pin_factory
-    Device.pin_factory.reset()
-    Device.pin_factory = None
 
 
 def test_a_card_and_face_door_checks_the_face_against_the_cards_holder(tmp_path, lfw_dir, models_built, mock_pins):

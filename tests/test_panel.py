@@ -15,8 +15,6 @@ from collections.abc import Callable
 
 import cv2
 import pytest
-from gpiozero import Device
-from gpiozero.pins.mock import MockFactory
 
 from kiosk.bench.frames import door_frame
 from kiosk.config import load_config
@@ -62,14 +60,6 @@ def test_wiegand_frames_are_bit_exact_with_both_parities():
         Card.parse("12-3456")
     with pytest.raises(CardError, match="only 26- and 34-bit"):
         Card.from_bits([0] * 37)
-
-
-@pytest.fixture
-def mock_pins():
-    Device.pin_factory = MockFactory()
-    yield Device.pin_factory
-    Device.pin_factory.reset()
-    Device.pin_factory = None
 
 
 def low_pulses(pin) -> list[tuple[float, float]]:
