@@ -238,10 +238,11 @@ class DoorConfig(_Section):
     name: str = Field(min_length=1, description="the door's name, as people's `doors` lists use it")
     outputs: list[OutputConfig] = Field(default_factory=lambda: [LogOutputConfig(type="log")])  # type: ignore[arg-type]
     pulse_s: float = Field(3.0, gt=0, le=60, description="how long a relay keeps the door unlocked")
-    mode: Literal["identify", "card_and_face", "code_and_face"] = Field(
+    mode: Literal["identify", "card_and_face", "code_and_face", "pin_and_face"] = Field(
         "identify", description="identify: the face alone, matched 1:N; card_and_face: a card read by `card_reader`, "
                                 "then the face matched 1:1 against that person; code_and_face: the same with a "
-                                "person's signed code (QR) shown to the camera")
+                                "person's signed code (QR) shown to the camera; pin_and_face: with a PIN typed on "
+                                "the kiosk screen's keypad (the GUI)")
     claim_fmr: float = Field(1e-5, gt=0, lt=1e-2, description="false match rate of the 1:1 check after a claim")
     claim_window_s: float = Field(10.0, gt=0, le=120, description="how long a claim waits for its face")
     card_reader: WiegandReaderConfig | None = Field(None, description="the Wiegand card reader wired to this "

@@ -50,6 +50,10 @@ class StoreBusyError(StoreError):
     """Raised when another process holds the store's write lock for longer than the caller waits."""
 
 
+class PinTakenError(StoreError):
+    """Raised when a person's new PIN is already another person's (a PIN names one person at the door)."""
+
+
 class StoreDamagedError(StoreError):
     """Raised when the store file is truncated, emptied or corrupt: a backup is needed, not a key."""
 

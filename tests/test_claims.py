@@ -2,6 +2,8 @@
 reader on gpiozero's mock pins, or a signed code held up to the camera beside the face."""
 
 import json
+import subprocess
+import sys
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -14,6 +16,7 @@ from kiosk.config import load_config
 from kiosk.imageio import read_image
 from kiosk.panel.cards import Card
 from kiosk.panel.codes import CodeError, code_image, code_key, issue_code, verify_code
+from kiosk.paths import PROJECT_ROOT
 from kiosk.runtime.session import KioskSession
 from kiosk.sources import Frame
 from kiosk.store.access import open_store
@@ -166,3 +169,25 @@ def test_a_claim_waits_its_window_then_runs_out_and_a_code_in_view_is_not_claime
     assert not desk.present(code, seen_continuously=True)  # still held up after its visit: not claimed again
     time.sleep(0.06)
     assert desk.present(code, seen_continuously=True)  # shown again later: a new claim
+
+
+def test_a_pin_belongs_to_one_person_and_is_kept_only_as_a_keyed_digest(tmp_path, lfw_dir, models_built):
+    config = enrolled_door(tmp_path, lfw_dir, {"mode": "pin_and_face"})
+
+    def set_pin(person: str, typed: str):
+        return subprocess.run([sys.executable, "main.py", "gallery", "pin", person, "--config", str(config)],
+                              cwd=PROJECT_ROOT, input=typed, capture_output=True, text=True, timeout=120)
+    assert set_pin("colin-powell", "4711\n4711\n").returncode == 0
+    taken = set_pin("serena-williams", "4711\n4711\n")
+    assert taken.returncode != 0 and "another person has this PIN" in taken.stderr
+    assert "4 to 8 digits" in set_pin("serena-williams", "12\n12\n").stderr
+    assert "differ" in set_pin("serena-williams", "1234\n1235\n").stderr
+    loaded = load_config(config)
+    store, _ = open_store(loaded.store.resolved_path, loaded.store.keys)
+    with store:
+        pins = {p.id: p.pin_digest for p in store.list_people()}
+    assert pins["serena-williams"] is None and len(pins["colin-powell"]) == 64 and "4711" not in pins["colin-powell"]
+    # an apply of the gallery file (which never carries PINs) keeps it
+    assert run_cli("gallery", "apply", str(tmp_path / "g.yaml"), "--config", str(config)).returncode == 0
+    with open_store(loaded.store.resolved_path, loaded.store.keys)[0] as store:
+        assert store.get_person("colin-powell").pin_digest == pins["colin-powell"]

@@ -370,3 +370,53 @@ def test_attendance_is_shown_day_by_day_and_saved_where_the_receptionist_chooses
     qtbot.mouseClick(admin.findChild(QPushButton, "export_attendance"), Qt.MouseButton.LeftButton)
     assert started_in == [str(Path.home())], started_in
     assert target.read_bytes()[:2] == b"PK" and admin.notice.text() == f"Saved {len(rows)} records to {target}"
+
+
+def test_a_pin_and_face_door_lets_in_the_member_whose_pin_is_typed_and_no_one_else(qtbot, lfw_dir, tmp_path,
+                                                                                  models_built):
+    """The PIN typed on the kiosk screen's keypad with real clicks: his face alone opens nothing, a wrong
+    PIN is refused in words, the member's PIN with his face lets him in; each claim audited. (His PIN
+    with another face is the stolen card's case: tests/test_claims.py.)"""
+    import subprocess
+    import sys
+
+    from PySide6.QtCore import Qt
+
+    from kiosk.paths import PROJECT_ROOT
+    from ui.main_window import MainWindow
+
+    path = write_kiosk_config(tmp_path, gui={"fullscreen": False}, liveness={"enabled": False},
+                              doors=[{"name": "main", "mode": "pin_and_face"}])
+    assert run_cli("store", "init", "--config", str(path)).returncode == 0
+    people = [person_entry(lfw_dir, "Colin_Powell", [1, 2, 3], person_id="colin-powell")]
+    assert run_cli("gallery", "apply", str(write_gallery(tmp_path / "g.yaml", people)), "--config",
+                   str(path)).returncode == 0
+    typed = subprocess.run([sys.executable, "main.py", "gallery", "pin", "colin-powell", "--config", str(path)],
+                           cwd=PROJECT_ROOT, input="4711\n4711\n", capture_output=True, text=True, timeout=120)
+    assert typed.returncode == 0, typed.stderr
+    video = write_visits_video(tmp_path / "visits.avi", [Visit(photo(lfw_dir, "Colin_Powell", 4), 40)], gap_seconds=0)
+    main = MainWindow(load_config(path), str(video))
+    qtbot.addWidget(main)
+    main.resize(1280, 800)
+    main.show()
+    keypad, banner = main.kiosk.keypad, main.kiosk.banner
+    assert keypad is not None
+
+    def type_pin(pin: str) -> None:
+        for digit in pin:
+            qtbot.mouseClick(keypad.keys[digit], Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(keypad.keys["OK"], Qt.MouseButton.LeftButton)
+    try:
+        qtbot.waitUntil(lambda: "type your PIN" in banner.text(), timeout=60_000)  # his face alone opens nothing
+        type_pin("1234")
+        qtbot.waitUntil(lambda: "This PIN: not known here" in banner.text(), timeout=30_000)
+        type_pin("4711")
+        qtbot.waitUntil(lambda: "Welcome, Colin Powell" in banner.text(), timeout=30_000)
+    finally:
+        main.close()
+    store, _ = open_store(load_config(path).store.resolved_path, load_config(path).store.keys)
+    with store:
+        kinds = [(e.kind, e.person_ref) for e in reversed(store.events(limit=50))
+                 if e.kind in ("claim_presented", "access_granted", "access_denied", "pin_set")]
+    assert kinds == [("pin_set", "colin-powell"), ("claim_presented", None), ("access_denied", None),
+                     ("claim_presented", "colin-powell"), ("access_granted", "colin-powell")]

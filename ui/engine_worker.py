@@ -2,6 +2,7 @@
 sends each processed frame to the GUI as a signal. The Qt event loop never waits on a model."""
 
 import logging
+import queue
 import threading
 from dataclasses import dataclass, replace
 
@@ -53,7 +54,12 @@ class EngineWorker(QObject):
         self._latest: FrameView | None = None
         self._latest_lock = threading.Lock()
         self._capture: CaptureThread | None = None
+        self._typed_pins: queue.SimpleQueue[str] = queue.SimpleQueue()
         self.frames_shown = 0
+
+    def present_pin(self, pin: str) -> None:
+        """Thread-safe: a PIN typed on the keypad reaches the runner before its next frame."""
+        self._typed_pins.put(pin)
 
     def stop(self) -> None:
         """Thread-safe: the loop ends after the frame it is on, or at once while no frame comes (no
@@ -104,6 +110,8 @@ class EngineWorker(QObject):
                     if self._reload.is_set():
                         self._reload.clear()
                         runner.reload_gallery()
+                    while not self._typed_pins.empty():
+                        runner.present_pin(self._typed_pins.get())
                     status = runner.process(frame)
                     self.frames_shown += 1
                     self._offer(FrameView(to_qimage(frame.rgb), status.box, status.hint, status.decision, status.faces))

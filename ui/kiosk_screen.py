@@ -4,7 +4,7 @@ import time
 
 from PySide6.QtCore import QDateTime, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QKeySequence, QPainter, QPen, QPixmap, QShortcut
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from kiosk.runtime.decisions import Decision, Outcome
 from ui import theme
@@ -16,8 +16,9 @@ DECISION_HOLD_S = 3.0
 
 class KioskScreen(QWidget):
     admin_requested = Signal()
+    pin_entered = Signal(str)  # a pin_and_face door: the PIN typed on the keypad, when OK is pressed
 
-    def __init__(self, language: str = "en", pulse_s: float = 3.0):
+    def __init__(self, language: str = "en", pulse_s: float = 3.0, keypad: bool = False):
         super().__init__()
         self.language, self.pulse_s = language, pulse_s
         self._decision_until = 0.0
@@ -48,7 +49,13 @@ class KioskScreen(QWidget):
         top.addWidget(admin)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        layout.addWidget(self.video, stretch=1)
+        middle = QHBoxLayout()
+        middle.addWidget(self.video, stretch=1)
+        self.keypad = Keypad(language) if keypad else None
+        if self.keypad is not None:
+            self.keypad.entered.connect(self.pin_entered)
+            middle.addWidget(self.keypad)
+        layout.addLayout(middle, stretch=1)
         layout.addWidget(self.banner)
         self._set_banner(text("idle", language), theme.HINT, "hint")
         self._tick()
@@ -126,3 +133,34 @@ class KioskScreen(QWidget):
             painter.end()
         self.video.setPixmap(pixmap.scaled(self.video.size(), Qt.AspectRatioMode.KeepAspectRatio,
                                            Qt.TransformationMode.SmoothTransformation))
+
+
+class Keypad(QWidget):
+    """Large keys for a PIN at a pin_and_face door; the digits show as dots, OK hands them on."""
+
+    entered = Signal(str)
+
+    def __init__(self, language: str):
+        super().__init__()
+        self.pin = QLineEdit(readOnly=True, echoMode=QLineEdit.EchoMode.Password, alignment=Qt.AlignmentFlag.AlignCenter)
+        self.pin.setObjectName("keypad_pin")
+        grid = QGridLayout(self)
+        grid.addWidget(self.pin, 0, 0, 1, 3)
+        self.keys: dict[str, QPushButton] = {}
+        labels = [*"123456789", text("keypad_clear", language), "0", text("keypad_ok", language)]
+        for index, label in enumerate(labels):
+            key = self.keys[label] = QPushButton(label, objectName="keypad_key")
+            key.setMinimumSize(96, 72)
+            key.clicked.connect(lambda _checked=False, label=label: self._press(label))
+            grid.addWidget(key, 1 + index // 3, index % 3)
+        self._clear, self._ok = labels[9], labels[11]
+
+    def _press(self, label: str) -> None:
+        if label == self._clear:
+            self.pin.clear()
+        elif label == self._ok:
+            if self.pin.text():
+                self.entered.emit(self.pin.text())
+            self.pin.clear()
+        elif len(self.pin.text()) < 8:
+            self.pin.setText(self.pin.text() + label)

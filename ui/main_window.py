@@ -32,13 +32,14 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(text("app_title", self.language))
         self.store, self._secrets = open_store(config.store.resolved_path, config.store.keys)
         self.pin_gate = PinGate(self.store)
-        self.kiosk = KioskScreen(self.language, config.doors[0].pulse_s)
+        self.kiosk = KioskScreen(self.language, config.doors[0].pulse_s, keypad=config.doors[0].mode == "pin_and_face")
         self.admin = AdminPanel(self.store, self.language, config.site.zone)
         self.pages = QStackedWidget()
         self.pages.addWidget(self.kiosk)
         self.pages.addWidget(self.admin)
         self.setCentralWidget(self.pages)
         self.kiosk.admin_requested.connect(self.ask_pin)
+        self.kiosk.pin_entered.connect(self._pin_typed)
         self.admin.back_requested.connect(self.show_kiosk)
         self.admin.enroll_requested.connect(self.open_wizard)
         self.engine: EngineWorker | None = None
@@ -59,6 +60,10 @@ class MainWindow(QMainWindow):
         self.engine.failed.connect(self.kiosk.show_failure)
         self.engine.finished.connect(self.engine_thread.quit)
         self.engine_thread.start()
+
+    def _pin_typed(self, pin: str) -> None:
+        if self.engine is not None:
+            self.engine.present_pin(pin)
 
     def _show_latest(self) -> None:
         view = self.engine.latest_view() if self.engine is not None else None

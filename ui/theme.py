@@ -30,4 +30,5 @@ QLineEdit, QTableWidget, QListWidget, QPlainTextEdit, QComboBox, QDateEdit {{
     background: #1C2329; border: 1px solid #607D8B; border-radius: 6px; padding: 4px; }}
 QCheckBox::indicator {{ width: 28px; height: 28px; }}
 QHeaderView::section {{ background: #263238; color: {TEXT}; padding: 6px; border: 0; }}
+QPushButton#keypad_key, QLineEdit#keypad_pin {{ font-size: {GUIDE_FONT_PT}pt; font-weight: 600; }}
 """

@@ -38,7 +38,11 @@ def register(subparsers) -> None:
     code.add_argument("person_id")
     code.add_argument("--days", type=int, default=30, help="valid for this many days (default 30)")
     code.add_argument("--out", type=Path, required=True, help="PNG file for the QR code")
-    for parser in (plan, apply, listing, show, remove, export, code):
+    pin = add_command(group, "pin", "set a person's PIN for a pin_and_face door (asked for twice, never an argument)",
+                      _pin)
+    pin.add_argument("person_id")
+    pin.add_argument("--clear", action="store_true", help="remove the person's PIN")
+    for parser in (plan, apply, listing, show, remove, export, code, pin):
         add_config_option(parser)
 
 
@@ -193,3 +197,30 @@ def _code(args: argparse.Namespace) -> tuple[dict, str]:
             store.log_event("code_issued", person.id, expires=expires.isoformat(timespec="seconds"))
     return ({"person_id": person.id, "expires": expires.isoformat(timespec="seconds"), "file": str(args.out)},
             f"{person.display_name}: access code valid until {expires:%Y-%m-%d}, saved to {args.out}")
+
+
+def _pin(args: argparse.Namespace) -> tuple[dict, str]:
+    """The PIN is asked for twice, as the administrator PIN is; only its keyed digest is stored."""
+    import getpass
+
+    from kiosk.panel.pins import pin_digest, pin_key
+
+    pin = None
+    if not args.clear:
+        try:
+            pin = getpass.getpass(f"New PIN for {args.person_id} (4 to 8 digits): ")
+            if getpass.getpass("Again: ") != pin:
+                raise ConfigError("the two PINs differ; nothing was changed")
+        except EOFError:  # no terminal and nothing piped in
+            raise ConfigError("no PIN was typed (standard input ended); run gallery pin in a terminal") from None
+    config = load_config(args.config)
+    with open_gallery(config) as (store, secrets):
+        digest = pin_digest(pin_key(secrets.digest_key), pin) if pin is not None else None
+        with store.transaction():
+            person = store.get_person(args.person_id)
+            if person is None:
+                raise FacegateError(f"no person {args.person_id!r} in {store.path}")
+            store.set_person_pin(person.id, digest)
+            store.log_event("pin_set" if digest else "pin_cleared", person.id)
+    return ({"person_id": person.id, "pin_set": digest is not None},
+            f"{person.display_name}: PIN {'set' if digest else 'removed'}")

@@ -40,6 +40,7 @@ class Hint(str, Enum):
     SMILE = "smile"
     SHOW_CARD = "show_card"    # a card_and_face door waits for a card
     SHOW_CODE = "show_code"    # a code_and_face door waits for a code held up to the camera
+    TYPE_PIN = "type_pin"      # a pin_and_face door waits for a PIN on its keypad
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -20,12 +20,13 @@ import numpy as np
 
 from kiosk.clock import site_now
 from kiosk.config import DoorConfig, KioskConfig
-from kiosk.errors import StoreBusyError
+from kiosk.errors import ConfigError, StoreBusyError
 from kiosk.liveness.fusion import LivenessSession
 from kiosk.liveness.texture import TextureLivenessModel
 from kiosk.manifest import load_liveness_manifest
 from kiosk.panel.cards import Card
-from kiosk.panel.codes import CodeError, CodeExpired, CodeReader, verify_code
+from kiosk.panel.codes import CodeError, CodeExpired, CodeReader, code_key, verify_code
+from kiosk.panel.pins import pin_digest, pin_key
 from kiosk.protection import TemplateProtector
 from kiosk.recognition.faces import DetectedFace
 from kiosk.recognition.gallery_tail import gallery_tail
@@ -104,7 +105,7 @@ class FrameFeed(Protocol):
 class KioskRunner:
     def __init__(self, config: KioskConfig, store: GalleryStore, pipeline: FacePipeline, protector: TemplateProtector,
                  dispatcher: DoorDispatcher, door: DoorConfig, inbox: "EventInbox",
-                 standing: Callable[[], str | None] = in_standing, code_key: bytes | None = None):
+                 standing: Callable[[], str | None] = in_standing, claim_key: bytes | None = None):
         self.config, self.store, self.pipeline, self.protector = config, store, pipeline, protector
         self.dispatcher = dispatcher
         self.door = door
@@ -131,7 +132,9 @@ class KioskRunner:
         # claim, then verify (door.mode): the claim names one person, the face is matched 1:1 against them
         self.claims = ClaimDesk(door.claim_window_s) if door.mode != "identify" else None
         self.code_reader = CodeReader() if door.mode == "code_and_face" else None
-        self._code_key = code_key
+        # codes and PINs are checked with keys derived from the store's digest key (`claim_key`)
+        self._code_key = code_key(claim_key) if claim_key is not None else None
+        self._pin_key = pin_key(claim_key) if claim_key is not None else None
         self._claim_gallery: tuple[str, Gallery] | None = None
         self.reload_gallery()
 
@@ -206,6 +209,17 @@ class KioskRunner:
         owner = next((p.id for p in self.decider.people.values() if p.card == str(card)), None)
         self.claims.present(Claim("card", str(card), owner, "" if owner else "not known here"))
 
+    def present_pin(self, pin: str) -> None:
+        """A PIN typed on the kiosk's keypad (the GUI's thread): the person it belongs to, if anyone."""
+        assert self.claims is not None and self._pin_key is not None, "only a pin_and_face door takes PINs"
+        try:
+            digest = pin_digest(self._pin_key, pin)
+        except ConfigError:
+            self.claims.present(Claim("pin", f"pin:{pin}", None, "a PIN is 4 to 8 digits"))
+            return
+        owner = next((p.id for p in self.decider.people.values() if p.pin_digest == digest), None)
+        self.claims.present(Claim("pin", f"pin:{digest}", owner, "" if owner else "not known here"))
+
     def present_code(self, text: str) -> None:
         """A QR code seen in a frame: a genuine, unexpired code names its person."""
         assert self.claims is not None and self._code_key is not None, "only a code_and_face door reads codes"
@@ -236,11 +250,11 @@ class KioskRunner:
                 self.claims.used(claim)
                 moment = VisitMoment(at_ms=frame.timestamp_ms, track_id=0, started_ms=frame.timestamp_ms,
                                      faces_in_view=faces)
-                shown = "This card" if claim.source == "card" else "This code"
+                shown = {"card": "This card", "code": "This code", "pin": "This PIN"}[claim.source]
                 decision = self.decider.claim_refused(claim.person_id, shown, claim.refused, moment)
                 return None, FrameStatus(frame, box, faces, None, decision if self._act(decision) else None, left)
         if claim is None:
-            hint = Hint.SHOW_CARD if self.door.mode == "card_and_face" else Hint.SHOW_CODE
+            hint = {"card_and_face": Hint.SHOW_CARD, "code_and_face": Hint.SHOW_CODE}.get(self.door.mode, Hint.TYPE_PIN)
             return None, FrameStatus(frame, box, faces, hint, None, left)
         assert claim.person_id is not None
         return self.claim_gallery(claim.person_id), None

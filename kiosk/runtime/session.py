@@ -14,7 +14,6 @@ from pathlib import Path
 
 from kiosk.config import DoorConfig, KioskConfig
 from kiosk.errors import ConfigError, StoreDamagedError
-from kiosk.panel.codes import code_key
 from kiosk.protection import protector_for
 from kiosk.recognition.pipeline import FacePipeline
 from kiosk.runtime.capture import CaptureThread, SourceEvent
@@ -119,7 +118,7 @@ class KioskSession:
                                         self.inbox.door_failed)
             stack.callback(dispatcher.close)
             self._runner = KioskRunner(config, store, pipeline, protector, dispatcher, self.door, self.inbox,
-                                       standing, code_key=code_key(secrets.digest_key))
+                                       standing, claim_key=secrets.digest_key)
             if self.door.card_reader is not None:  # card_and_face: the card reader wired to this kiosk
                 from kiosk.panel.wiegand import WiegandReader
 

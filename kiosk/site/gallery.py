@@ -19,7 +19,7 @@ import numpy as np
 import psycopg
 
 from kiosk.config import PostgresConfig
-from kiosk.errors import SecretsError, StoreError
+from kiosk.errors import PinTakenError, SecretsError, StoreError
 from kiosk.site.database import SiteConnection, describe, require_schema, scalar
 from kiosk.site.report import site_attendance
 from kiosk.store.derived import pseudonym, pseudonym_key, secret_check
@@ -31,13 +31,13 @@ from kiosk.store.seal import TemplateSeal, sealed_updates, unseal_rows
 log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "facegate_gallery"
-_PERSON_COLUMNS = "id, display_name, role, enabled, valid_from, valid_until, doors, photo_digest, schedule, card"
+PERSON_COLUMNS = "id, display_name, role, enabled, valid_from, valid_until, doors, photo_digest, schedule, card, pin_digest"
 
 
 def person_from_row(row) -> Person:
-    """A people row (in _PERSON_COLUMNS order) as the engine's Person."""
+    """A people row (in PERSON_COLUMNS order) as the engine's Person."""
     schedule = Schedule.from_json(row[8]) if row[8] else None
-    return Person(row[0], row[1], row[2], bool(row[3]), row[4], row[5], tuple(row[6]), row[7], schedule, row[9])
+    return Person(row[0], row[1], row[2], bool(row[3]), row[4], row[5], tuple(row[6]), row[7], schedule, row[9], row[10])
 
 
 def check_template_secret(connection: SiteConnection, check: str, where: str, claim: bool) -> None:
@@ -146,15 +146,26 @@ class SiteGallery:
              person.photo_digest, person.card, self._stamp()))
         self._db.execute("DELETE FROM tombstones WHERE person_id = %s", (person.id,))
 
+    def set_person_pin(self, person_id: str, digest: str | None) -> None:
+        """As GalleryStore.set_person_pin; the change reaches every door's replica."""
+        import psycopg
+
+        try:
+            with self._db.transaction():  # a savepoint: a refused PIN leaves the caller's transaction usable
+                self._db.execute("UPDATE people SET pin_digest = %s WHERE id = %s", (digest, person_id))
+        except psycopg.errors.UniqueViolation:
+            raise PinTakenError("another person has this PIN: choose another") from None
+        self._touch(person_id)
+
     def _touch(self, person_id: str) -> None:
         self._db.execute("UPDATE people SET revision = %s, updated_at = now() WHERE id = %s", (self._stamp(), person_id))
 
     def get_person(self, person_id: str) -> Person | None:
-        row = self._db.execute(f"SELECT {_PERSON_COLUMNS} FROM people WHERE id = %s", (person_id,)).fetchone()
+        row = self._db.execute(f"SELECT {PERSON_COLUMNS} FROM people WHERE id = %s", (person_id,)).fetchone()
         return person_from_row(row) if row else None
 
     def list_people(self) -> list[Person]:
-        return [person_from_row(row) for row in self._db.execute(f"SELECT {_PERSON_COLUMNS} FROM people ORDER BY id")]
+        return [person_from_row(row) for row in self._db.execute(f"SELECT {PERSON_COLUMNS} FROM people ORDER BY id")]
 
     def template_counts(self) -> dict[str, int]:
         return dict(self._db.execute("SELECT person_id, count(*) FROM templates GROUP BY person_id").fetchall())

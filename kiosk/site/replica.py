@@ -16,7 +16,7 @@ import numpy as np
 
 from kiosk.faults import crash_point
 from kiosk.site.database import SiteConnection, scalar
-from kiosk.site.gallery import check_template_secret, person_from_row
+from kiosk.site.gallery import PERSON_COLUMNS, check_template_secret, person_from_row
 from kiosk.store.derived import secret_check
 from kiosk.store.gallery import GalleryStore
 from kiosk.store.keys import KioskSecrets
@@ -128,8 +128,7 @@ class ReplicaSync:
         if not ids:
             return []
         rows = {row[0]: row for row in site.execute(
-            "SELECT id, display_name, role, enabled, valid_from, valid_until, doors, photo_digest, schedule, card "
-            "FROM people WHERE id = ANY(%s)", (ids,))}
+            f"SELECT {PERSON_COLUMNS} FROM people WHERE id = ANY(%s)", (ids,))}
         templates: dict[str, list] = {}
         for row in site.execute("SELECT person_id, template, dim, model_id, protector_id, secret_version, quality, "
                                 "salt FROM templates WHERE person_id = ANY(%s) ORDER BY id", (ids,)):
@@ -148,6 +147,7 @@ class ReplicaSync:
                 store.delete_rows(person_id, reason="not in the site's gallery")
             for person, templates, consents in batch.people:
                 store.upsert_person(person)
+                store.set_person_pin(person.id, person.pin_digest)
                 if templates is not None:
                     store.replace_templates(person.id, templates)
                 store.replace_consents(person.id, consents)

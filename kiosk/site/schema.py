@@ -139,12 +139,16 @@ CREATE INDEX templates_unsealed ON templates (id) WHERE salt IS NULL;  -- each o
 """
 
 # Each entry takes a database from version i to i + 1.
-# The card a panel knows each person by (kiosk/panel/cards.py): reported on a grant, read as a claim.
-PERSON_CARD = """
+# What a person claims to be with at a claim door (kiosk/runtime/claims.py): the card a panel knows
+# them by (kiosk/panel/cards.py), reported on a grant; and their PIN, kept as a keyed digest
+# (kiosk/panel/pins.py). Each belongs to one person.
+PERSON_CLAIMS = """
 ALTER TABLE people ADD COLUMN card TEXT;
 CREATE UNIQUE INDEX people_card ON people (card) WHERE card IS NOT NULL;
+ALTER TABLE people ADD COLUMN pin_digest TEXT;
+CREATE UNIQUE INDEX people_pin ON people (pin_digest) WHERE pin_digest IS NOT NULL;
 """
 
-MIGRATIONS: list[str] = [SCHEMA, DEAD_LETTERS, DOOR_KEYS, TEMPLATE_SALT, PERSON_CARD]
+MIGRATIONS: list[str] = [SCHEMA, DEAD_LETTERS, DOOR_KEYS, TEMPLATE_SALT, PERSON_CLAIMS]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -14,8 +14,9 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
+import sqlcipher3
 
-from kiosk.errors import SecretsError, StoreError
+from kiosk.errors import PinTakenError, SecretsError, StoreError
 from kiosk.faults import crash_point
 from kiosk.store.audit_chain import GENESIS, AuditHead, audit_key, event_hash, first_broken_link, head_mismatch
 from kiosk.store.database import Connection, DatabaseError, open_database, transaction, write_key_check
@@ -28,7 +29,7 @@ from kiosk.store.seal import TemplateSeal, sealed_updates
 # What damage to the file shows as: a page failing its HMAC, SQLite's own structure check
 _DAMAGE_CHECKS = (("page authentication", "PRAGMA cipher_integrity_check", lambda r: True),
                   ("integrity", "PRAGMA integrity_check", lambda r: r[0] != "ok"))
-_PERSON_COLUMNS = "id, display_name, role, enabled, valid_from, valid_until, doors, photo_digest, schedule, card"
+_PERSON_COLUMNS = "id, display_name, role, enabled, valid_from, valid_until, doors, photo_digest, schedule, card, pin_digest"
 
 
 def now_utc() -> str:
@@ -176,6 +177,14 @@ class GalleryStore:
              person.photo_digest, person.card, stamp, stamp),
         )
 
+    def set_person_pin(self, person_id: str, digest: str | None) -> None:
+        """A person's PIN (its keyed digest), kept apart from what a gallery file sets: an apply never
+        clears it. PinTakenError if another person has that PIN."""
+        try:
+            self._db.execute("UPDATE people SET pin_digest = ? WHERE id = ?", (digest, person_id))
+        except sqlcipher3.dbapi2.IntegrityError:
+            raise PinTakenError("another person has this PIN: choose another") from None
+
     def get_person(self, person_id: str) -> Person | None:
         row = self._db.execute(
             f"SELECT {_PERSON_COLUMNS} FROM people WHERE id = ?",
@@ -191,7 +200,7 @@ class GalleryStore:
     def _person(row) -> Person:
         schedule = Schedule.from_json(json.loads(row[8])) if row[8] else None
         return Person(row[0], row[1], row[2], bool(row[3]), _date(row[4]), _date(row[5]), tuple(json.loads(row[6])),
-                      row[7], schedule, row[9])
+                      row[7], schedule, row[9], row[10])
 
     def template_counts(self) -> dict[str, int]:
         return dict(self._db.execute("SELECT person_id, count(*) FROM templates GROUP BY person_id"))

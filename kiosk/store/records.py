@@ -42,6 +42,7 @@ class Person:
     photo_digest: str | None = None
     schedule: Schedule | None = None
     card: str | None = None  # the credential a panel knows them by (kiosk/panel/cards.py), e.g. wiegand26:12:3456
+    pin_digest: str | None = None  # their PIN's keyed digest (kiosk/panel/pins.py); set by `gallery pin`, never a file
 
     def metadata(self) -> tuple:
         """Everything an administrator sets, for comparing a gallery file with the store."""
