@@ -300,6 +300,15 @@ def test_a_sync_killed_between_batches_resumes_where_it_stopped(site, servers, s
         assert replica.consents("p4") == [Consent("self", date(2026, 12, 1), "door access")]
         assert replica.verify() == [] and replica.audit_break() is None
 
+    with gallery.transaction():  # what a claim door needs reaches the replica too: the card, the PIN's digest
+        gallery.upsert_person(Person("p4", "Person 4", card="wiegand26:1:4"))
+        gallery.set_person_pin("p4", "ab" * 32)
+    done = run_cli("site", "sync", "--no-progress", "--config", str(config), "--json")
+    assert json.loads(done.stdout)["updated"] == 1, done.stderr
+    replica, _ = open_store(load_config(config).store.resolved_path, load_config(config).store.keys)
+    with replica:
+        assert (replica.get_person("p4").card, replica.get_person("p4").pin_digest) == ("wiegand26:1:4", "ab" * 32)
+
 
 def test_the_broker_lets_a_kiosk_publish_only_as_itself(servers, site):
     """door-a's login cannot put records under door-b's topic, a wrong password is refused, and the
