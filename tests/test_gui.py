@@ -420,3 +420,41 @@ def test_a_pin_and_face_door_lets_in_the_member_whose_pin_is_typed_and_no_one_el
                  if e.kind in ("claim_presented", "access_granted", "access_denied", "pin_set")]
     assert kinds == [("pin_set", "colin-powell"), ("claim_presented", None), ("access_denied", None),
                      ("claim_presented", "colin-powell"), ("access_granted", "colin-powell")]
+
+
+def test_what_happened_is_shown_by_day_and_by_person(qtbot, lfw_dir, tmp_path, models_built):
+    """The records of the chosen day, for everyone or one person picked by name (a store of its own:
+    the module's loses Colin Powell to the delete test)."""
+    from PySide6.QtCore import QDate
+
+    from ui.main_window import MainWindow
+
+    path = write_kiosk_config(tmp_path, gui={"fullscreen": False}, liveness={"enabled": False})
+    assert run_cli("store", "init", "--config", str(path)).returncode == 0
+    people = [person_entry(lfw_dir, "Colin_Powell", [1, 2, 3], person_id="colin-powell"),
+              person_entry(lfw_dir, "Serena_Williams", [1, 2], person_id="serena-williams")]
+    assert run_cli("gallery", "apply", str(write_gallery(tmp_path / "g.yaml", people)), "--config",
+                   str(path)).returncode == 0
+    video = write_visits_video(tmp_path / "visits.avi", [Visit(photo(lfw_dir, "Colin_Powell", 4), 2.5)])
+    window = MainWindow(load_config(path), str(video))
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitUntil(lambda: "Welcome, Colin Powell" in window.kiosk.banner.text(), timeout=30_000)
+    window.show_admin()
+    admin = window.admin
+    admin.refresh()
+
+    def rows() -> list[tuple[str, ...]]:
+        return [tuple(admin.events.item(r, c).text() for c in range(5)) for r in range(admin.events.rowCount())]
+    everyone = rows()
+    assert any(row[1:3] == ("Let in", "Colin Powell") for row in everyone), everyone
+    admin.events_person.setCurrentIndex(admin.events_person.findText("Colin Powell"))
+    his = rows()
+    assert his and all(row[2] == "Colin Powell" for row in his) and len(his) < len(everyone)
+    admin.events_day.setDate(QDate.currentDate().addDays(-1))
+    assert rows() == []  # nothing of his yesterday
+    admin.events_person.setCurrentIndex(0)
+    admin.events_day.setDate(QDate.currentDate())
+    assert rows() == everyone  # everyone, today, again
+    window.close()

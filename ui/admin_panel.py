@@ -6,12 +6,13 @@ at a site the site's gallery in PostgreSQL (every door's events and attendance).
 this kiosk's own."""
 
 from dataclasses import replace
-from datetime import timezone, tzinfo
+from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 from typing import Protocol
 
 from PySide6.QtCore import QDate, Signal
 from PySide6.QtWidgets import (
+    QComboBox,
     QDateEdit,
     QFileDialog,
     QHBoxLayout,
@@ -45,7 +46,8 @@ ATTENDANCE_COLUMNS = ("day", "name", "first_in", "last_out", "times")
 class AdministeredGallery(GalleryTarget, Protocol):
     """A gallery with its records: a kiosk's store or the site's gallery."""
 
-    def events(self, limit: int = 100) -> list[Event]: ...
+    def events(self, limit: int = 100, between: tuple[datetime, datetime] | None = None,
+               person_ref: str | None = None) -> list[Event]: ...
     def close(self) -> None: ...
 
 
@@ -83,7 +85,7 @@ class AdminPanel(QWidget):
         self.notice.setStyleSheet("color: #c62828")
         tabs = QTabWidget()
         tabs.addTab(self._people_tab(), text("people", language))
-        tabs.addTab(self.events, text("recent_events", language))
+        tabs.addTab(self._events_tab(), text("recent_events", language))
         tabs.addTab(self._attendance_tab(), text("attendance", language))
         tabs.addTab(self.status, text("status", language))
         back = QPushButton(text("back_to_kiosk", language))
@@ -122,6 +124,51 @@ class AdminPanel(QWidget):
         layout.addWidget(self.table, stretch=1)
         layout.addLayout(row)
         return page
+
+    def _events_tab(self) -> QWidget:
+        """What happened on one day, for everyone or one person: a receptionist asked about yesterday
+        finds it without scrolling through today."""
+        page = QWidget()
+        self.events_day = QDateEdit(QDate.currentDate(), calendarPopup=True)
+        self.events_day.setDisplayFormat("ddd d MMM yyyy")
+        self.events_day.dateChanged.connect(self.show_events)
+        self.events_person = QComboBox()
+        self.events_person.currentIndexChanged.connect(self.show_events)
+        row = QHBoxLayout()
+        for widget in (QLabel(text("day", self.language)), self.events_day, QLabel(text("person", self.language)),
+                       self.events_person):
+            row.addWidget(widget)
+        row.addStretch()
+        layout = QVBoxLayout(page)
+        layout.addLayout(row)
+        layout.addWidget(self.events, stretch=1)
+        return page
+
+    def _fill_person_choice(self, everyone: list) -> None:
+        """Everyone, then each person by name; the choice made stays chosen."""
+        chosen = self.events_person.currentData()
+        self.events_person.blockSignals(True)
+        self.events_person.clear()
+        self.events_person.addItem(text("everyone", self.language), None)
+        for person in sorted(everyone, key=lambda p: p.display_name.lower()):
+            self.events_person.addItem(person.display_name, person.id)
+        self.events_person.setCurrentIndex(max(0, self.events_person.findData(chosen)))
+        self.events_person.blockSignals(False)
+
+    def show_events(self) -> None:
+        day = self.events_day.date().toPython()
+        try:
+            events = self.gallery.events(limit=500, between=site_day_bounds(day, day, self.zone),
+                                         person_ref=self.events_person.currentData())
+        except FacegateError as exc:  # a door's role at a site may read the people, not the records
+            events = []
+            self._warn(exc)
+        names = {self.events_person.itemData(i): self.events_person.itemText(i)
+                 for i in range(1, self.events_person.count())}
+        self.events.setRowCount(len(events))
+        for row, event in enumerate(events):
+            for column, value in enumerate(event_row(event, names, self.zone, self.language)):
+                self.events.setItem(row, column, QTableWidgetItem(value))
 
     def _attendance_tab(self) -> QWidget:
         """Who came and went, day by day, for the chosen days (shown, and exported on request)."""
@@ -202,16 +249,8 @@ class AdminPanel(QWidget):
                       str(counts.get(person.id, 0)))
             for column, value in enumerate(values):
                 self.table.setItem(row, column, QTableWidgetItem(value))
-        try:
-            events = self.gallery.events(limit=50)
-        except FacegateError as exc:  # a door's role at a site may read the people, not the records
-            events = []
-            self._warn(exc)
-        names = {person.id: person.display_name for person in everyone}
-        self.events.setRowCount(len(events))
-        for row, event in enumerate(events):
-            for column, value in enumerate(event_row(event, names, self.zone, self.language)):
-                self.events.setItem(row, column, QTableWidgetItem(value))
+        self._fill_person_choice(everyone)
+        self.show_events()
         self.status.setText("\n".join(self.status_lines(len(everyone))))
         self.show_attendance()
 

@@ -222,14 +222,22 @@ class SiteGallery:
         self._db.execute("INSERT INTO site_audit (kind, person_ref, detail) VALUES (%s, %s, %s)",
                          (kind, person_ref, json.dumps(detail, sort_keys=True, default=str)))
 
-    def events(self, limit: int = 100) -> list[Event]:
-        """Newest first: the administrators' actions and every door's records (its kiosk in the detail)."""
+    def events(self, limit: int = 100, between: tuple[datetime, datetime] | None = None,
+               person_ref: str | None = None) -> list[Event]:
+        """Newest first: the administrators' actions and every door's records (its kiosk in the detail);
+        between two instants (the end excluded), of one person."""
+        start, end = between if between is not None else (None, None)
         with self._refused("read the site's records"):
             rows = self._db.execute(
                 "SELECT at, kind, person_ref, detail FROM ("
                 " SELECT at, kind, person_ref, detail FROM site_audit UNION ALL"
                 " SELECT at::timestamptz, kind, person_ref, detail::jsonb || jsonb_build_object('kiosk', kiosk_id)"
-                " FROM kiosk_events) AS everything ORDER BY at DESC LIMIT %s", (limit,)).fetchall()
+                " FROM kiosk_events) AS everything"
+                " WHERE (%(start)s::timestamptz IS NULL OR at >= %(start)s)"
+                " AND (%(end)s::timestamptz IS NULL OR at < %(end)s)"
+                " AND (%(person)s::text IS NULL OR person_ref = %(person)s)"
+                " ORDER BY at DESC LIMIT %(limit)s",
+                {"start": start, "end": end, "person": person_ref, "limit": limit}).fetchall()
         return [Event(r[0], r[1], r[2], r[3]) for r in rows]
 
     def attendance_between(self, start: datetime, end: datetime) -> list[AttendanceRecord]:

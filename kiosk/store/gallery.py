@@ -372,13 +372,20 @@ class GalleryStore:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'audit_anchor'").fetchone()
         return row[0] if row else GENESIS
 
-    def events(self, limit: int = 100, kinds: tuple[str, ...] | None = None) -> list[Event]:
-        """Newest first."""
-        query = "SELECT at, kind, person_ref, detail FROM events"
-        params: list = []
+    def events(self, limit: int = 100, kinds: tuple[str, ...] | None = None,
+               between: tuple[datetime, datetime] | None = None, person_ref: str | None = None) -> list[Event]:
+        """Newest first; of some kinds, between two instants (the end excluded), of one person."""
+        where, params = [], []
         if kinds:
-            query += f" WHERE kind IN ({', '.join('?' * len(kinds))})"
+            where.append(f"kind IN ({', '.join('?' * len(kinds))})")
             params += list(kinds)
+        if between is not None:  # times are stored as UTC ISO text, which sorts as the instants do
+            where.append("at >= ? AND at < ?")
+            params += [moment.astimezone(timezone.utc).isoformat() for moment in between]
+        if person_ref is not None:
+            where.append("person_ref = ?")
+            params.append(person_ref)
+        query = "SELECT at, kind, person_ref, detail FROM events" + (" WHERE " + " AND ".join(where) if where else "")
         rows = self._db.execute(query + " ORDER BY id DESC LIMIT ?", (*params, limit))
         return [Event(datetime.fromisoformat(r[0]), r[1], r[2], json.loads(r[3])) for r in rows]
 
