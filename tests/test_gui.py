@@ -164,6 +164,7 @@ def test_the_wizard_enrolls_from_a_video_and_from_photo_files(qtbot, window, lfw
     qtbot.addWidget(wizard)
     run_wizard(qtbot, wizard, "serena-williams", "Serena Williams")
     assert wizard.saved_person is not None
+    qtbot.waitUntil(lambda: window.admin.notice.text() == "Serena Williams is enrolled", timeout=10_000)
     files = window.make_wizard(None)
     qtbot.addWidget(files)
     summary = run_wizard(qtbot, files, "tony-blair", "Tony Blair", [photo(lfw_dir, "Tony_Blair", n) for n in (2, 3)])

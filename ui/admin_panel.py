@@ -222,6 +222,11 @@ class AdminPanel(QWidget):
         """People, events and attendance from now on are `gallery`'s (the site's, or the store's)."""
         self.gallery = gallery
 
+    def say(self, message: str) -> None:
+        """Something done, said where the receptionist looks (a change made, a person enrolled)."""
+        self.notice.setStyleSheet("color: #2e7d32")
+        self.notice.setText(message)
+
     def _warn(self, error: FacegateError) -> None:
         self.notice.setStyleSheet("color: #c62828")
         self.notice.setText(str(error))

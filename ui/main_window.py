@@ -122,8 +122,14 @@ class MainWindow(QMainWindow):
         protector = protector_for(self._secrets, manifest, self.config.models.protector, self.config.models.provider)
         wizard = EnrollWizard(self.config, self.admin.gallery, protector, manifest.id,
                               EnrollmentPolicy.from_config(self.config, protector), source, self.language, self)
-        wizard.finished.connect(lambda _: self.admin.refresh())
+        wizard.finished.connect(lambda _: self._wizard_closed(wizard))
         return wizard
+
+    def _wizard_closed(self, wizard: EnrollWizard) -> None:
+        """Finish says what was done: before, the wizard closed without a word."""
+        self.admin.refresh()
+        if wizard.saved_person is not None:
+            self.admin.say(text("saved", self.language, name=wizard.saved_person.display_name))
 
     def open_wizard(self) -> None:
         self.make_wizard(self.source).exec()
