@@ -28,6 +28,7 @@ from kiosk.manifest import ProtectorManifest, ThresholdSpec
 from kiosk.protection import AdversarialProtector
 from kiosk.recognition.matching import pairwise_distances
 from kiosk.runtime.decisions import threshold_for_gallery
+from kiosk.runtime.policy import claim_policy
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def compare_claims(encoded: EncodedSet, protector_manifest: ProtectorManifest, s
     def claim_rates(threshold: float) -> tuple[float, float]:
         return float(np.mean(own >= threshold)), float(np.mean(impostor < threshold))
 
-    claim_threshold = single.at_fmr(budget)
+    claim_threshold = claim_policy(single, None, recognition, budget).single_threshold  # as a claim door would
     claim_point = max(rate for rate in {single.target_fmr, *single.operating_points} if rate <= budget)
     claim_fnir, stolen = claim_rates(claim_threshold)
     rows = []
@@ -109,7 +110,7 @@ def compare_claims(encoded: EncodedSet, protector_manifest: ProtectorManifest, s
         rows.append(ScaleComparison(size, threshold, float(np.mean(~identified)),
                                     float(np.mean(stranger_distance < threshold)), claim_threshold, claim_point,
                                     claim_fnir, stolen))
-    door_threshold = single.at_fmr(door_fmr)
+    door_threshold = claim_policy(single, None, recognition, door_fmr).single_threshold
     door_fnir, door_stolen = claim_rates(door_threshold)
     return ClaimReport(len(templates), len(strangers), int(impostor.size), budget, rows, door_fmr, door_threshold,
                        door_fnir, door_stolen)

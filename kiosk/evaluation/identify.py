@@ -36,6 +36,7 @@ from kiosk.recognition.gallery_tail import gallery_tail
 from kiosk.recognition.matching import GalleryIndex, comparable
 from kiosk.recognition.quality import evidence_weight
 from kiosk.runtime.decisions import Decider, Outcome, hint_for, threshold_for_gallery
+from kiosk.runtime.policy import gallery_policy
 from kiosk.runtime.visit import FrameEvidence, Gallery, Visit, VisitPolicy
 from kiosk.store.records import Person
 
@@ -174,12 +175,10 @@ def identify(encoded: EncodedSet, embedder: EmbedderManifest, protector_manifest
 
     single_spec, fused_spec = thresholds
     false_accepts_per_day, attempts_per_day = recognition.false_accepts_per_day, recognition.attempts_per_day
-    threshold = threshold_for_gallery(single_spec, false_accepts_per_day, attempts_per_day, len(enrolled))
-    fused_threshold = min(threshold, threshold_for_gallery(fused_spec, false_accepts_per_day, attempts_per_day,
-                                                           len(enrolled)))
     first = [rows_by_person[p][0] for p in enrolled]
-    tail = gallery_tail(templates[first], np.array(enrolled, dtype=object), protector_manifest.template_pairs)
-    threshold, fused_threshold = threshold - tail.shift, fused_threshold - tail.shift  # as the kiosk does
+    policy, tail = gallery_policy(single_spec, fused_spec, protector_manifest.template_pairs, recognition,
+                                  templates[first], np.array(enrolled, dtype=object))  # the kiosk's own
+    threshold, fused_threshold = policy.single_threshold, policy.fused_threshold
     index = GalleryIndex(templates[first], np.array(enrolled, dtype=object))
     mated_rows = [row for p in enrolled for row in rows_by_person[p][1:]]
     mated_ids = np.array([identity_of(encoded.names[row]) for row in mated_rows], dtype=object)
@@ -197,8 +196,6 @@ def identify(encoded: EncodedSet, embedder: EmbedderManifest, protector_manifest
                      _nearest(index, fused_probes(stranger_visits)), fused_threshold)
     voted = Rates.of(visit_ids, _vote(index, probes, mated_visits, threshold),
                      _vote(index, probes, stranger_visits, threshold), threshold)
-    policy = VisitPolicy(single_threshold=threshold, fused_threshold=fused_threshold, continuity=single_spec.value,
-                         min_frames=recognition.min_frames, max_frames=recognition.max_frames)
     mated_kiosk, frames = _through_visits(index, enrolled, probes, encoded, mated_visits, policy, recognition)
     stranger_kiosk, _ = _through_visits(index, enrolled, probes, encoded, stranger_visits, policy, recognition)
     kiosk = Rates.of(visit_ids, mated_kiosk, stranger_kiosk, np.inf)

@@ -29,7 +29,6 @@ from kiosk.panel.codes import CodeError, CodeExpired, CodeReader, code_key, veri
 from kiosk.panel.pins import pin_digest, pin_key
 from kiosk.protection import TemplateProtector
 from kiosk.recognition.faces import DetectedFace
-from kiosk.recognition.gallery_tail import gallery_tail
 from kiosk.recognition.matching import GalleryIndex
 from kiosk.recognition.pipeline import AlignedFace, FacePipeline
 from kiosk.recognition.quality import evidence_weight
@@ -43,11 +42,11 @@ from kiosk.runtime.decisions import (
     VisitMoment,
     hint_for,
     in_standing,
-    threshold_for_gallery,
 )
 from kiosk.runtime.doors import DoorDispatcher
+from kiosk.runtime.policy import claim_policy, gallery_policy
 from kiosk.runtime.tracker import FaceTracker, Track
-from kiosk.runtime.visit import FrameEvidence, Gallery, PendingVerdicts, Unfinished, Visit, VisitPolicy, VisitState
+from kiosk.runtime.visit import FrameEvidence, Gallery, PendingVerdicts, Unfinished, Visit, VisitState
 from kiosk.sources import Frame
 from kiosk.store.gallery import GalleryStore
 
@@ -150,27 +149,15 @@ class KioskRunner:
         matrix = self.store.gallery_matrix(model_id, enabled_only=False)
         people = {p.id: p for p in self.store.list_people()}
         self.decider.people = people
-        recognition = self.config.recognition
-        single, fused = self.protector.threshold, self.protector.fused_threshold  # clean probe vs protected template
-        rates = (recognition.false_accepts_per_day, recognition.attempts_per_day, len(matrix.templates))
-        threshold = threshold_for_gallery(single, *rates)
-        if recognition.threshold is not None:
-            if recognition.threshold > single.value:
-                log.warning("recognition.threshold %.4f is looser than the calibrated %.4f (FMR %g): using %.4f",
-                            recognition.threshold, single.value, single.target_fmr, single.value)
-            threshold = min(recognition.threshold, single.value)
-        fused_threshold = threshold if fused is None or recognition.threshold else threshold_for_gallery(fused, *rates)
-        self.gallery_tail = gallery_tail(matrix.templates, matrix.person_ids, self.protector.template_pairs)
+        protector = self.protector  # clean probes against protected templates
+        policy, self.gallery_tail = gallery_policy(protector.threshold, protector.fused_threshold,
+                                                   protector.template_pairs, self.config.recognition,
+                                                   matrix.templates, matrix.person_ids)
         log.info("%s", self.gallery_tail.describe())
-        threshold -= self.gallery_tail.shift
-        policy = VisitPolicy(single_threshold=threshold,
-                             fused_threshold=min(threshold, fused_threshold - self.gallery_tail.shift),
-                             continuity=single.value, min_frames=recognition.min_frames,
-                             max_frames=recognition.max_frames)
         self.gallery = Gallery(GalleryIndex(matrix.templates, matrix.person_ids), policy, self.decider)
         self._matrix, self._claim_gallery = matrix, None
         log.info("gallery: %d people, %d templates, threshold %.4f single, %.4f fused", len(people),
-                 len(self.gallery.index), threshold, policy.fused_threshold)
+                 len(self.gallery.index), policy.single_threshold, policy.fused_threshold)
 
     def reload_if_changed(self) -> bool:
         """Reload when the store's gallery revision moved (another process enrolled, disabled or
@@ -190,14 +177,9 @@ class KioskRunner:
         no longer matters, as only the claimed person can be matched."""
         if self._claim_gallery is not None and self._claim_gallery[0] == person_id:
             return self._claim_gallery[1]
-        fmr = self.door.claim_fmr
-        single = self.protector.threshold.at_fmr(fmr)
-        fused_spec = self.protector.fused_threshold
-        fused = min(single, fused_spec.at_fmr(fmr)) if fused_spec is not None else single
+        policy = claim_policy(self.protector.threshold, self.protector.fused_threshold, self.config.recognition,
+                              self.door.claim_fmr)
         mine = np.asarray(self._matrix.person_ids) == person_id
-        recognition = self.config.recognition
-        policy = VisitPolicy(single_threshold=single, fused_threshold=fused, continuity=self.protector.threshold.value,
-                             min_frames=recognition.min_frames, max_frames=recognition.max_frames)
         gallery = Gallery(GalleryIndex(self._matrix.templates[mine], [person_id] * int(mine.sum())), policy,
                           self.decider)
         self._claim_gallery = (person_id, gallery)
