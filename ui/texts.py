@@ -125,7 +125,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "event_person_deleted": "Deleted",
         "event_admin_login": "Administration opened",
         "event_admin_login_failed": "Wrong PIN",
-        "event_admin_pin_changed": "PIN changed",
+        "event_admin_pin_changed": "Administrator PIN changed",
         "event_attendance_exported": "Attendance exported",
         "event_config_changed": "Settings changed",
         "event_gallery_synced": "Updated from the site",
