@@ -14,6 +14,7 @@ import tty
 from collections.abc import Callable
 
 import cv2
+import numpy as np
 import pytest
 
 from kiosk.bench.frames import door_frame
@@ -312,3 +313,37 @@ def test_a_running_kiosk_reports_grants_to_its_panel_and_audits_the_panel_lost_a
     with store:
         kinds = [e.kind for e in reversed(store.events(limit=200)) if e.kind.startswith("panel_")]
     assert kinds == ["panel_connected", "panel_lost", "panel_connected"]
+
+
+def test_the_kiosk_screen_shows_what_the_panel_asks_and_when_it_is_lost(qtbot, tmp_path, line, models_built,
+                                                                        monkeypatch):
+    """The GUI wired to a panel: its LED command appears on the kiosk screen in words; the panel
+    switched off, the screen says the door controller is not answering."""
+    from osdp import CommandLEDColor
+
+    from ui.main_window import MainWindow
+
+    master, port = line
+    config_path = write_kiosk_config(tmp_path, gui={"fullscreen": False}, liveness={"enabled": False}, doors=[{
+        "name": "main", "outputs": [{"type": "osdp", "port": port, "baudrate": 115200, "address": 101,
+                                     "scbk_env": "FACEGATE_TEST_SCBK"}]}])
+    assert run_cli("store", "init", "--config", str(config_path)).returncode == 0
+    monkeypatch.setenv("FACEGATE_TEST_SCBK", KEY.hex())
+    panel = Panel(master, 101, KEY)
+    empty = tmp_path / "empty.avi"
+    writer = cv2.VideoWriter(str(empty), cv2.VideoWriter_fourcc(*"MJPG"), 15, (640, 480))
+    for _ in range(15 * 60):
+        writer.write(np.full((480, 640, 3), 96, np.uint8))
+    writer.release()
+    window = MainWindow(load_config(config_path), str(empty))
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        qtbot.waitUntil(lambda: panel.cp.is_sc_active(101), timeout=60_000)
+        assert panel.led(CommandLEDColor.Red)
+        qtbot.waitUntil(lambda: window.kiosk.panel.text() == "The panel shows red for 3 s", timeout=10_000)
+        panel.close()
+        qtbot.waitUntil(lambda: "Door controller not answering" in window.kiosk.panel.text(), timeout=30_000)
+    finally:
+        window.close()
+        panel.close()
