@@ -230,8 +230,22 @@ OutputConfig = Annotated[
 
 
 class WiegandReaderConfig(_Section):
+    """A Wiegand card reader on two of the kiosk's GPIO pins."""
+
+    type: Literal["wiegand"] = "wiegand"
     data0_pin: int | str = Field(description="GPIO of the reader's DATA0")
     data1_pin: int | str = Field(description="GPIO of the reader's DATA1")
+
+
+class OsdpReaderConfig(_Section):
+    """An OSDP card reader on an RS-485 adapter of the kiosk, which is its control panel (secure channel only)."""
+
+    type: Literal["osdp"]
+    port: str = Field(description="the RS-485 adapter, e.g. /dev/ttyUSB1")
+    baudrate: Literal[9600, 19200, 38400, 57600, 115200] = Field(9600, description="as set on the reader")
+    address: int = Field(0, ge=0, le=126, description="the reader's OSDP address")
+    scbk_env: str = Field(min_length=1, description="environment variable holding the reader's secure channel key "
+                                                    "(32 hex digits)")
 
 
 class DoorConfig(_Section):
@@ -245,8 +259,8 @@ class DoorConfig(_Section):
                                 "the kiosk screen's keypad (the GUI)")
     claim_fmr: float = Field(1e-5, gt=0, lt=1e-2, description="false match rate of the 1:1 check after a claim")
     claim_window_s: float = Field(10.0, gt=0, le=120, description="how long a claim waits for its face")
-    card_reader: WiegandReaderConfig | None = Field(None, description="the Wiegand card reader wired to this "
-                                                                     "kiosk, for card_and_face")
+    card_reader: WiegandReaderConfig | OsdpReaderConfig | None = Field(
+        None, description="the card reader wired to this kiosk, for card_and_face: Wiegand on two GPIO pins, or OSDP")
     attendance: Literal["in", "out", "toggle", "none"] = Field(
         "toggle", description="what a grant here records: check-in, check-out, alternate per day, or nothing")
 

@@ -347,3 +347,45 @@ def test_the_kiosk_screen_shows_what_the_panel_asks_and_when_it_is_lost(qtbot, t
     finally:
         window.close()
         panel.close()
+
+
+class CardReaderDevice:
+    """An OSDP card reader (libosdp's PD) on the master end of a pseudo-terminal: the kiosk is its panel."""
+
+    def __init__(self, fd: int, address: int, scbk: bytes):
+        from osdp import Capability, LibFlag, LogLevel, PDCapabilities, PDInfo, PeripheralDevice
+
+        self.pd = PeripheralDevice(PDInfo(address, FdChannel(fd).channel, scbk=scbk, flags=[LibFlag.EnforceSecure]),
+                                   PDCapabilities([(Capability.CardDataFormat, 1, 1)]), log_level=LogLevel.Error)
+        self.pd.start()
+
+    def swipe(self, card: Card) -> None:
+        from osdp import CardFormat, Event
+
+        self.pd.submit_event({"event": Event.CardRead, "reader_no": 0, "direction": 0, "length": card.length,
+                              "format": CardFormat.Wiegand, "data": card.packed()})
+
+    def close(self) -> None:
+        self.pd.teardown()
+
+
+@pytest.mark.parametrize("reader_key", [KEY, bytes(16)], ids=["its key", "another key"])
+def test_an_osdp_card_reader_gives_its_cards_over_the_secure_channel_only(line, reader_key):
+    from kiosk.panel.osdp import OsdpCardReader
+
+    master, port = line
+    cards: list[Card] = []
+    reader = CardReaderDevice(master, 0, reader_key)
+    kiosk_side = OsdpCardReader(port, 115200, 0, KEY, cards.append)
+    try:
+        if reader_key == KEY:
+            assert wait_for(lambda: kiosk_side.connected, 15)
+            reader.swipe(Card("wiegand34", 7, 42))
+            assert wait_for(lambda: cards == [Card("wiegand34", 7, 42)], 10), cards
+        else:
+            assert not wait_for(lambda: kiosk_side.connected, 4)
+            reader.swipe(Card("wiegand34", 7, 42))
+            assert not wait_for(lambda: bool(cards), 2)  # a reader the kiosk cannot authenticate is not heard
+    finally:
+        kiosk_side.close()
+        reader.close()

@@ -1,4 +1,5 @@
-"""The kiosk as an OSDP reader (peripheral device, PD) on an access-control panel's RS-485 line.
+"""OSDP both ways: the kiosk as a reader (peripheral device, PD) on an access-control panel's RS-485
+line, and the kiosk as the controller (CP) of its own OSDP card reader at a card_and_face door.
 
 libosdp speaks the protocol (Apache-2.0, on PyPI). The secure channel is required: the PD is set up
 with the panel's secure channel base key (SCBK) and `EnforceSecure`, so a panel with another key
@@ -16,7 +17,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kiosk.panel.cards import Card
+from kiosk.panel.cards import Card, CardError
 from kiosk.runtime.decisions import Decision, Outcome
 from kiosk.runtime.doors import DoorOutputError
 
@@ -164,4 +165,46 @@ class OsdpReader:
         self._stop.set()
         self._monitor.join(timeout=2)
         self._pd.teardown()
+        self._line.close()
+
+
+class OsdpCardReader:
+    """An OSDP card reader wired to the kiosk (card_and_face): the kiosk is its control panel, over the
+    secure channel only; each card read is handed to `on_card`, a read that is not a 26- or 34-bit
+    Wiegand card (or fails its parity) is logged and dropped."""
+
+    def __init__(self, port: str, baudrate: int, address: int, scbk: bytes, on_card: Callable[[Card], None]):
+        from osdp import ControlPanel, LibFlag, LogLevel, PDInfo
+
+        if len(scbk) != 16:
+            raise DoorOutputError(f"OSDP card reader key: {len(scbk)} bytes, it must be 16 (32 hex digits)")
+        self._line = SerialChannel(port, baudrate)
+        self._on_card, self.address = on_card, address
+        self._cp = ControlPanel([PDInfo(address, self._line.channel, scbk=scbk, flags=[LibFlag.EnforceSecure])],
+                                log_level=LogLevel.Warning, event_handler=self._event)
+        self._cp.start()
+
+    def _event(self, _pd: int, event: dict) -> int:
+        from osdp import CardFormat, Event
+
+        if event.get("event") != Event.CardRead:
+            return 0
+        if event.get("format") != CardFormat.Wiegand:
+            log.warning("card reader %d: a card in a format the kiosk does not read (%s)", self.address,
+                        event.get("format"))
+            return 0
+        try:
+            card = Card.from_packed(bytes(event.get("data", b"")), int(event.get("length", 0)))
+        except CardError as exc:
+            log.warning("card reader %d: %s", self.address, exc)
+            return 0
+        self._on_card(card)
+        return 0
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._cp.is_sc_active(self.address))
+
+    def close(self) -> None:
+        self._cp.teardown()
         self._line.close()

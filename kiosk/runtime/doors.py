@@ -248,7 +248,7 @@ def secret_key_from_env(variable: str, length: int = 16) -> bytes:
     names the variable, never its value."""
     value = os.environ.get(variable, "").strip()
     if not value:
-        raise DoorOutputError(f"environment variable {variable} (the panel's secure channel key) is not set")
+        raise DoorOutputError(f"environment variable {variable} (an OSDP secure channel key) is not set")
     try:
         key = bytes.fromhex(value)
     except ValueError:

@@ -12,8 +12,9 @@ import queue
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from kiosk.config import DoorConfig, KioskConfig
+from kiosk.config import DoorConfig, KioskConfig, OsdpReaderConfig, WiegandReaderConfig
 from kiosk.errors import ConfigError, StoreDamagedError
+from kiosk.panel.cards import Card
 from kiosk.protection import protector_for
 from kiosk.recognition.pipeline import FacePipeline
 from kiosk.runtime.capture import CaptureThread, SourceEvent
@@ -77,6 +78,19 @@ def is_live(source: str) -> bool:
     return source.isdigit() or source.startswith(STREAM_SCHEMES)
 
 
+def open_card_reader(config: "WiegandReaderConfig | OsdpReaderConfig", on_card: Callable[[Card], None]):
+    """The door's own card reader, which hands each card read to `on_card` (its own thread)."""
+    if config.type == "osdp":
+        from kiosk.panel.osdp import OsdpCardReader
+        from kiosk.runtime.doors import secret_key_from_env
+
+        return OsdpCardReader(config.port, config.baudrate, config.address, secret_key_from_env(config.scbk_env),
+                              on_card)
+    from kiosk.panel.wiegand import WiegandReader
+
+    return WiegandReader(config.data0_pin, config.data1_pin, on_card)
+
+
 class KioskSession:
     """`with KioskSession(config) as session:` gives `session.runner`; `session.capture(source)`
     opens the camera. Every resource is closed on leaving, in reverse order."""
@@ -120,11 +134,7 @@ class KioskSession:
             self._runner = KioskRunner(config, store, pipeline, protector, dispatcher, self.door, self.inbox,
                                        standing, claim_key=secrets.digest_key)
             if self.door.card_reader is not None:  # card_and_face: the card reader wired to this kiosk
-                from kiosk.panel.wiegand import WiegandReader
-
-                reader = WiegandReader(self.door.card_reader.data0_pin, self.door.card_reader.data1_pin,
-                                       self.runner.present_card)
-                stack.callback(reader.close)
+                stack.callback(open_card_reader(self.door.card_reader, self.runner.present_card).close)
             if self.config_text is not None:
                 self.runner.audit_config(self.config_text)
         except BaseException:
