@@ -54,6 +54,10 @@ class PinTakenError(StoreError):
     """Raised when a person's new PIN is already another person's (a PIN names one person at the door)."""
 
 
+class CardTakenError(StoreError):
+    """Raised when a person's card is already another person's: two applies at once can both plan it."""
+
+
 class StoreDamagedError(StoreError):
     """Raised when the store file is truncated, emptied or corrupt: a backup is needed, not a key."""
 

@@ -911,3 +911,17 @@ def test_soak_restarts_of_every_part_lose_and_duplicate_no_record(site, servers,
     print(f"soak: {SOAK_ROUNDS} restarts each of the kiosk, site serve, PostgreSQL and the broker in {soaked_s:.0f} s; "
           f"{local_events} events and {local_attendance} attendance records, 0 lost, 0 duplicated; the member "
           f"revoked at the end reached the door in {reached_s:.1f} s, 0 grants to him after {REVOKED_WITHIN_S:g} s")
+
+
+def test_a_card_another_person_holds_at_the_site_is_refused_by_name(site, servers, site_gallery):
+    """Two applies planned at once both see a card free; the site's unique index refuses the second,
+    said as such, and nothing of that apply is written (before: a UniqueViolation traceback)."""
+    from kiosk.errors import CardTakenError
+    from kiosk.store.records import Person
+
+    with site_gallery.transaction():
+        site_gallery.upsert_person(Person("card-one", "Card One", card="wiegand34:9:9"))
+    with pytest.raises(CardTakenError, match="card-two: card wiegand34:9:9 is already another person's"):
+        with site_gallery.transaction():
+            site_gallery.upsert_person(Person("card-two", "Card Two", card="wiegand34:9:9"))
+    assert site_gallery.get_person("card-two") is None and site_gallery.get_person("card-one").card == "wiegand34:9:9"

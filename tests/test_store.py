@@ -346,3 +346,25 @@ def test_a_damaged_first_page_is_told_from_a_wrong_key(tmp_path, keys_config):
     path.write_bytes(bytes(data))
     with pytest.raises(StoreDamagedError, match="the key is this store's, but its first page does not decrypt"):
         GalleryStore.open(path, secrets)
+
+
+def test_a_card_or_pin_already_another_persons_is_refused_by_name_and_changes_nothing(tmp_path, keys_config):
+    """The plan checks cards before an apply; two applies planned at once reach the store's unique
+    index instead, which is said as such (before: an IntegrityError traceback)."""
+    from kiosk.errors import CardTakenError, PinTakenError
+    from kiosk.store.access import open_store
+
+    store, _ = open_store(tmp_path / "g.db", keys_config, create=True)
+    with store:
+        with store.transaction():
+            store.upsert_person(Person("ada", "Ada", card="wiegand26:1:1"))
+            store.upsert_person(Person("bob", "Bob"))
+            store.set_person_pin("ada", "a" * 64)
+        with pytest.raises(CardTakenError, match="bob: card wiegand26:1:1 is already another person's"):
+            with store.transaction():
+                store.upsert_person(Person("bob", "Bob", card="wiegand26:1:1"))
+        with pytest.raises(PinTakenError, match="another person has this PIN"):
+            with store.transaction():
+                store.set_person_pin("bob", "a" * 64)
+        assert [(p.id, p.card, p.pin_digest) for p in store.list_people()] == [
+            ("ada", "wiegand26:1:1", "a" * 64), ("bob", None, None)]

@@ -19,7 +19,7 @@ import numpy as np
 import psycopg
 
 from kiosk.config import PostgresConfig
-from kiosk.errors import PinTakenError, SecretsError, StoreError
+from kiosk.errors import CardTakenError, PinTakenError, SecretsError, StoreError
 from kiosk.site.database import SiteConnection, describe, require_schema, scalar
 from kiosk.site.report import site_attendance
 from kiosk.store.derived import pseudonym, pseudonym_key, secret_check
@@ -38,6 +38,18 @@ def person_from_row(row) -> Person:
     """A people row (in PERSON_COLUMNS order) as the engine's Person."""
     schedule = Schedule.from_json(row[8]) if row[8] else None
     return Person(row[0], row[1], row[2], bool(row[3]), row[4], row[5], tuple(row[6]), row[7], schedule, row[9], row[10])
+
+
+@contextlib.contextmanager
+def _card_unique(person: Person) -> Iterator[None]:
+    """A card another person holds (an apply that planned before another's commit) is said as such."""
+    try:
+        yield
+    except psycopg.errors.UniqueViolation as exc:
+        if "people_card" not in str(exc):
+            raise
+        raise CardTakenError(f"{person.id}: card {person.card} is already another person's; nothing was "
+                             f"changed") from None
 
 
 def check_template_secret(connection: SiteConnection, check: str, where: str, claim: bool) -> None:
@@ -133,6 +145,10 @@ class SiteGallery:
 
     # people ---------------------------------------------------------------------------------
     def upsert_person(self, person: Person) -> None:
+        with _card_unique(person):
+            self._upsert(person)
+
+    def _upsert(self, person: Person) -> None:
         self._db.execute(
             """INSERT INTO people (id, display_name, role, enabled, valid_from, valid_until, doors, schedule,
                                    photo_digest, card, revision)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import sqlcipher3
 
-from kiosk.errors import PinTakenError, SecretsError, StoreError
+from kiosk.errors import CardTakenError, PinTakenError, SecretsError, StoreError
 from kiosk.faults import crash_point
 from kiosk.store.audit_chain import GENESIS, AuditHead, audit_key, event_hash, first_broken_link, head_mismatch
 from kiosk.store.database import Connection, DatabaseError, open_database, transaction, write_key_check
@@ -161,6 +161,15 @@ class GalleryStore:
 
     # people ---------------------------------------------------------------------------------
     def upsert_person(self, person: Person) -> None:
+        try:
+            self._upsert(person)
+        except sqlcipher3.dbapi2.IntegrityError as exc:
+            if "people.card" not in str(exc):
+                raise
+            raise CardTakenError(f"{person.id}: card {person.card} is already another person's; nothing was "
+                                 f"changed") from None
+
+    def _upsert(self, person: Person) -> None:
         stamp = now_utc()
         self._db.execute(
             """INSERT INTO people (id, display_name, role, enabled, valid_from, valid_until, doors, schedule,
