@@ -52,14 +52,19 @@ class WiegandOutput:
         self.send(Card.parse(decision.card))
 
     def send(self, card: Card) -> None:
-        """One frame, bit by bit; a busy wait keeps each pulse to its width (a sleep may overshoot)."""
+        """One frame, bit by bit; a busy wait keeps each pulse to its width (a sleep may overshoot). Each
+        bit waits a whole interval after the previous one really started: a thread held up by a busy
+        CPU sends late, never two bits closer than the interval (scheduling from the frame's start
+        had sent bits 0.1 ms apart after a delay, which a panel misreads)."""
         with self._lock:
-            start = time.perf_counter()
-            for index, bit in enumerate(card.bits()):
+            started: float | None = None
+            for bit in card.bits():
                 line = self._lines[bit]
-                _wait_until(start + index * self.interval_s)
+                if started is not None:
+                    _wait_until(started + self.interval_s)
                 line.on()
-                _wait_until(time.perf_counter() + self.pulse_s)
+                started = time.perf_counter()  # the line is low from here
+                _wait_until(started + self.pulse_s)
                 line.off()
 
     def close(self) -> None:
