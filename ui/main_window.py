@@ -139,6 +139,9 @@ class MainWindow(QMainWindow):
         if self.config.gui.fullscreen and self.pages.currentWidget() is self.kiosk and not self.ask_pin():
             event.ignore()
             return
+        for wizard in self.findChildren(EnrollWizard):  # an open wizard ends first, saving nothing, while
+            wizard.finished.disconnect()             # the store it would refresh is still open
+            wizard.reject()
         self.stop_engine()
         self._leave_site_gallery()
         self.store.close()
