@@ -7,6 +7,8 @@ roles may read the gallery tables, nothing else; events, attendance and kiosks a
 owner's role (`site serve`).
 """
 
+from kiosk.store.schema import PERSON_CLAIMS
+
 GALLERY_TABLES = ("site_meta", "site_state", "people", "templates", "consents", "tombstones")
 
 SCHEMA = """
@@ -138,17 +140,8 @@ ALTER TABLE templates ADD COLUMN salt BYTEA;
 CREATE INDEX templates_unsealed ON templates (id) WHERE salt IS NULL;  -- each open asks: no scan of the blobs
 """
 
-# Each entry takes a database from version i to i + 1.
-# What a person claims to be with at a claim door (kiosk/runtime/claims.py): the card a panel knows
-# them by (kiosk/panel/cards.py), reported on a grant; and their PIN, kept as a keyed digest
-# (kiosk/panel/pins.py). Each belongs to one person.
-PERSON_CLAIMS = """
-ALTER TABLE people ADD COLUMN card TEXT;
-CREATE UNIQUE INDEX people_card ON people (card) WHERE card IS NOT NULL;
-ALTER TABLE people ADD COLUMN pin_digest TEXT;
-CREATE UNIQUE INDEX people_pin ON people (pin_digest) WHERE pin_digest IS NOT NULL;
-"""
-
+# Each entry takes a database from version i to i + 1; the last, each person's card and PIN digest, is
+# the same SQL as the store's (kiosk/store/schema.py).
 MIGRATIONS: list[str] = [SCHEMA, DEAD_LETTERS, DOOR_KEYS, TEMPLATE_SALT, PERSON_CLAIMS]
 
 SCHEMA_VERSION = len(MIGRATIONS)
