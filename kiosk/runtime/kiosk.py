@@ -149,6 +149,9 @@ class KioskRunner:
         matrix = self.store.gallery_matrix(model_id, enabled_only=False)
         people = {p.id: p for p in self.store.list_people()}
         self.decider.people = people
+        # who a card or a PIN names, found at once when one is presented (a reader's thread reads these)
+        self._card_owners = {p.card: p.id for p in people.values() if p.card}
+        self._pin_owners = {p.pin_digest: p.id for p in people.values() if p.pin_digest}
         protector = self.protector  # clean probes against protected templates
         policy, self.gallery_tail = gallery_policy(protector.threshold, protector.fused_threshold,
                                                    protector.template_pairs, self.config.recognition,
@@ -188,7 +191,7 @@ class KioskRunner:
     def present_card(self, card: Card) -> None:
         """A card read by the door's reader (its own thread): the person the gallery gives it to."""
         assert self.claims is not None, "only a card_and_face door reads cards"
-        owner = next((p.id for p in self.decider.people.values() if p.card == str(card)), None)
+        owner = self._card_owners.get(str(card))
         self.claims.present(Claim("card", str(card), owner, "" if owner else "not known here"))
 
     def present_pin(self, pin: str) -> None:
@@ -199,7 +202,7 @@ class KioskRunner:
         except ConfigError:
             self.claims.present(Claim("pin", f"pin:{pin}", None, "a PIN is 4 to 8 digits"))
             return
-        owner = next((p.id for p in self.decider.people.values() if p.pin_digest == digest), None)
+        owner = self._pin_owners.get(digest)
         self.claims.present(Claim("pin", f"pin:{digest}", owner, "" if owner else "not known here"))
 
     def present_code(self, text: str) -> None:
@@ -244,10 +247,12 @@ class KioskRunner:
     def _claim_used(self, decision: Decision | None, visit: Visit) -> Decision | None:
         """The claim's visit ended: its claim is used up; a face that is not the claimed person is
         said to be that, not merely unknown."""
-        claim = self.claims.current() if self.claims is not None else None
+        if self.claims is None:
+            return decision
+        claim = self.claims.current()
         if claim is None or (decision is None and visit.state not in (VisitState.DECIDED, VisitState.SPOOF)):
             return decision
-        self.claims.used(claim)  # type: ignore[union-attr]
+        self.claims.used(claim)
         if decision is not None and decision.outcome is Outcome.UNKNOWN:
             return replace(decision, reason=f"not the person the {claim.source} names")
         return decision
@@ -348,7 +353,7 @@ class KioskRunner:
                                  texture=seen.texture, weight=evidence_weight(face.quality, self.gates))
         visit = self._visit(track)
         step = visit.step(evidence, gallery, now or site_now(self.zone))
-        made = self._claim_used(step.decision, visit) if self.claims is not None else step.decision
+        made = self._claim_used(step.decision, visit)
         decision = made if made is not None and self._act(made) else None
         return FrameStatus(frame, face.face.box, in_view, step.hint, decision, left)
 
