@@ -55,9 +55,15 @@ class TextureLivenessModel:
 
     def live_probability(self, rgb: np.ndarray, box: tuple[float, float, float, float]) -> float:
         """The networks' mean live probability for the face in `box`."""
-        total = 0.0
-        for network, session in self.sessions:
+        return float(np.mean(self.probabilities(rgb, box)))
+
+    def probabilities(self, rgb: np.ndarray, box: tuple[float, float, float, float],
+                      networks: slice = slice(None)) -> list[float]:
+        """Each chosen network's live probability for the face in `box` (the kiosk runs the first
+        network in one stage and the rest in the other; their mean is `live_probability`)."""
+        found = []
+        for network, session in self.sessions[networks]:
             tensor = self.crop(rgb, box, network.crop_scale)
             probabilities = session.run([self.manifest.output_name], {self.manifest.input.name: tensor})[0]
-            total += float(probabilities[0, self.manifest.live_class])
-        return total / len(self.sessions)
+            found.append(float(probabilities[0, self.manifest.live_class]))
+        return found

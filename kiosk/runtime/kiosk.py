@@ -78,7 +78,7 @@ class Perception:
     tracks: list[Track]
     live_tracks: frozenset[int]
     work_ms: float = 0.0  # the first stage's time on this frame
-    texture: float | None = None  # the acting face's texture cue, computed here while the other stage embeds
+    texture: tuple[float, ...] | None = None  # the acting face's first texture network, run here (the rest in decide)
 
 
 @dataclass(frozen=True)
@@ -315,10 +315,10 @@ class KioskRunner:
         if faces and self.texture is not None and self.liveness_policy is not None:
             acting = max(range(len(faces)), key=lambda i: faces[i].area)
             visit = self.visits.get(tracks[acting].track_id)  # read across threads: at worst a frame stale
-            # every network here: the decide stage's align, embed, cues and writes outweigh the landmarks
-            # (one network in each stage measured 20-22 ms a frame sustained, all here 18 ms)
+            # one network here, the other in decide: a held visit embeds every other frame, which leaves
+            # the decide stage room (both here: 17.6-18.2 ms a frame sustained, the landmarks' stage the slower)
             if visit is None or visit.wants_texture:
-                texture = self.texture.live_probability(frame.rgb, faces[acting].box)
+                texture = tuple(self.texture.probabilities(frame.rgb, faces[acting].box, slice(0, 1)))
         return Perception(frame, faces, tracks, frozenset(self.tracker.tracks), (time.perf_counter() - started) * 1000,
                           texture)
 
@@ -350,12 +350,19 @@ class KioskRunner:
             return FrameStatus(frame, face.face.box, in_view, hint_for(face.quality, self.gates), None, left)
         evidence = FrameEvidence(at_ms=frame.timestamp_ms, face=face.face, rgb=frame.rgb, faces_in_view=in_view,
                                  hint=hint_for(face.quality, self.gates), probe=lambda: self._probe(face),
-                                 texture=seen.texture, weight=evidence_weight(face.quality, self.gates))
+                                 texture=self._texture(seen, acting), weight=evidence_weight(face.quality, self.gates))
         visit = self._visit(track)
         step = visit.step(evidence, gallery, now or site_now(self.zone))
         made = self._claim_used(step.decision, visit)
         decision = made if made is not None and self._act(made) else None
         return FrameStatus(frame, face.face.box, in_view, step.hint, decision, left)
+
+    def _texture(self, seen: Perception, acting: int) -> float | None:
+        """The acting face's texture cue: the first stage's network and the rest, run here, averaged."""
+        if seen.texture is None or self.texture is None:
+            return None
+        rest = self.texture.probabilities(seen.frame.rgb, seen.faces[acting].box, slice(1, None))
+        return float(np.mean(seen.texture + tuple(rest)))
 
     def finish_visits(self) -> tuple[Decision, ...]:
         """The stream ended: grants still held for a live verdict are recorded as left before it."""
@@ -438,7 +445,7 @@ class KioskRunner:
 
     def run(self, capture: "FrameFeed", on_status: Callable[[FrameStatus], None],
             on_left: Callable[[Decision], None] | None = None) -> None:
-        """Two stages on the two cores: the landmarks (and the texture networks) of the next frame are
+        """Two stages on the two cores: the landmarks (and one texture network) of the next frame are
         found while this frame's visit embeds, judges liveness and writes. `frame_ms` records each
         frame's work in both stages.
         When the stream ends, grants still held are recorded as left before the verdict (`on_left`)."""

@@ -6,8 +6,9 @@ and what was decided. `step` takes what one frame gave and returns a decision to
 for the screen, or nothing; it never touches the store or the doors (KioskRunner acts).
 
 States: COLLECTING (frames are fused until the evidence names someone below the threshold, or
-`max_frames` pass without), HELD (recognised and allowed, the grant waits for the live verdict),
-DECIDED (one decision made; re-checked every `recheck_every` frames, so that someone who steps
+`max_frames` pass without), HELD (recognised and allowed, the grant waits for the live verdict;
+every other frame is embedded, the cues of the frame between wait until the next probe shows the
+same face), DECIDED (one decision made; re-checked every `recheck_every` frames, so that someone who steps
 into the same place gets a visit of their own), SPOOF (liveness refused the face; reported once).
 
 Evidence: the quality-weighted mean of the frames' unit probes, scaled back to unit length. A frame
@@ -176,6 +177,7 @@ class Visit:
         self.held: Decision | None = None
         self.decided_person: str | None = None
         self.since_check = 0
+        self.deferred: FrameEvidence | None = None  # a held visit's frame whose cues wait for the next probe
 
     @property
     def held_for(self) -> str | None:
@@ -192,20 +194,32 @@ class Visit:
 
     def _restart(self, at_ms: int) -> None:
         """Another face took this place: a grant still held waits for its own face to come back."""
-        unfinished = self.hand_over(at_ms)
-        if unfinished is not None and self.pending is not None:
+        unfinished = self.hand_over(at_ms)  # a held visit starts over as it hands over
+        if unfinished is None:
+            self._begin(at_ms)
+        elif self.pending is not None:
             self.pending.left(unfinished)
-        self._begin(at_ms)
 
     def step(self, frame: FrameEvidence, gallery: Gallery, now: datetime) -> VisitStep:
         if self.state in (VisitState.DECIDED, VisitState.SPOOF):
             return self._recheck(frame, gallery, now)
         if frame.weight <= 0:
+            self._feed_deferred()
             liveness = self._liveness(frame)  # the cues keep watching while the person fixes their pose
             if liveness.verdict is Verdict.SPOOF:
                 return self._spoof(frame, gallery, liveness)
             return VisitStep(hint=_prompt(liveness) or frame.hint)
-        step = self._collect(frame, frame.probe(), gallery, now, restarted=False)
+        if self.state is VisitState.HELD and self.deferred is None and self.liveness is not None:
+            # While a grant waits for the live verdict, every other frame is embedded: this frame's cues
+            # wait for the next frame's probe to show the face is still the one recognised, so a face
+            # swapped in between lends the held grant nothing (half the embeddings of a long wait).
+            self.deferred = frame
+            return VisitStep(hint=_prompt(self.liveness.state) or frame.hint)
+        probe = frame.probe()
+        if self.deferred is not None and not self._someone_else(probe, gallery.policy):
+            self._feed_deferred()
+        self.deferred = None  # a face swapped in: the frame before it is not trusted either
+        step = self._collect(frame, probe, gallery, now, restarted=False)
         if step.decision is None and step.hint is None and frame.hint is not None:
             return replace(step, hint=frame.hint)  # the frame counted, and the person may still improve it
         return step
@@ -296,6 +310,12 @@ class Visit:
             return False
         fused = self.evidence / np.linalg.norm(self.evidence)
         return float(np.linalg.norm(fused - probe)) >= policy.continuity
+
+    def _feed_deferred(self) -> None:
+        """The waiting frame's cues go in before the frame after it (its verdict is read with that frame's)."""
+        if self.deferred is not None:
+            self._liveness(self.deferred)
+            self.deferred = None
 
     def _liveness(self, frame: FrameEvidence) -> LivenessState:
         return self.liveness.update(frame.face, frame.rgb, frame.at_ms, frame.texture) if self.liveness else LIVE
