@@ -333,19 +333,30 @@ def test_a_live_member_whose_track_breaks_is_still_prompted_and_granted(guarded_
 
 def test_the_evaluation_plays_each_file_through_a_kiosk_and_every_visit_ends_in_a_recorded_outcome(
         liveness_dir, texture, tmp_path):
-    """`eval liveness` end to end, on four files: the kiosk's own session (tracker, two faces, Visit,
-    liveness, store) records one outcome for each, as the door would."""
-    from kiosk.evaluation.liveness import read_labels
+    """`eval liveness` end to end, on four files and one made from them: the kiosk's own session
+    (tracker, two faces, Visit, liveness, store) records one outcome for each, as the door would. A
+    recording that opens on 2.5 s without a face (as an app's screen recording does) is enrolled from
+    its first frames that show one, as the wizard keeps them (before: from the frames at 0-1.5 s,
+    nothing, and the file measured recognition instead of liveness)."""
+    from kiosk.evaluation.liveness import Presentation, read_labels
     from kiosk.evaluation.liveness_kiosk import NO_OUTCOME, kiosk_visits
 
     wanted = {"live/selfie_talking_d.mp4", "live/webcam_g.mp4", "spoof/msu_client001_attack_v6.mp4",
               "stills/spoof_phone_screen_2.jpg"}
     chosen = [(liveness_dir, p) for p in read_labels(liveness_dir) if p.path in wanted]
     assert len(chosen) == 4
+    timed = list(video_frames(liveness_dir / "live/selfie_talking_d.mp4"))
+    fps = 1000 * (len(timed) - 1) / timed[-1][1]
+    empty = [np.full_like(timed[0][0], 96)] * int(2.5 * fps)
+    (tmp_path / "late" / "live").mkdir(parents=True)
+    write_video(tmp_path / "late/live/face_after_an_empty_screen.avi", empty + [rgb for rgb, _ in timed], fps)
+    late = Presentation("late", "live/face_after_an_empty_screen.avi", "live", "", "selfie_talking_d after 2.5 s")
     config = write_kiosk_config(tmp_path)
-    visits = {path: visit for (_, path), visit in kiosk_visits(chosen, config, still_seconds=7).items()}
+    visits = {path: visit for (_, path), visit in
+              kiosk_visits(chosen + [(tmp_path / "late", late)], config, still_seconds=7).items()}
     assert all(visit.outcome != NO_OUTCOME and visit.enrolled for visit in visits.values()), visits
     assert visits["live/selfie_talking_d.mp4"].outcome == "granted"
+    assert visits["live/face_after_an_empty_screen.avi"].outcome == "granted"
     assert visits["spoof/msu_client001_attack_v6.mp4"].outcome == "spoof_suspected"  # a print, never granted
     assert visits["stills/spoof_phone_screen_2.jpg"].outcome == "spoof_suspected"
     # a still sitter whose 3.7 s video ends before the 6 s verdict: recorded as having left, not lost

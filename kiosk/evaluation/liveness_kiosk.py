@@ -21,17 +21,19 @@ import cv2
 import yaml
 
 from kiosk.config import KioskConfig, load_config
-from kiosk.enrollment import Candidate, EnrollmentPolicy, enroll_photos, write_enrollments
+from kiosk.enrollment import Candidate, EnrollmentPolicy, PhotoEnrollment, enroll_photos, write_enrollments
 from kiosk.evaluation.liveness import Presentation
 from kiosk.imageio import read_image
 from kiosk.protection import protector_for
 from kiosk.recognition.pipeline import FacePipeline
+from kiosk.recognition.quality import QualityGates
 from kiosk.sources import VideoCaptureSource
 from kiosk.store.access import open_store
 from kiosk.store.keys import KioskSecrets, save_secrets
 from kiosk.store.records import Consent, Person
 
-ENROLL_AT_S = (0.0, 0.5, 1.0, 1.5)  # frames a person is enrolled from: the first seconds, as a wizard would
+ENROLL_PHOTOS = 4     # frames a person is enrolled from: the first that pass the gates, as the wizard keeps
+ENROLL_EVERY_S = 0.5  # apart at least this much (frames a moment apart add nothing)
 STILL_FPS = 15
 NO_OUTCOME = "none"
 
@@ -59,21 +61,29 @@ def _still_video(image: Path, seconds: float, folder: Path) -> Path:
     return path
 
 
-def _enrollment_frames(video: Path, folder: Path, name: str) -> list[Path]:
-    """PNGs of the video's frames nearest to ENROLL_AT_S."""
-    wanted, photos = list(ENROLL_AT_S), list[Path]()
+def _first_usable(pipeline: FacePipeline, gates: QualityGates, video: Path, folder: Path, name: str) -> PhotoEnrollment:
+    """The person's embeddings from the video's first ENROLL_PHOTOS frames that pass the quality gates,
+    ENROLL_EVERY_S apart, as the wizard's capture keeps them (a recording that opens on an app's
+    screen before the face appears is enrolled once the face is there)."""
+    found, next_s = PhotoEnrollment(), 0.0
     source = VideoCaptureSource(str(video))
     try:
         for frame in source.frames():
-            if not wanted:
+            if len(found.embeddings) >= ENROLL_PHOTOS:
                 break
-            if frame.timestamp_ms >= wanted[0] * 1000:
-                wanted.pop(0)
-                photos.append(folder / f"{name}_{len(photos)}.png")
-                cv2.imwrite(str(photos[-1]), cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR))
+            if frame.timestamp_ms < next_s * 1000:
+                continue
+            photo = folder / f"{name}_{frame.index}.png"
+            cv2.imwrite(str(photo), cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR))
+            kept = enroll_photos(pipeline, [photo], gates)
+            if kept.embeddings:
+                found.embeddings += kept.embeddings
+                found.sharpness += kept.sharpness
+                found.previews += kept.previews
+                next_s = frame.timestamp_ms / 1000 + ENROLL_EVERY_S
     finally:
         source.close()
-    return photos
+    return found
 
 
 def _throwaway_config(base: Path, folder: Path) -> KioskConfig:
@@ -93,7 +103,7 @@ def _throwaway_config(base: Path, folder: Path) -> KioskConfig:
 
 
 def _enroll(config: KioskConfig, media: dict[str, Path], folder: Path) -> set[str]:
-    """One person per presentation, from its first frames; returns the ids enrolled."""
+    """One person per presentation, from its first usable frames; returns the ids enrolled."""
     save_secrets(config.store.keys, KioskSecrets.generate())
     store, secrets = open_store(config.store.resolved_path, config.store.keys, create=True)
     with store, FacePipeline.from_config(config, video=False) as pipeline:
@@ -101,8 +111,7 @@ def _enroll(config: KioskConfig, media: dict[str, Path], folder: Path) -> set[st
         policy = EnrollmentPolicy.from_config(config, protector)
         candidates = []
         for person_id, video in media.items():
-            photos = _enrollment_frames(video, folder, person_id)
-            found = enroll_photos(pipeline, photos, policy.gates)
+            found = _first_usable(pipeline, policy.gates, video, folder, person_id)
             candidates.append(Candidate(Person(person_id, person_id), Consent(person_id, date.today(), "evaluation"),
                                         found))
         report = write_enrollments(store, protector, pipeline.manifest.id, policy, candidates)
