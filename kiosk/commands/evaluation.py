@@ -53,6 +53,9 @@ def register(subparsers) -> None:
     liveness.add_argument("--challenge", action="store_true",
                           help="also offer each annotated action window (tests/expectations/liveness_actions.csv) "
                                "and each print and replay as the answer to every action the kiosk can draw")
+    liveness.add_argument("--cutouts", action="store_true",
+                          help="also render a cut-out print attack from each live video (its first frame worn as a "
+                               "flat print with eye holes) and play each through the kiosk")
     liveness.add_argument("--cues-only", action="store_true",
                           help="only the per-cue table, not the kiosk's own outcome per file (which plays every "
                                "file through a kiosk with a throwaway store)")
@@ -97,12 +100,34 @@ def _liveness(args: argparse.Namespace) -> tuple[dict, str]:
                                   progress=lambda what: print(f"  challenge: {what}", file=sys.stderr, flush=True))
         data["challenge"], challenge_lines = challenge_report(trials)
         text += "\n" + "\n".join(challenge_lines)
+    if args.cutouts:
+        data["cutouts"], cutout_lines = _cutouts(roots, args.config, policy.timeout_ms / 1000 + 2)
+        text += "\n" + "\n".join(cutout_lines)
     floor = texture_floor(outcomes)
     data |= {"texture_floor": floor, "plot": str(figure)}
     if floor is not None:
         text += (f"\ntexture floor: the refused attack videos reached a texture median of {floor:.3f} while showing a "
                  f"sign of life; an operating point at or below it would accept one of them")
     return data, text + f"\ntexture over time: {figure}"
+
+
+def _cutouts(roots: list[Path], config: Path, still_seconds: float) -> tuple[dict, list[str]]:
+    """Synthetic cut-out prints made from every live video, each played through a kiosk."""
+    import tempfile
+
+    from kiosk.evaluation.cutouts import cutout_lines, cutout_presentations
+    from kiosk.evaluation.liveness import read_labels
+    from kiosk.evaluation.liveness_kiosk import kiosk_visits
+    from kiosk.manifest import load_landmarker_manifest
+
+    live = [(root, p) for root in roots for p in read_labels(root) if p.is_video and p.label == "live"]
+    with tempfile.TemporaryDirectory(prefix="facegate-cutouts-") as scratch:
+        made = cutout_presentations(live, Path(scratch), load_landmarker_manifest(),
+                                    progress=lambda p: print(f"  cut-out from: {p.dataset}/{p.path}", file=sys.stderr,
+                                                             flush=True))
+        visits = kiosk_visits(made, config, still_seconds,
+                              progress=lambda p: print(f"  kiosk: {p.path}", file=sys.stderr, flush=True))
+    return cutout_lines(visits)
 
 
 def _demographics(args: argparse.Namespace) -> tuple[dict, str]:
