@@ -93,6 +93,7 @@ class RecognitionConfig(_Section):
 
 Action = Literal["turn_left", "turn_right", "look_up", "smile", "blink"]
 DEFAULT_PROMPT_ACTIONS: tuple[Action, ...] = ("turn_left", "turn_right", "look_up", "blink")
+DEPTH_ACTIONS: tuple[Action, ...] = ("turn_left", "turn_right", "look_up")  # judged in depth
 
 
 class LivenessConfig(_Section):
@@ -106,6 +107,10 @@ class LivenessConfig(_Section):
         default_factory=lambda: list(DEFAULT_PROMPT_ACTIONS), min_length=1,
         description="the actions the prompt is drawn from at random (smile did not carry over between the "
                     "development sets: prints of a smiling face 'smiled')")
+    depth_required: bool = Field(
+        False, description="only a head turn or look seen in depth is a sign of life (a blink, a mouth or a smile "
+                           "shows through a cut-out print's holes): every visitor who does not turn by themselves "
+                           "is asked to, the prompt drawn from the turns and looks among prompt_actions")
     challenge: list[Action] = Field(
         default_factory=list, description="active steps, asked in a random order; empty: passive cues only")
     challenge_step_s: float = Field(4.0, gt=0, le=30, description="time allowed for each challenge step")
@@ -118,13 +123,22 @@ class LivenessConfig(_Section):
                              f"{self.challenge_step_s:g} s each; raise timeout_s to {steps * self.challenge_step_s:g}")
         return self
 
+    @model_validator(mode="after")
+    def _depth_can_be_asked_for(self) -> "LivenessConfig":
+        if self.depth_required and not set(self.prompt_actions) & set(DEPTH_ACTIONS):
+            raise ValueError(f"depth_required needs a turn or a look among prompt_actions "
+                             f"({', '.join(self.prompt_actions)}): add one of {', '.join(DEPTH_ACTIONS)}")
+        return self
+
     def policy(self) -> "LivenessPolicy":
         from kiosk.liveness.challenge import Step
         from kiosk.liveness.fusion import LivenessPolicy
 
         return LivenessPolicy(texture_threshold=self.texture_threshold, timeout_ms=int(self.timeout_s * 1000),
                               prompt_after_ms=int(self.prompt_after_s * 1000),
-                              prompt_actions=tuple(Step(action) for action in self.prompt_actions),
+                              prompt_actions=tuple(Step(action) for action in self.prompt_actions
+                                                   if not self.depth_required or action in DEPTH_ACTIONS),
+                              depth_required=self.depth_required,
                               challenge=tuple(Step(step) for step in self.challenge),
                               challenge_step_ms=int(self.challenge_step_s * 1000))
 

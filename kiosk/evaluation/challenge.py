@@ -25,6 +25,7 @@ from kiosk.errors import FacegateError
 from kiosk.evaluation.liveness import Presentation
 from kiosk.liveness.challenge import Challenge, Step
 from kiosk.liveness.fusion import LivenessPolicy, LivenessSession, Verdict
+from kiosk.liveness.surface import SurfaceMotion
 from kiosk.liveness.texture import TextureLivenessModel
 from kiosk.manifest import LandmarkerManifest
 from kiosk.paths import PROJECT_ROOT
@@ -35,7 +36,8 @@ from kiosk.sources import VideoCaptureSource
 
 ACTIONS_FILE = PROJECT_ROOT / "tests" / "expectations" / "liveness_actions.csv"
 
-Face = tuple[np.ndarray, dict[str, float] | None, int, float]  # landmarks, blendshapes, timestamp, texture
+# landmarks, blendshapes, timestamp, texture, what one plane leaves of the surface's motion since the first frame
+Face = tuple[np.ndarray, dict[str, float] | None, int, float, float | None]
 
 
 @dataclass(frozen=True)
@@ -77,8 +79,9 @@ def read_windows(path: Path = ACTIONS_FILE) -> list[ActionWindow]:
 def faces_in(video: Path, start_s: float, end_s: float, landmarker: LandmarkerManifest,
              texture: TextureLivenessModel) -> list[Face]:
     """The largest face of each frame between the two times, as the kiosk's landmarker sees it, with
-    its texture cue."""
+    its texture cue and its surface tracked from the window's first face (where a visit would start)."""
     faces = []
+    surface = SurfaceMotion(LandmarkLayout(landmarker))
     with closing(VideoCaptureSource(str(video))) as source, \
             FaceLandmarkDetector(landmarker, video=True, max_faces=1, blendshapes=True) as detector:
         for frame in source.frames():
@@ -86,8 +89,11 @@ def faces_in(video: Path, start_s: float, end_s: float, landmarker: LandmarkerMa
                 break
             face = largest_face(detector.detect(frame.rgb, frame.timestamp_ms))
             if face is not None and frame.timestamp_ms >= start_s * 1000:
+                surface.update(frame.rgb, face.landmarks)
+                right_eye, left_eye = surface.layout.points(face.landmarks, ("right_eye", "left_eye"))
                 faces.append((face.landmarks, face.blendshapes, frame.timestamp_ms,
-                              texture.live_probability(frame.rgb, face.box)))
+                              texture.live_probability(frame.rgb, face.box),
+                              surface.residual(float(np.linalg.norm(left_eye - right_eye)))))
     return faces
 
 
@@ -100,11 +106,11 @@ def answers(faces: list[Face], asked: Step, step_ms: int, layout: LandmarkLayout
     drawn = Challenge([asked], step_ms, policy.motion)
     session = LivenessSession(replace(policy, timeout_ms=step_ms), texture, layout, drawn=drawn)
     verdict = Verdict.PENDING
-    for landmarks, blendshapes, timestamp_ms, live in faces:
+    for landmarks, blendshapes, timestamp_ms, live, depth in faces:
         if verdict is Verdict.PENDING:
-            verdict = session.add(landmarks, blendshapes, live, timestamp_ms).verdict
+            verdict = session.add(landmarks, blendshapes, live, timestamp_ms, depth).verdict
         else:
-            session.observe(landmarks, blendshapes, live, timestamp_ms)  # the cues after the verdict
+            session.observe(landmarks, blendshapes, live, timestamp_ms, depth)  # the cues after the verdict
     return verdict is Verdict.LIVE, drawn.passed
 
 

@@ -110,7 +110,8 @@ def judge_video(presentation: Presentation, root: Path, landmarker: LandmarkerMa
             if session.state.verdict is Verdict.PENDING:
                 session.update(face, rgb, timestamp_ms)
             else:  # each cue alone is judged over the whole time limit
-                session.observe(face.landmarks, face.blendshapes, texture.live_probability(rgb, face.box), timestamp_ms)
+                session.observe(face.landmarks, face.blendshapes, texture.live_probability(rgb, face.box), timestamp_ms,
+                                session.read_surface(face, rgb))
             seconds = (timestamp_ms - first_ms) / 1000
             if session.texture_median is not None:
                 trace.append(TracePoint(seconds, session.texture_median, session.sign_of_life))

@@ -9,6 +9,9 @@ otherwise evidence is collected until the time limit. When no sign of life has c
 within `prompt_after_ms`, the screen asks for one action drawn at random (turn left, turn right,
 look up, blink; smile where the site adds it), and from then on only that action, seen in depth, is a sign of life: a
 print cannot make it, and a recording makes it only when the draw happens to match what it shows.
+A blink, a mouth or a smile shows through the holes of a cut-out print worn over a face; a site that
+fears one sets `depth_required`: only a turn or look in depth is then a sign of life, and the prompt
+is drawn from those.
 """
 
 from collections import deque
@@ -20,6 +23,7 @@ import numpy as np
 from kiosk.liveness.challenge import Challenge, Step
 from kiosk.liveness.eyes import BlinkDetector, BlinkRule
 from kiosk.liveness.motion import HeadMotion, MotionRule
+from kiosk.liveness.surface import SurfaceMotion
 from kiosk.liveness.texture import TextureLivenessModel
 from kiosk.recognition.faces import DetectedFace
 from kiosk.recognition.layout import LandmarkLayout
@@ -55,6 +59,7 @@ class LivenessPolicy:
     timeout_ms: int = 6000           # no verdict by then: spoof suspected
     prompt_after_ms: int = 1500      # ask for one drawn action when no sign of life came by itself
     prompt_actions: tuple[Step, ...] = PROMPT_ACTIONS  # what that action is drawn from
+    depth_required: bool = False     # only a turn or look in depth is a sign of life (not a blink, mouth, smile)
     challenge: tuple[Step, ...] = ()
     challenge_step_ms: int = 4000
     blink: BlinkRule = BlinkRule()
@@ -80,6 +85,7 @@ class LivenessSession:
     drawn: Challenge | None = None   # the action drawn when passive evidence was not enough
     blinks: BlinkDetector = field(init=False)
     motion: HeadMotion = field(init=False)
+    surface: SurfaceMotion = field(init=False)
     challenge: Challenge | None = field(init=False)
     textures: deque = field(init=False)
     state: LivenessState = LivenessState(Verdict.PENDING)
@@ -87,6 +93,7 @@ class LivenessSession:
     def __post_init__(self) -> None:
         self.blinks = BlinkDetector(self.layout, self.policy.blink)
         self.motion = HeadMotion(self.layout, self.policy.motion)
+        self.surface = SurfaceMotion(self.layout)
         self.challenge = (Challenge.drawn(list(self.policy.challenge), self.policy.challenge_step_ms,
                                           self.policy.motion) if self.policy.challenge else None)
         self.textures = deque(maxlen=self.policy.texture_window)
@@ -105,6 +112,8 @@ class LivenessSession:
             return self.challenge.passed
         if self.drawn is not None:  # asked: only the drawn action answers
             return self.drawn.passed
+        if self.policy.depth_required:
+            return self.motion.turned_in_depth or any(look.in_depth(self.policy.motion) for look in self.motion.looks)
         return bool(self.blinks.blinks) or self.motion.mouth_moved or self.motion.turned_in_depth
 
     @property
@@ -117,29 +126,37 @@ class LivenessSession:
         """Feed one frame; once the verdict is in, it stands for the rest of the visit. `texture` is the
         frame's live probability where another stage computed it already (the kiosk does it beside the
         next frame's landmarks); else it is computed here."""
+        if self.state.verdict is not Verdict.PENDING:
+            return self.state
         if texture is None and self.wants_texture:
             assert self.texture_model is not None
             texture = self.texture_model.live_probability(rgb, face.box)
-        return self.add(face.landmarks, face.blendshapes, texture, timestamp_ms)
+        return self.add(face.landmarks, face.blendshapes, texture, timestamp_ms, self.read_surface(face, rgb))
+
+    def read_surface(self, face: DetectedFace, rgb: np.ndarray) -> float | None:
+        """Track the face's surface in this frame; what one plane leaves of its motion since the first."""
+        self.surface.update(rgb, face.landmarks)
+        right_eye, left_eye = self.layout.points(face.landmarks, ("right_eye", "left_eye"))
+        return self.surface.residual(float(np.linalg.norm(left_eye - right_eye)))
 
     def add(self, landmarks: np.ndarray, blendshapes: dict[str, float] | None, texture: float | None,
-            timestamp_ms: int) -> LivenessState:
+            timestamp_ms: int, surface: float | None = None) -> LivenessState:
         """Feed one frame's cues (the evaluation replays recorded ones through here)."""
         if self.state.verdict is not Verdict.PENDING:
             return self.state
-        self.observe(landmarks, blendshapes, texture, timestamp_ms)
+        self.observe(landmarks, blendshapes, texture, timestamp_ms, surface)
         self.state = self._judge(timestamp_ms)
         return self.state
 
     def observe(self, landmarks: np.ndarray, blendshapes: dict[str, float] | None, texture: float | None,
-                timestamp_ms: int) -> None:
+                timestamp_ms: int, surface: float | None = None) -> None:
         """Update every cue without judging (the evaluation follows each cue past the verdict)."""
         if self.started_ms is None:
             self.started_ms = timestamp_ms
         if texture is not None:
             self.textures.append(texture)
         self.blinks.update(landmarks, blendshapes, timestamp_ms)
-        self.motion.update(landmarks, timestamp_ms, blendshapes)
+        self.motion.update(landmarks, timestamp_ms, blendshapes, surface)
         for challenge in (self.challenge, self.drawn):
             if challenge is not None:
                 challenge.update(self.blinks.blinks, self.motion.turns, timestamp_ms, self.motion.looks,

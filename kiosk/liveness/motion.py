@@ -4,15 +4,16 @@ A head turn moves the nose across the line between the eyes: the turn index (the
 from the eyes' midpoint along the eye axis, in eye distances) changes by about 0.25 per 15 degrees.
 A print held still or swaying keeps it within +-0.07 for three frames in a row (both development
 sets); a print tilted hard can push it further for a frame or two, so a turn must last (0.20,
-about 12 degrees, three frames), and it must change the face's shape:
-the landmarks of a turned head cannot be mapped onto those of the first frame by one homography
-(a plane-to-plane map), while a tilted print's always can. Small sway is never judged: it is too
-small to tell a head from a plane, which is why no verdict rests on it.
+about 12 degrees, three frames), and it must show depth: the points of the face's surface, tracked
+in the image (`SurfaceMotion`), cannot be mapped from the first frame by one homography (a
+plane-to-plane map), while a tilted print's or a worn cut-out's always can. The landmarks cannot
+judge that: the landmarker fits a 3D face to a turned flat picture too. Small sway is never judged:
+it is too small to tell a head from a plane, which is why no verdict rests on it.
 
 Looking up or down moves the nose across the eye line the other way: the pitch index (the nose's
 offset from the eyes' midpoint perpendicular to the eye axis, in eye distances; about 0.45 facing
 the camera) falls by about 0.15 for a look up of 15 degrees. A look counts like a turn: 0.12 (about
-11 degrees) for three frames, and the landmarks no longer fitting the first frame's by a homography.
+11 degrees) for three frames, and the surface no longer moving as one plane.
 
 The mouth cue measures the lips' inner gap against the face's height (eyes to chin), smoothed over
 a few frames: talking and smiling change it by 0.10-0.22, a print held by hand by at most 0.026.
@@ -23,7 +24,6 @@ people who smiled in the `liveness` set, by at most 0.05 for every print and rep
 from collections import deque
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from kiosk.recognition.layout import LandmarkLayout
@@ -35,14 +35,14 @@ SMILE_SMOOTHING = 3  # frames whose mean is one smile reading
 
 @dataclass(frozen=True)
 class MotionRule:
-    """Chosen on the `liveness` development videos (a live turn of 0.20-0.25 leaves 0.07-0.09
-    unexplained by a homography; landmark noise on faces held still stays under 0.03), reported on
-    `liveness-extra`."""
+    """Chosen on the `liveness` development videos and cut-outs made from them (when a live turn or
+    look completes, one plane leaves 0.057-0.17 eye distances unexplained on the face's surface; on
+    a cut-out print worn over a turning face, 0.017-0.020), reported on `liveness-masks`."""
 
     min_turn: float = 0.20        # a turn (about 12 degrees): the turn index moved this far from the first frame ...
     sustain_frames: int = 3       # ... for this many frames in a row, the same way
-    depth_residual: float = 0.05  # and a homography leaves this much unexplained (eye distances): a head
-    flat_residual: float = 0.03   # it explains the turn this well: a flat picture tilted
+    depth_residual: float = 0.04  # and one plane leaves this much of the surface's motion unexplained (eye
+    flat_residual: float = 0.03   # distances): a head; it explains it this well: a flat picture turned
     mouth_range: float = 0.05     # the mouth opening changed this much (share of the face's height)
     mouth_smoothing: int = 5      # frames whose median is one mouth reading
     min_look: float = 0.12        # a look up or down (about 11 degrees): the pitch index moved this far
@@ -54,14 +54,14 @@ class Turn:
     """A turn (yaw) or a look up or down (pitch) of the head, from the visit's first frame."""
 
     at_ms: int
-    direction: int   # yaw: +1 the nose moved to the image's right (the person's own left); pitch: -1 up, +1 down
-    residual: float  # what the best homography leaves unexplained, in eye distances
+    direction: int          # yaw: +1 the nose moved to the image's right (the person's own left); pitch: -1 up, +1 down
+    residual: float | None  # what one plane leaves of the surface's motion, in eye distances; None: no reading
 
     def in_depth(self, rule: MotionRule) -> bool:
-        return self.residual >= rule.depth_residual
+        return self.residual is not None and self.residual >= rule.depth_residual
 
     def flat(self, rule: MotionRule) -> bool:
-        return self.residual < rule.flat_residual
+        return self.residual is not None and self.residual < rule.flat_residual
 
 
 def turn_index(layout: LandmarkLayout, landmarks: np.ndarray) -> float:
@@ -117,16 +117,6 @@ class _Axis:
         return direction
 
 
-def plane_residual(before: np.ndarray, after: np.ndarray, eye_distance: float) -> float:
-    """RMS distance, in eye distances, that the best homography from `before` to `after` leaves."""
-    source, target = before[:, :2].astype(np.float64), after[:, :2].astype(np.float64)
-    homography, _ = cv2.findHomography(source, target, 0)
-    if homography is None or eye_distance <= 0:
-        return 0.0
-    mapped = cv2.perspectiveTransform(source[None], homography)[0]
-    return float(np.sqrt(np.mean(np.sum((mapped - target) ** 2, axis=1)))) / eye_distance
-
-
 class HeadMotion:
     """Turns, looks up and down, mouth movement and smiles of one track's face, from the visit's first frame."""
 
@@ -137,7 +127,6 @@ class HeadMotion:
         self.turns: list[Turn] = []
         self.looks: list[Turn] = []    # up (-1) and down (+1)
         self.smiles: list[int] = []    # when a smile reached min_smile
-        self._neutral: np.ndarray | None = None  # the first frame's landmarks
         self._yaw = _Axis(rule.min_turn, rule.sustain_frames)
         self._pitch = _Axis(rule.min_look, rule.sustain_frames)
         self._mouth: deque[float] = deque(maxlen=rule.mouth_smoothing)
@@ -147,26 +136,21 @@ class HeadMotion:
         self._smile_start: float | None = None
         self._smiling = False
 
-    def update(self, landmarks: np.ndarray, timestamp_ms: int, blendshapes: dict[str, float] | None = None
-               ) -> Turn | None:
-        """Feed one frame; returns the turn it completes, if any (looks and smiles are kept too)."""
+    def update(self, landmarks: np.ndarray, timestamp_ms: int, blendshapes: dict[str, float] | None = None,
+               surface: float | None = None) -> Turn | None:
+        """Feed one frame, with what one plane leaves of the surface's motion since the first frame
+        (`SurfaceMotion.residual`; None: no reading); returns the turn it completes, if any (looks
+        and smiles are kept too)."""
         self._update_mouth(landmarks)
         self._update_smile(blendshapes, timestamp_ms)
-        if self._neutral is None:
-            self._neutral = landmarks
         yaw = self._yaw.update(turn_index(self.layout, landmarks))
         pitch = self._pitch.update(pitch_index(self.layout, landmarks))
         if pitch:
-            self.looks.append(Turn(timestamp_ms, pitch, self._residual(landmarks)))
+            self.looks.append(Turn(timestamp_ms, pitch, surface))
         if not yaw:
             return None
-        self.turns.append(Turn(timestamp_ms, yaw, self._residual(landmarks)))
+        self.turns.append(Turn(timestamp_ms, yaw, surface))
         return self.turns[-1]
-
-    def _residual(self, landmarks: np.ndarray) -> float:
-        assert self._neutral is not None
-        right_eye, left_eye = self.layout.points(landmarks, TURN_POINTS[:2])
-        return plane_residual(self._neutral, landmarks, float(np.linalg.norm(left_eye - right_eye)))
 
     def _update_smile(self, blendshapes: dict[str, float] | None, timestamp_ms: int) -> None:
         if blendshapes is None:
@@ -200,7 +184,8 @@ class HeadMotion:
 
     @property
     def turned_flat(self) -> bool:
-        return any(turn.flat(self.rule) for turn in self.turns)
+        """A turn or a look that one plane explains: a flat picture (or a cut-out worn) turned."""
+        return any(turn.flat(self.rule) for turn in self.turns + self.looks)
 
     @property
     def mouth_moved(self) -> bool:
