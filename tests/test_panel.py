@@ -220,8 +220,9 @@ def test_a_grant_reaches_the_panel_as_a_card_read_over_the_secure_channel(line):
     reader = OsdpReader(port, 115200, 101, KEY, signals.append, lambda kind, detail: links.append(kind))
     panel = Panel(master, 101, KEY)
     try:
-        assert wait_for(lambda: reader.connected, 15), "the secure channel came up"
-        assert panel.cp.is_sc_active(101)
+        # the kiosk (PD) counts the channel up when it sends the handshake's last reply; the panel when
+        # its next refresh reads that reply: both ends, not only the first, before anything is sent
+        assert wait_for(lambda: reader.connected and panel.cp.is_sc_active(101), 15), "the secure channel came up"
         reader.deliver(GRANT)
         reads = panel.card_reads(timeout=5)
         assert len(reads) == 1 and reads[0]["length"] == 26
