@@ -113,6 +113,9 @@ def test_hundreds_of_broken_yaml_files_give_a_config_error_naming_the_file_or_lo
     ("".join("  " * depth + f"k{depth}:\n" for depth in range(3000)), "nested too deeply"),
     # a door of a site on its machine's own zone: one visit granted under TZ=UTC, refused under Asia/Tokyo
     ("site:\n  server:\n    kiosk_id: door-a\n", "site: Value error, timezone: the doors of a site"),
+    # depth asked for, but nothing the prompt could draw is judged in depth: no visitor could pass
+    ("liveness:\n  depth_required: true\n  prompt_actions: [blink, smile]\n",
+     "depth_required needs a turn or a look among prompt_actions (blink, smile)"),
 ])
 def test_security_relevant_config_mistakes_are_refused_with_their_place(tmp_path, text, message):
     path = tmp_path / "kiosk.yaml"

@@ -205,6 +205,12 @@ def test_a_member_who_stands_still_is_asked_to_turn_and_is_granted_on_the_turn(g
     assert asked_for_an_action(summary), summary
 
 
+def test_where_depth_is_required_the_prompt_draws_only_turns_and_looks(tmp_path):
+    config = write_kiosk_config(tmp_path, liveness={"depth_required": True, "prompt_actions": ["turn_left", "blink"]})
+    policy = load_config(config).liveness.policy()
+    assert policy.depth_required and policy.prompt_actions == (Step.TURN_LEFT,)
+
+
 def test_where_depth_is_required_a_cut_out_print_is_refused_and_the_member_granted_on_her_turn(
         guarded_kiosk, liveness_dir, tmp_path):
     """`liveness.depth_required`: only a turn or look in depth is a sign of life. The member's turn
