@@ -61,6 +61,20 @@ def test_the_kiosk_screen_welcomes_a_member_and_refuses_a_stranger(qtbot, window
     qtbot.waitUntil(lambda: "The video has ended" in banner.text(), timeout=30_000)
 
 
+def test_the_panel_s_message_stays_when_the_link_is_reported_up_after_it(qtbot, window):
+    """The engine reports the panel's commands as they come and its link at the next poll, so a
+    panel's first LED command can reach the screen before "connected" does; "connected" then clears
+    only the notice that the panel was lost (it had wiped the LED message: seen in a suite run)."""
+    engine, panel = window.engine, window.kiosk.panel
+    engine.panel_event.emit("panel_signal", "the panel shows red for 3 s")
+    engine.panel_event.emit("panel_connected", "OSDP address 101: secure channel up")
+    assert panel.text() == "The panel shows red for 3 s"
+    engine.panel_event.emit("panel_lost", "OSDP address 101: the panel stopped polling")
+    assert "Door controller not answering" in panel.text()
+    engine.panel_event.emit("panel_connected", "OSDP address 101: secure channel up")
+    assert panel.text() == ""
+
+
 def test_a_wrong_pin_says_the_tries_left_and_the_lock_counts_down(qtbot, window):
     """Typed and clicked as a person would: each wrong PIN says how many tries are left; at the fifth
     the screen locks and the dialog counts the seconds down with OK off; the right PIN then opens."""

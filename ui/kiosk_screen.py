@@ -93,8 +93,8 @@ class KioskScreen(QWidget):
             self.panel.setText(detail[:1].upper() + detail[1:])
         elif kind == "panel_lost":
             self.panel.setText(text("panel_lost", self.language))
-        elif kind == "panel_connected":
-            self.panel.setText("")
+        elif kind == "panel_connected" and self.panel.text() == text("panel_lost", self.language):
+            self.panel.setText("")  # only the notice of the loss goes: the link's poll may lag what the panel showed
 
     def show_failure(self, message: str) -> None:
         """The engine could not start or stopped: say so, and what to do, where the person looks."""
