@@ -325,29 +325,42 @@ def test_the_broker_lets_a_kiosk_publish_only_as_itself(servers, site):
         wait_for(lambda: user in outcomes, 10, f"the broker answers {user}")
         return client
 
-    listener = connect(SITE_SERVICE_USER, broker.site_password)
-    seen: list[str] = []
-    listener.on_message = lambda c, u, message: seen.append(message.topic)
-    listener.subscribe("facegate/kiosk/#", qos=1)
-    intruder = connect("door-a", KIOSKS["door-a"])
-    intruder.publish("facegate/kiosk/door-b/events", "{}", qos=1).wait_for_publish(5)
-    intruder.publish("facegate/kiosk/door-a/probe", "{}", qos=1).wait_for_publish(5)
-    wait_for(lambda: "facegate/kiosk/door-a/probe" in seen, 10, "door-a's own topic arrives")
-    assert "facegate/kiosk/door-b/events" not in seen
-    wrong = connect("door-b", "not-the-password")
-    assert outcomes["door-b"].is_failure
-    # over TLS (the kiosks' own client, checking the broker's certificate against the site's CA)
-    secure = make_client(BrokerConfig(port=broker.tls_port, tls_ca_file=broker.ca_file), "probe-tls", "door-a",
-                         KIOSKS["door-a"])
-    secure.on_connect = lambda c, u, f, reason, p: outcomes.__setitem__("tls", reason)
-    secure.connect("127.0.0.1", broker.tls_port)
-    secure.loop_start()
-    wait_for(lambda: "tls" in outcomes, 10, "the broker answers over TLS")
-    assert not outcomes["tls"].is_failure
-    secure.publish("facegate/kiosk/door-a/tls-probe", "{}", qos=1).wait_for_publish(5)
-    wait_for(lambda: "facegate/kiosk/door-a/tls-probe" in seen, 10, "door-a's record over TLS arrives")
-    for client in (listener, intruder, wrong, secure):
-        client.loop_stop()
+    clients: list[mqtt.Client] = []
+    try:
+        # the site service's login: the broker makes its client id the user name, so a copy of this
+        # client left running would take the site's session from every later `site serve`
+        listener = connect(SITE_SERVICE_USER, broker.site_password)
+        clients.append(listener)
+        seen: list[str] = []
+        subscribed: list[object] = []
+        listener.on_message = lambda c, u, message: seen.append(message.topic)
+        listener.on_subscribe = lambda c, u, mid, reasons, p: subscribed.append(reasons)
+        listener.subscribe("facegate/kiosk/#", qos=1)
+        wait_for(lambda: subscribed, 10, "the broker confirms the listener's subscription")
+        intruder = connect("door-a", KIOSKS["door-a"])
+        clients.append(intruder)
+        intruder.publish("facegate/kiosk/door-b/events", "{}", qos=1).wait_for_publish(5)
+        intruder.publish("facegate/kiosk/door-a/probe", "{}", qos=1).wait_for_publish(5)
+        wait_for(lambda: "facegate/kiosk/door-a/probe" in seen, 10, "door-a's own topic arrives")
+        assert "facegate/kiosk/door-b/events" not in seen
+        wrong = connect("door-b", "not-the-password")
+        clients.append(wrong)
+        assert outcomes["door-b"].is_failure
+        # over TLS (the kiosks' own client, checking the broker's certificate against the site's CA)
+        secure = make_client(BrokerConfig(port=broker.tls_port, tls_ca_file=broker.ca_file), "probe-tls", "door-a",
+                             KIOSKS["door-a"])
+        clients.append(secure)
+        secure.on_connect = lambda c, u, f, reason, p: outcomes.__setitem__("tls", reason)
+        secure.connect("127.0.0.1", broker.tls_port)
+        secure.loop_start()
+        wait_for(lambda: "tls" in outcomes, 10, "the broker answers over TLS")
+        assert not outcomes["tls"].is_failure
+        secure.publish("facegate/kiosk/door-a/tls-probe", "{}", qos=1).wait_for_publish(5)
+        wait_for(lambda: "facegate/kiosk/door-a/tls-probe" in seen, 10, "door-a's record over TLS arrives")
+    finally:
+        for client in clients:
+            client.disconnect()
+            client.loop_stop()
         client.disconnect()
 
 
