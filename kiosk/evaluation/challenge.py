@@ -89,11 +89,8 @@ def faces_in(video: Path, start_s: float, end_s: float, landmarker: LandmarkerMa
                 break
             face = largest_face(detector.detect(frame.rgb, frame.timestamp_ms))
             if face is not None and frame.timestamp_ms >= start_s * 1000:
-                surface.update(frame.rgb, face.landmarks)
-                right_eye, left_eye = surface.layout.points(face.landmarks, ("right_eye", "left_eye"))
                 faces.append((face.landmarks, face.blendshapes, frame.timestamp_ms,
-                              texture.live_probability(frame.rgb, face.box),
-                              surface.residual(float(np.linalg.norm(left_eye - right_eye)))))
+                              texture.live_probability(frame.rgb, face.box), surface.read(frame.rgb, face.landmarks)))
     return faces
 
 

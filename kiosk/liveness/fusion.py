@@ -135,9 +135,7 @@ class LivenessSession:
 
     def read_surface(self, face: DetectedFace, rgb: np.ndarray) -> float | None:
         """Track the face's surface in this frame; what one plane leaves of its motion since the first."""
-        self.surface.update(rgb, face.landmarks)
-        right_eye, left_eye = self.layout.points(face.landmarks, ("right_eye", "left_eye"))
-        return self.surface.residual(float(np.linalg.norm(left_eye - right_eye)))
+        return self.surface.read(rgb, face.landmarks)
 
     def add(self, landmarks: np.ndarray, blendshapes: dict[str, float] | None, texture: float | None,
             timestamp_ms: int, surface: float | None = None) -> LivenessState:

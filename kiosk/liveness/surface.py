@@ -65,6 +65,12 @@ class SurfaceMotion:
         corners = cv2.goodFeaturesToTrack(gray, MAX_CORNERS, 0.01, spacing, mask=mask)
         return np.empty((0, 2), np.float32) if corners is None else corners.reshape(-1, 2).astype(np.float32)
 
+    def read(self, rgb: np.ndarray, landmarks: np.ndarray) -> float | None:
+        """Track this frame, then what one plane leaves of the surface's motion, in this face's eye distances."""
+        self.update(rgb, landmarks)
+        right_eye, left_eye = self.layout.points(landmarks, ("right_eye", "left_eye"))
+        return self.residual(float(np.linalg.norm(left_eye - right_eye)))
+
     def residual(self, eye_distance: float) -> float | None:
         """Median distance, in eye distances, between where the surface points are and where the best
         plane (a homography from the first frame) puts them; None with too few points left."""
