@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kiosk.evaluation.calibration import JUDGE_FMR, ImpostorTail, _distances
+from kiosk.evaluation.calibration import JUDGE_FMR, TEMPLATE_PAIR_FMRS, ImpostorTail, OperatingPoints, _distances
+from kiosk.manifest import ThresholdSpec
 
 STRICT_JUDGE_FMR = 1e-3
 SEXES = ("men", "women")
@@ -239,6 +240,7 @@ class SiteCheck:
     enrolled one than the duplicate check allows is refused), the other adults as strangers: the false
     match rate per comparison at its threshold for that gallery, before and after its gallery check."""
 
+    calibrated_on: str      # where the threshold and the check's reference came from
     people: int
     nominal: float
     threshold: float
@@ -258,30 +260,38 @@ class SiteCheck:
         return self.false_matches_after / self.pairs / self.nominal
 
 
+@dataclass(frozen=True)
+class SitePlan:
+    """What a check is run with: the threshold (and the rate it stands for) a gallery of `people` gets,
+    and the template-vs-template operating points its gallery check compares with."""
+
+    calibrated_on: str
+    people: int
+    threshold: float
+    nominal: float
+    reference: ThresholdSpec | None
+
+
 def site_checks(probes: np.ndarray, templates: np.ndarray, cells: np.ndarray, judge_probes: np.ndarray,
-                judge_templates: np.ndarray, rule_limit: float, protector_manifest, duplicate_fmr: float,
-                false_accepts_per_day: float, attempts_per_day: int) -> list[SiteCheck]:
-    """`SiteCheck` for each of SITE_SIZES, summed over SITE_SEEDS random galleries."""
+                judge_templates: np.ndarray, rule_limit: float, duplicate: float, plans: list[SitePlan]) -> list[SiteCheck]:
+    """`SiteCheck` for each plan, summed over SITE_SEEDS random galleries."""
     from kiosk.recognition.gallery_tail import gallery_tail
-    from kiosk.runtime.decisions import threshold_for_gallery
 
     usable = np.flatnonzero(~np.isnan(probes[:, 0]) & ~np.isnan(templates[:, 0]) & ~np.isnan(judge_probes[:, 0]))
-    single = protector_manifest.threshold
-    duplicate = single.at_fmr(duplicate_fmr)
     sex_race = groupings()[2]
     checks = []
-    for people in SITE_SIZES:
-        threshold = threshold_for_gallery(single, false_accepts_per_day, attempts_per_day, people)
+    for plan in plans:
+        threshold = plan.threshold
         pairs = before = after = 0
         shifts, group_pairs, group_after = [], np.zeros(len(sex_race.labels)), np.zeros(len(sex_race.labels))
         for seed in range(SITE_SEEDS):
             enrolled: list[int] = []
             for row in np.random.default_rng(seed).permutation(usable):
-                if len(enrolled) == people:
+                if len(enrolled) == plan.people:
                     break
                 if not enrolled or _distances(templates[[row]], templates[enrolled]).min() >= duplicate:
                     enrolled.append(int(row))
-            tail = gallery_tail(templates[enrolled], np.array(enrolled, dtype=object), protector_manifest.template_pairs)
+            tail = gallery_tail(templates[enrolled], np.array(enrolled, dtype=object), plan.reference)
             shifts.append(tail.shift)
             strangers = np.setdiff1d(usable, enrolled)
             distance = _distances(probes[strangers], templates[enrolled])
@@ -297,11 +307,35 @@ def site_checks(probes: np.ndarray, templates: np.ndarray, cells: np.ndarray, ju
         overall = after / pairs if pairs else 0.0
         eligible = [g for g in range(len(sex_race.labels)) if group_pairs[g] * overall >= MIN_EXPECTED]
         worst = max(eligible, key=lambda g: group_after[g] / group_pairs[g], default=None)
-        checks.append(SiteCheck(people, nominal_fmr(_points(single), threshold), threshold, float(np.mean(shifts)),
+        checks.append(SiteCheck(plan.calibrated_on, plan.people, plan.nominal, threshold, float(np.mean(shifts)),
                                 pairs, before, after, sex_race.labels[worst] if worst is not None else "-",
                                 group_after[worst] / group_pairs[worst] / overall if worst is not None and overall
                                 else None))
     return checks
+
+
+def kiosk_site_plans(protector_manifest, false_accepts_per_day: float, attempts_per_day: int) -> list[SitePlan]:
+    """The kiosk as shipped: its threshold for each of SITE_SIZES, its calibration's template pairs."""
+    from kiosk.runtime.decisions import threshold_for_gallery
+
+    single = protector_manifest.threshold
+    plans = []
+    for people in SITE_SIZES:
+        threshold = threshold_for_gallery(single, false_accepts_per_day, attempts_per_day, people)
+        plans.append(SitePlan("LFW and UTKFace", people, threshold, nominal_fmr(_points(single), threshold),
+                              protector_manifest.template_pairs))
+    return plans
+
+
+def heldout_site_plans(lfw_tail: ImpostorTail, lfw_template_pairs: ImpostorTail) -> list[SitePlan]:
+    """UTKFace held out of everything: LFW-only thresholds at TRANSFER_FMRS and an LFW-only reference for
+    the gallery check, for each of SITE_SIZES: does the check make a foreign calibration keep its promise?"""
+    points = OperatingPoints.from_tail(lfw_template_pairs, TEMPLATE_PAIR_FMRS)
+    reference = ThresholdSpec(value=points.thresholds[max(points.thresholds)], target_fmr=max(points.thresholds),
+                              operating_points=points.thresholds)
+    return [SitePlan("LFW only", people, threshold, fmr, reference)
+            for fmr in TRANSFER_FMRS[1:] if (threshold := lfw_tail.threshold(fmr)) is not None
+            for people in SITE_SIZES]
 
 
 @dataclass
@@ -373,6 +407,9 @@ def demographics(embedder_name: str, judge_name: str, protector_manifest, lfw_ro
              "strict rule": judge_tail.required(STRICT_JUDGE_FMR, "strict overlap judge")}
     lfw_tail, _ = impostor_tail(lfw_probes, lfw_templates, lfw_ids, lfw_ids,
                                 Judge(judge_lfw_probes, judge_lfw_templates, rules["calibration rule"]))
+    lfw_template_tail, _ = impostor_tail(lfw_templates, lfw_templates, lfw_ids, lfw_ids,
+                                         Judge(judge_lfw_templates, judge_lfw_templates, rules["calibration rule"]),
+                                         max_fmr=max(TEMPLATE_PAIR_FMRS))
 
     utk = encode_images(utk_root, utk_names, embedder_name, workers=workers, label="UTKFace adults")
     utk_probes, utk_templates = protected(utk)
@@ -397,8 +434,9 @@ def demographics(embedder_name: str, judge_name: str, protector_manifest, lfw_ro
                               thresholds, rates, transfer, lfw_tail.total,
                               {rule: cross_group_fmr(utk_pairs, rule, at, sex_race) for rule in rules},
                               site_checks(utk_probes, utk_templates, cells, judge_utk_probes, judge_utk_templates,
-                                          rules["strict rule"], protector_manifest, duplicate_fmr,
-                                          false_accepts_per_day, attempts_per_day))
+                                          rules["strict rule"], single.at_fmr(duplicate_fmr),
+                                          kiosk_site_plans(protector_manifest, false_accepts_per_day, attempts_per_day)
+                                          + heldout_site_plans(lfw_tail, lfw_template_tail)))
 
 
 def _rate(rate: GroupRate) -> str:
@@ -432,7 +470,8 @@ def report_lines(report: DemographicsReport, detail_at: tuple[str, ...] = (CROSS
         worst_group = (f"; worst group {site.worst_ratio_after:.1f}x the overall ({site.worst_group_after})"
                        if site.worst_ratio_after is not None else "")
         lines.append(f"kiosk gallery check, {site.people} UTKFace adults enrolled ({SITE_SEEDS} galleries, strict "
-                     f"rule): threshold {site.threshold:.4f} (FMR {site.nominal:g}) tightened by {site.shift:.4f}; "
+                     f"rule), calibrated on {site.calibrated_on}: threshold {site.threshold:.4f} (FMR {site.nominal:g}) "
+                     f"tightened by {site.shift:.4f}; "
                      f"strangers' false matches {site.ratio_before:.1f}x nominal before ({site.false_matches_before:,}"
                      f" of {site.pairs / 1e6:.2f} M comparisons), {site.ratio_after:.1f}x after "
                      f"({site.false_matches_after:,}){worst_group}")
