@@ -92,8 +92,8 @@ class RecognitionConfig(_Section):
 
 
 Action = Literal["turn_left", "turn_right", "look_up", "smile", "blink"]
-DEFAULT_PROMPT_ACTIONS: tuple[Action, ...] = ("turn_left", "turn_right", "look_up", "blink")
 DEPTH_ACTIONS: tuple[Action, ...] = ("turn_left", "turn_right", "look_up")  # judged in depth
+DEFAULT_PROMPT_ACTIONS = DEPTH_ACTIONS  # a recording blinks anyway: a drawn blink proves nothing
 
 
 class LivenessConfig(_Section):
@@ -106,7 +106,8 @@ class LivenessConfig(_Section):
     prompt_actions: list[Action] = Field(
         default_factory=lambda: list(DEFAULT_PROMPT_ACTIONS), min_length=1,
         description="the actions the prompt is drawn from at random (smile did not carry over between the "
-                    "development sets: prints of a smiling face 'smiled')")
+                    "development sets: prints of a smiling face 'smiled'; a replayed recording answers a drawn "
+                    "blink, since every recording blinks)")
     depth_required: bool = Field(
         False, description="only a head turn or look seen in depth is a sign of life (a blink, a mouth or a smile "
                            "shows through a cut-out print's holes): every visitor who does not turn by themselves "

@@ -11,6 +11,7 @@ import yaml
 
 from kiosk.bench.frames import jittered_frames
 from kiosk.config import load_config
+from kiosk.evaluation.challenge import answers, faces_in
 from kiosk.evaluation.cutouts import render_cutout
 from kiosk.imageio import read_image
 from kiosk.liveness.challenge import Challenge, Step
@@ -151,6 +152,19 @@ def test_a_challenge_passes_only_with_the_actions_it_asks_for(liveness_dir):
         blink_at_a_print.update(blinks.blinks, [], at)
     assert turns.passed and turns.done == [Step.TURN_LEFT, Step.TURN_RIGHT]
     assert blink_at_a_print.failed and not blink_at_a_print.passed
+
+
+def test_a_replay_that_blinks_anyway_answers_none_of_the_actions_the_kiosk_draws(liveness_dir, texture):
+    """msu_client001_attack_v5: a screen replaying a person who blinks, at texture 0.95. Offered as the
+    answer to every action of the default draw over 6 s, through the kiosk's own session, it passes
+    none; asked to blink it would pass, since every recording of a face blinks within seconds: why
+    a blink is a sign of life but never the prompt's draw by default."""
+    policy = load_config().liveness.policy()
+    faces = faces_in(liveness_dir / "spoof/msu_client001_attack_v5.mp4", 0.0, 6.0, load_landmarker_manifest(), texture)
+    passed = {asked: answers(faces, asked, 6000, LAYOUT, policy, texture)[0]
+              for asked in policy.prompt_actions + (Step.BLINK,)}
+    assert Step.BLINK not in policy.prompt_actions and policy.prompt_actions, policy.prompt_actions
+    assert passed == {**{asked: False for asked in policy.prompt_actions}, Step.BLINK: True}, passed
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ above its operating point. Nothing thin ends a visit early: it is refused early 
 evidence (a turn that one homography explains, as a tilted print's does; a failed challenge step),
 otherwise evidence is collected until the time limit. When no sign of life has come by itself
 within `prompt_after_ms`, the screen asks for one action drawn at random (turn left, turn right,
-look up, blink; smile where the site adds it), and from then on only that action, seen in depth, is a sign of life: a
+look up; blink or smile where the site adds them), and from then on only that action, seen in depth, is a sign of life: a
 print cannot make it, and a recording makes it only when the draw happens to match what it shows.
 A blink, a mouth or a smile shows through the holes of a cut-out print worn over a face; a site that
 fears one sets `depth_required`: only a turn or look in depth is then a sign of life, and the prompt
@@ -45,10 +45,12 @@ class Prompt(str, Enum):
     SMILE = "smile"
 
 
-# The actions a prompt is drawn from by default. Smile is not among them: its blendshape rose 0.27-0.31
-# on four hand-held prints of a smiling person in `liveness-extra` (at most 0.05 on the first set's), so
-# it did not carry over; a site may still add it (liveness.prompt_actions).
-PROMPT_ACTIONS = (Step.TURN_LEFT, Step.TURN_RIGHT, Step.LOOK_UP, Step.BLINK)
+# The actions a prompt is drawn from by default: those judged in depth. Smile is not among them: its
+# blendshape rose 0.27-0.31 on four hand-held prints of a smiling person in `liveness-extra` (at most
+# 0.05 on the first set's), so it did not carry over. Nor is blink: every recording of a face blinks
+# within seconds, so a replay answers a drawn blink whatever was drawn (a screen replay at texture 0.95
+# did). A site may still add either (liveness.prompt_actions); a blink stays a sign of life passively.
+PROMPT_ACTIONS = (Step.TURN_LEFT, Step.TURN_RIGHT, Step.LOOK_UP)
 
 
 @dataclass(frozen=True)
