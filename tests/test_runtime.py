@@ -66,7 +66,7 @@ def test_a_video_of_visits_gives_one_decision_per_visit(kiosk_with_gallery, lfw_
         ("granted", "colin-powell"), ("unknown", None), ("granted", "serena-williams"),
         ("denied", "tony-blair"), ("denied", "jennifer-aniston"), ("unknown", None)]
     assert decisions[3]["reason"] == "disabled" and decisions[4]["reason"].startswith("outside schedule")
-    assert summary["dropped_frames"] == 0 and summary["decisions"] == 6
+    assert summary["dropped_frames"] == 0 and summary["decisions"] == 6 and summary["visits_started_over"] == 0
     today = date.today().isoformat()
     export = json.loads(run_cli("attendance", "export", "--from", today, "--to", today, "--out",
                                 str(tmp_path / "a.xlsx"), "--format", "xlsx", "--config", str(kiosk_with_gallery),
@@ -75,6 +75,18 @@ def test_a_video_of_visits_gives_one_decision_per_visit(kiosk_with_gallery, lfw_
     assert (tmp_path / "a.xlsx").read_bytes()[:2] == b"PK"
     audit = json.loads(run_cli("audit", "verify", "--config", str(kiosk_with_gallery), "--json").stdout)
     assert audit["ok"] is True and audit["events"] >= 5
+
+
+def test_a_face_that_changes_in_place_starts_its_visit_over_and_each_person_is_decided(kiosk_with_gallery, lfw_dir,
+                                                                                      tmp_path):
+    """One photo replaced by another in the same place, with no empty doorway between: the tracker
+    keeps the track, the embedding says another face, the visit starts over (counted in the summary)."""
+    swapped = write_visits_video(tmp_path / "swapped.avi", [Visit(photo(lfw_dir, "Colin_Powell", 4)),
+                                                            Visit(photo(lfw_dir, "Serena_Williams", 4))], gap_seconds=0)
+    decisions, summary = run_kiosk(kiosk_with_gallery, swapped)
+    assert [(d["outcome"], d["person_id"]) for d in decisions] == [
+        ("granted", "colin-powell"), ("granted", "serena-williams")], decisions
+    assert summary["visits_started_over"] >= 1, summary
 
 
 def test_a_camera_that_dies_and_comes_back_is_reconnected_and_audited(kiosk_with_gallery, lfw_dir):

@@ -51,7 +51,7 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
     config = load_config(args.config)
     door = choose_door(config, args.door, args.config)
     source = args.source or config.camera.source
-    decisions = 0
+    decisions = restarts = 0
     hints: Counter[str] = Counter()  # what the screen asked for, in frames
 
     def record(decision) -> None:
@@ -60,6 +60,8 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
         write_json_line(decision.to_dict())
 
     def show(status) -> None:
+        nonlocal restarts
+        restarts += status.restarted
         if status.hint is not None:
             hints[status.hint.value] += 1
         for decision in status.left:
@@ -85,7 +87,7 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
                "reconnects": stats.reconnects, "threshold": round(runner.threshold, 4),
                "frame_ms_median": round(float(np.median(frame_ms)), 2),
                "frame_ms_p95": round(float(np.percentile(frame_ms, 95)), 2), "hints": dict(hints),
-               "stopped_by": stopped_by[0] if stopped_by else None}
+               "visits_started_over": restarts, "stopped_by": stopped_by[0] if stopped_by else None}
     print(json.dumps({"summary": summary}), file=sys.stderr)
     return summary, ""
 

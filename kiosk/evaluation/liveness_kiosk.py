@@ -48,6 +48,7 @@ class KioskVisit:
     reason: str
     recorded: tuple[str, ...]  # every outcome the kiosk recorded while the file played
     enrolled: bool             # the file's person is in the gallery (else "unknown" is expected)
+    restarts: int = 0          # frames where the continuity check took the face for another and started over
 
 
 def _still_video(image: Path, seconds: float, folder: Path) -> Path:
@@ -119,20 +120,24 @@ def _enroll(config: KioskConfig, media: dict[str, Path], folder: Path) -> set[st
     return set(report.enrolled) | already
 
 
-def _play(config: KioskConfig, video: Path) -> list[dict]:
+def _play(config: KioskConfig, video: Path) -> tuple[list[dict], int]:
+    """What the kiosk recorded while the file played, and how often a visit started over."""
     from kiosk.runtime.kiosk import FrameStatus
     from kiosk.runtime.session import KioskSession
 
     decisions: list[dict] = []
+    restarts = 0
 
     def seen(status: FrameStatus) -> None:
+        nonlocal restarts
+        restarts += status.restarted
         decisions.extend(decision.to_dict() for decision in status.left)
         if status.decision is not None:
             decisions.append(status.decision.to_dict())
 
     with KioskSession(config) as session:
         session.runner.run(session.capture(str(video)), seen, lambda decision: decisions.append(decision.to_dict()))
-    return decisions
+    return decisions, restarts
 
 
 def kiosk_visits(presentations: list[tuple[Path, Presentation]], base_config: Path, still_seconds: float,
@@ -154,12 +159,12 @@ def kiosk_visits(presentations: list[tuple[Path, Presentation]], base_config: Pa
             presentation = next(p for _, p in presentations if (p.dataset, p.path) == keys[person_id])
             if progress:
                 progress(presentation)
-            decisions = _play(config, video)
+            decisions, restarts = _play(config, video)
             first = decisions[0] if decisions else None
             visits[keys[person_id]] = KioskVisit(
                 outcome=first["outcome"] if first else NO_OUTCOME,
                 person_id=first.get("person_id") if first else None,
                 seconds=round(first["visit_ms"] / 1000, 2) if first else None,
                 reason=first.get("reason", "") if first else "",
-                recorded=tuple(d["outcome"] for d in decisions), enrolled=person_id in enrolled)
+                recorded=tuple(d["outcome"] for d in decisions), enrolled=person_id in enrolled, restarts=restarts)
         return visits

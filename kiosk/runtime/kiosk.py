@@ -91,6 +91,7 @@ class FrameStatus:
     hint: Hint | None
     decision: Decision | None
     left: tuple[Decision, ...] = ()  # held grants recorded as left before the verdict (not for the screen)
+    restarted: bool = False          # the acting face's visit started over: its embedding was another face's
 
 
 class FrameFeed(Protocol):
@@ -355,7 +356,7 @@ class KioskRunner:
         step = visit.step(evidence, gallery, now or site_now(self.zone))
         made = self._claim_used(step.decision, visit)
         decision = made if made is not None and self._act(made) else None
-        return FrameStatus(frame, face.face.box, in_view, step.hint, decision, left)
+        return FrameStatus(frame, face.face.box, in_view, step.hint, decision, left, step.restarted)
 
     def _texture(self, seen: Perception, acting: int) -> float | None:
         """The acting face's texture cue: the first stage's network and the rest, run here, averaged."""
