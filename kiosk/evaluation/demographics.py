@@ -248,8 +248,7 @@ class SiteCheck:
     pairs: int
     false_matches_before: int
     false_matches_after: int
-    worst_group_after: str
-    worst_ratio_after: float | None
+    worst_after: dict[str, tuple[str, float]]  # grouping -> its worst group after the check, and its ratio to the overall
 
     @property
     def ratio_before(self) -> float:
@@ -278,12 +277,12 @@ def site_checks(probes: np.ndarray, templates: np.ndarray, cells: np.ndarray, ju
     from kiosk.recognition.gallery_tail import gallery_tail
 
     usable = np.flatnonzero(~np.isnan(probes[:, 0]) & ~np.isnan(templates[:, 0]) & ~np.isnan(judge_probes[:, 0]))
-    sex_race = groupings()[2]
     checks = []
     for plan in plans:
         threshold = plan.threshold
         pairs = before = after = 0
-        shifts, group_pairs, group_after = [], np.zeros(len(sex_race.labels)), np.zeros(len(sex_race.labels))
+        shifts = []
+        cell_pairs, cell_after = np.zeros((CELLS, CELLS)), np.zeros((CELLS, CELLS))
         for seed in range(SITE_SEEDS):
             enrolled: list[int] = []
             for row in np.random.default_rng(seed).permutation(usable):
@@ -300,18 +299,29 @@ def site_checks(probes: np.ndarray, templates: np.ndarray, cells: np.ndarray, ju
             before += int(np.sum(kept & (distance < threshold)))
             matched = kept & (distance < threshold - tail.shift)
             after += int(matched.sum())
-            same = sex_race.of_cell[cells[strangers]][:, None] == sex_race.of_cell[cells[enrolled]][None, :]
-            group = np.broadcast_to(sex_race.of_cell[cells[strangers]][:, None], distance.shape)
-            group_pairs += np.bincount(group[kept & same], minlength=len(sex_race.labels))
-            group_after += np.bincount(group[matched & same], minlength=len(sex_race.labels))
+            cell = (cells[strangers][:, None] * CELLS + cells[enrolled][None, :])
+            cell_pairs += np.bincount(cell[kept], minlength=CELLS * CELLS).reshape(CELLS, CELLS)
+            cell_after += np.bincount(cell[matched], minlength=CELLS * CELLS).reshape(CELLS, CELLS)
         overall = after / pairs if pairs else 0.0
-        eligible = [g for g in range(len(sex_race.labels)) if group_pairs[g] * overall >= MIN_EXPECTED]
-        worst = max(eligible, key=lambda g: group_after[g] / group_pairs[g], default=None)
         checks.append(SiteCheck(plan.calibrated_on, plan.people, plan.nominal, threshold, float(np.mean(shifts)),
-                                pairs, before, after, sex_race.labels[worst] if worst is not None else "-",
-                                group_after[worst] / group_pairs[worst] / overall if worst is not None and overall
-                                else None))
+                                pairs, before, after, _worst_within(cell_pairs, cell_after, overall)))
     return checks
+
+
+def _worst_within(cell_pairs: np.ndarray, cell_false: np.ndarray, overall: float) -> dict[str, tuple[str, float]]:
+    """For each grouping, the group whose strangers are falsely matched to its own members most often,
+    against the overall rate; only groups where the overall rate predicts MIN_EXPECTED false matches, and
+    only groupings where two groups or more are that well measured (one alone is no comparison)."""
+    worst = {}
+    for grouping in groupings():
+        members = np.eye(len(grouping.labels))[grouping.of_cell]  # (CELLS, groups)
+        within_pairs = np.einsum("ig,ij,jg->g", members, cell_pairs, members)
+        within_false = np.einsum("ig,ij,jg->g", members, cell_false, members)
+        eligible = [g for g in range(len(grouping.labels)) if within_pairs[g] * overall >= MIN_EXPECTED]
+        if len(eligible) >= 2 and overall:
+            top = max(eligible, key=lambda g: within_false[g] / within_pairs[g])
+            worst[grouping.name] = (grouping.labels[top], float(within_false[top] / within_pairs[top] / overall))
+    return worst
 
 
 def kiosk_site_plans(protector_manifest, false_accepts_per_day: float, attempts_per_day: int) -> list[SitePlan]:
@@ -467,8 +477,8 @@ def report_lines(report: DemographicsReport, detail_at: tuple[str, ...] = (CROSS
                     lines.append(f"      {rates.grouping}: " + "; ".join(
                         f"{g.group} {_rate(g)}" for g in rates.groups))
     for site in report.sites:
-        worst_group = (f"; worst group {site.worst_ratio_after:.1f}x the overall ({site.worst_group_after})"
-                       if site.worst_ratio_after is not None else "")
+        worst_group = ("; worst group after: " + ", ".join(f"{grouping} {ratio:.1f}x ({group})" for grouping, (group, ratio)
+                                                           in site.worst_after.items()) if site.worst_after else "")
         lines.append(f"kiosk gallery check, {site.people} UTKFace adults enrolled ({SITE_SEEDS} galleries, strict "
                      f"rule), calibrated on {site.calibrated_on}: threshold {site.threshold:.4f} (FMR {site.nominal:g}) "
                      f"tightened by {site.shift:.4f}; "
