@@ -116,6 +116,23 @@ def test_group_rates_count_pairs_within_a_group_and_find_the_worst():
     assert by_sex.worst == women and by_sex.worst_ratio == pytest.approx(women.fmr / by_sex.overall.fmr)
 
 
+def test_the_site_check_names_the_worst_measured_group_and_only_where_groups_can_be_compared():
+    """Pairs per (stranger cell, enrolled cell): women White strangers mistaken for enrolled women
+    White at 3 times the rate of men White; the other races too few to be measured."""
+    from kiosk.evaluation.demographics import CELLS, _worst_within, label_cells
+
+    women, men, indian = label_cells(["30_1_0_1.jpg.chip.jpg", "30_0_0_1.jpg.chip.jpg", "30_1_3_1.jpg.chip.jpg"])
+    pairs, false = np.zeros((CELLS, CELLS)), np.zeros((CELLS, CELLS))
+    pairs[women, women] = pairs[men, men] = pairs[women, men] = pairs[men, women] = 10_000
+    false[women, women], false[men, men] = 60, 20
+    pairs[indian, indian], false[indian, indian] = 10, 5  # a far higher rate on too few pairs to be ranked
+    overall = false.sum() / pairs.sum()
+    worst = _worst_within(pairs, false, overall)
+    assert worst["sex"] == ("women", pytest.approx((60 + 5) / (10_000 + 10) / overall))  # women of every race
+    assert "race" not in worst  # White is the only race measured: nothing to compare it with
+    assert worst["sex and race"][0] == "women White"
+
+
 def test_claim_comparison_counts_a_far_photo_as_missed_and_a_twin_stranger_as_a_stolen_card(models_built):
     """20 people with two photos (one's second photo is someone else's face) and 10 strangers, one of
     whom is an enrolled person under another name: both ways of deciding must see each."""
