@@ -87,9 +87,9 @@ def run(shots: list[Shot], decider: Decider | None = None, visit: Visit | None =
     return outcomes, probes, visit
 
 
-def turned(degrees: float) -> np.ndarray:
-    """A stranger's probe, turned by `degrees` in one plane round the stranger's own centre."""
-    centre = probe_of("zed", 0)
+def turned(degrees: float, who: str = "zed") -> np.ndarray:
+    """A probe of `who` (by default a stranger), turned by `degrees` in one plane round their own centre."""
+    centre = probe_of(who, 0)
     side = RNG.standard_normal(16)
     side -= side.dot(centre) * centre
     side /= np.linalg.norm(side)
@@ -122,6 +122,10 @@ ROWS = [
     ("a decided visit re-checks and gives the next person in the queue a decision",
      [Shot("ada"), Shot("ada"), Shot("ada"), Shot("ada"), Shot("bob"), Shot("bob")],
      [None, "granted ada", None, None, "restart", "granted bob"]),
+    ("a granted member in a pose her template does not match, still close to her visit's evidence, keeps "
+     "her visit: she is not told she is unknown after her welcome",
+     [Shot("ada"), Shot("ada"), Shot("ada")] + [Shot("ada", at=turned(41, "ada"))] * 4 + [Shot("ada")] * 2,
+     [None, "granted ada"] + [None] * 7),
     ("the decided person still standing there is not decided again",
      [Shot("ada")] * 9, [None, "granted ada"] + [None] * 7),
     ("a face far past a quality gate counts no evidence until it is fixed",

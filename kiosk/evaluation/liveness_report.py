@@ -54,14 +54,15 @@ def end_to_end(outcomes: list[Outcome], visits: dict[tuple[str, str], KioskVisit
              + f"; prints accepted {sum(prints)}/"
              f"{len(prints)}; replays accepted {sum(replays)}/{len(replays)}; masks and cut-outs accepted "
              f"{sum(worn)}/{len(worn)}"]
-    split = [visits[key(o)].restarts for o in live if visits[key(o)].enrolled]
-    lines.append(f"continuity check on one live face: started a visit over {sum(split)} times in {len(split)} videos "
-                 f"of an enrolled person ({sum(n > 0 for n in split)} videos)")
+    split = {o.presentation.path: visits[key(o)].restarts for o in live if visits[key(o)].enrolled}
+    lines.append(f"continuity check on one live face: started a visit over {sum(split.values())} times in "
+                 f"{len(split)} videos of an enrolled person"
+                 + "".join(f"; {count} in {path}" for path, count in split.items() if count))
     figures = {"visits": len(visits), "without_outcome": sum(v.outcome == NO_OUTCOME for v in visits.values()),
                "live_refused": live_refused, "prints_accepted": (sum(prints), len(prints)),
                "replays_accepted": (sum(replays), len(replays)),
                "masks_and_cutouts_accepted_passive": (sum(worn), len(worn)),
-               "continuity_restarts_live": (sum(split), len(split))}
+               "continuity_restarts_live": split}
     return figures, lines
 
 

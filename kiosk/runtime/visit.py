@@ -285,15 +285,23 @@ class Visit:
             return VisitStep()
         self.since_check = 0
         probe = frame.probe()
-        if self.state is VisitState.DECIDED and not self._someone_else(probe, gallery.policy):
-            person_id, distance = gallery.index.nearest(probe[None])
-            now_matches = person_id if distance < gallery.policy.single_threshold else None
-            if now_matches == self.decided_person:
-                return VisitStep()
-        elif not self._someone_else(probe, gallery.policy):
-            return VisitStep()  # the refused face is still there
+        if not self._changed(probe, gallery):
+            return VisitStep()
         self._restart(frame.at_ms)
         return self._collect(frame, probe, gallery, now, restarted=True)
+
+    def _changed(self, probe: np.ndarray, gallery: Gallery) -> bool:
+        """Another face than the one decided: too far from the visit's evidence; or, still close to it, a
+        match for someone other than the person decided (a visitor decided unknown who now matches
+        someone gets a second chance; a recognised person whose frame matches nobody, an odd pose, does not
+        lose the visit)."""
+        if self._someone_else(probe, gallery.policy):
+            return True
+        if self.state is not VisitState.DECIDED:
+            return False  # the refused face is still there
+        person_id, distance = gallery.index.nearest(probe[None])
+        now_matches = person_id if distance < gallery.policy.single_threshold else None
+        return now_matches not in (None, self.decided_person)
 
     def _spoof(self, frame: FrameEvidence, gallery: Gallery, liveness: LivenessState) -> VisitStep:
         decision = gallery.decider.spoof_suspected(liveness.reason, self._moment(frame), self.held)
