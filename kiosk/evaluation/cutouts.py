@@ -21,6 +21,7 @@ import numpy as np
 
 from kiosk.evaluation.liveness import Presentation
 from kiosk.evaluation.liveness_kiosk import KioskVisit
+from kiosk.liveness.surface import grown_hull_mask
 from kiosk.manifest import LandmarkerManifest
 from kiosk.recognition.faces import largest_face
 from kiosk.recognition.landmarks import FaceLandmarkDetector
@@ -29,14 +30,6 @@ from kiosk.sources import VideoCaptureSource
 
 PRINT_GROWTH = 1.08  # the print covers the landmarks' hull grown this much about its centre
 HOLE_GROWTH = 1.5    # each eye hole is the eye's lid contour grown this much (room for the eye to move)
-
-
-def _hull_mask(shape: tuple[int, ...], points: np.ndarray, growth: float) -> np.ndarray:
-    centre = points.mean(axis=0)
-    grown = centre + (points - centre) * growth
-    mask = np.zeros(shape[:2], np.uint8)
-    cv2.fillConvexPoly(mask, cv2.convexHull(grown.astype(np.int32)), 255)
-    return mask
 
 
 def render_cutout(video: Path, out: Path, landmarker: LandmarkerManifest) -> Path | None:
@@ -60,9 +53,9 @@ def render_cutout(video: Path, out: Path, landmarker: LandmarkerManifest) -> Pat
                     continue
                 if first is None:  # the member's photo, and the paper left once the eyes are cut out
                     photo, first = rgb.copy(), face.landmarks[:, :2].astype(np.float64)
-                    holes = (_hull_mask(rgb.shape, layout.contour(face.landmarks, "left_eye_lids"), HOLE_GROWTH)
-                             | _hull_mask(rgb.shape, layout.contour(face.landmarks, "right_eye_lids"), HOLE_GROWTH))
-                    paper = _hull_mask(rgb.shape, first, PRINT_GROWTH) & ~holes
+                    holes = (grown_hull_mask(rgb.shape, layout.contour(face.landmarks, "left_eye_lids"), HOLE_GROWTH)
+                             | grown_hull_mask(rgb.shape, layout.contour(face.landmarks, "right_eye_lids"), HOLE_GROWTH))
+                    paper = grown_hull_mask(rgb.shape, first, PRINT_GROWTH) & ~holes
                 assert photo is not None and paper is not None
                 plane, _ = cv2.findHomography(first, face.landmarks[:, :2].astype(np.float64), 0)
                 if plane is None:

@@ -23,7 +23,8 @@ ROUND_TRIP_PX = 1.0    # a point tracked forwards and back must land within this
 WINDOW, LEVELS = (21, 21), 3  # optical flow: window and pyramid levels
 
 
-def _hull(shape: tuple[int, ...], points: np.ndarray, growth: float) -> np.ndarray:
+def grown_hull_mask(shape: tuple[int, ...], points: np.ndarray, growth: float) -> np.ndarray:
+    """A mask of the points' convex hull grown `growth` times about their centre."""
     centre = points.mean(axis=0)
     mask = np.zeros(shape[:2], np.uint8)
     cv2.fillConvexPoly(mask, cv2.convexHull((centre + (points - centre) * growth).astype(np.int32)), 255)
@@ -57,9 +58,9 @@ class SurfaceMotion:
     def _corners(self, gray: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         """Corners inside the face, away from the eyes and the mouth."""
         points = landmarks[:, :2]
-        mask = _hull(gray.shape, points, 1.0)
+        mask = grown_hull_mask(gray.shape, points, 1.0)
         for part, growth in HOLES.items():
-            mask[_hull(gray.shape, self.layout.contour(landmarks, part), growth) > 0] = 0
+            mask[grown_hull_mask(gray.shape, self.layout.contour(landmarks, part), growth) > 0] = 0
         eyes = self.layout.points(landmarks, ("right_eye", "left_eye"))
         spacing = max(3.0, float(np.linalg.norm(eyes[1] - eyes[0])) / 12)
         corners = cv2.goodFeaturesToTrack(gray, MAX_CORNERS, 0.01, spacing, mask=mask)
